@@ -1,0 +1,55 @@
+/**
+ * Configuration of the managing server's processes (api, worker), read from the environment with working
+ * defaults. Pure: the caller passes the environment, so tests build configs without touching process.env.
+ */
+import { DEFAULT_TASK_QUEUE } from './names.js';
+
+export interface CourierConfig {
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalNamespace: string;
+  taskQueue: string;
+  apiPort: number;
+  /** The URL agents and relays use to reach the api (downloads, enrolment). */
+  publicUrl: string;
+  adminToken: string | undefined;
+  enrollSecret: string | undefined;
+  dataDir: string;
+  /** Content-addressed package store. */
+  storeDir: string;
+  signingKeyFile: string;
+  /** How long a job keeps retrying unreachable targets when it was given no deadline. */
+  defaultDeadlineMs: number;
+  /** How often an activity re-sends an order to ask an agent how it is getting on. */
+  agentPollMs: number;
+}
+
+export type Environment = Record<string, string | undefined>;
+
+function integer(env: Environment, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+export function loadConfig(env: Environment): CourierConfig {
+  const apiPort = integer(env, 'COURIER_API_PORT', 3000);
+  const dataDir = env.COURIER_DATA_DIR || '.courier';
+  return {
+    databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/courier',
+    temporalAddress: env.TEMPORAL_ADDRESS || `127.0.0.1:${integer(env, 'TEMPORAL_PORT', 7233)}`,
+    temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.COURIER_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+    apiPort,
+    publicUrl: (env.COURIER_PUBLIC_URL || `http://127.0.0.1:${apiPort}`).replace(/\/+$/, ''),
+    adminToken: env.COURIER_ADMIN_TOKEN || undefined,
+    enrollSecret: env.COURIER_ENROLL_SECRET || undefined,
+    dataDir,
+    storeDir: `${dataDir}/store`,
+    signingKeyFile: env.COURIER_SIGNING_KEY_FILE || `${dataDir}/keys/server-ed25519.pem`,
+    defaultDeadlineMs: integer(env, 'COURIER_DEFAULT_DEADLINE_SECONDS', 24 * 3600) * 1000,
+    agentPollMs: integer(env, 'COURIER_AGENT_POLL_MS', 1000),
+  };
+}

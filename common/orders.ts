@@ -1,0 +1,101 @@
+/**
+ * The agent wire protocol: orders the managing server sends to relays and computers, and the status an
+ * agent answers with. Every order carries the job it belongs to; a repeated order for the same job and
+ * package is answered with the recorded status instead of being carried out again.
+ */
+import type { SignedManifest } from './manifest.js';
+
+export const ORDER_CONTENT_TYPE = 'application/x-msgpack';
+
+/** How long an order stays valid after it was issued, and the clock skew tolerated either side. */
+export const ORDER_MAX_AGE_MS = 5 * 60_000;
+
+interface OrderBase {
+  jobId: string;
+  /** The agent the order is meant for: an order replayed to another agent is refused. */
+  agentId: string;
+  issuedAt: string;
+}
+
+/** Relay: fetch the package from `sourceUrl`, verify it and keep it until `expiresAt`. */
+export interface StoreOrder extends OrderBase {
+  kind: 'store';
+  package: SignedManifest;
+  sourceUrl: string;
+  expiresAt: string;
+}
+
+/** Relay: drop its copy of a package. */
+export interface DeleteOrder extends OrderBase {
+  kind: 'delete';
+  packageId: string;
+}
+
+/** Computer: download, verify, check conditions and install. */
+export interface InstallOrder extends OrderBase {
+  kind: 'install';
+  package: SignedManifest;
+  source: DownloadSource;
+}
+
+export type Order = StoreOrder | DeleteOrder | InstallOrder;
+export type OrderKind = Order['kind'];
+
+/**
+ * Where a computer fetches content: its relay, or the managing server when it has none. Relays accept the
+ * server-signed ticket; the managing server accepts the computer's own agent token.
+ */
+export interface DownloadSource {
+  url: string;
+  via: 'relay' | 'server';
+  ticket: string;
+}
+
+/** A download ticket: lets one computer read one package from a relay until it expires. */
+export interface DownloadTicket {
+  packageId: string;
+  computerId: string;
+  expiresAt: string;
+}
+
+/** Progress and outcome of an order, as the agent records it in its data folder. */
+export type OrderState =
+  | 'transferring'
+  | 'stored'
+  | 'deleted'
+  | 'downloading'
+  | 'installing'
+  | 'installed'
+  | 'failed'
+  | 'rejected'
+  | 'conditions_not_met';
+
+export const finalOrderStates: ReadonlySet<OrderState> = new Set<OrderState>([
+  'stored',
+  'deleted',
+  'installed',
+  'failed',
+  'rejected',
+  'conditions_not_met',
+]);
+
+export interface OrderStatus {
+  jobId: string;
+  kind: OrderKind;
+  state: OrderState;
+  /** Why it ended as it did, or what it is doing now; always set for failures. */
+  detail?: string;
+  exitCode?: number;
+  /** The last few kilobytes of the install command's output. */
+  outputTail?: string;
+  /** Bytes received so far (downloads and transfers). */
+  bytes?: number;
+  /** For `stored`: the expiry the relay keeps the copy until. */
+  expiresAt?: string;
+  updatedAt: string;
+}
+
+/** Error body of a refused order (HTTP 4xx). */
+export interface OrderRefusal {
+  error: { code: 'unsigned' | 'bad_signature' | 'stale' | 'wrong_agent' | 'bad_order' | 'wrong_role'; message: string };
+}

@@ -1,0 +1,76 @@
+/** Job types, job statuses and target states: the names admins see, exactly as DESIGN §3 spells them. */
+
+export const jobTypes = ['install', 'transfer', 'offer'] as const;
+export type JobType = (typeof jobTypes)[number];
+
+export const jobStatuses = ['scheduled', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
+export type JobStatus = (typeof jobStatuses)[number];
+
+export const computerStates = [
+  'pending',
+  'waiting_for_relay',
+  'downloading',
+  'installing',
+  'installed',
+  'failed',
+  'unreachable',
+  'rejected',
+  'conditions_not_met',
+  'offered',
+  'declined',
+  'expired',
+  'cancelled',
+] as const;
+export type ComputerState = (typeof computerStates)[number];
+
+export const relayStates = ['pending', 'transferring', 'stored', 'already_stored', 'failed', 'cancelled'] as const;
+export type RelayState = (typeof relayStates)[number];
+
+export type TargetKind = 'computer' | 'relay';
+export type TargetState = ComputerState | RelayState;
+
+/** States a target never leaves once reached. */
+export const terminalTargetStates: ReadonlySet<TargetState> = new Set<TargetState>([
+  'installed',
+  'failed',
+  'unreachable',
+  'rejected',
+  'conditions_not_met',
+  'declined',
+  'expired',
+  'cancelled',
+  'stored',
+  'already_stored',
+]);
+
+/** Terminal states that count as success when the job's status is decided. */
+export const successfulTargetStates: ReadonlySet<TargetState> = new Set<TargetState>([
+  'installed',
+  'stored',
+  'already_stored',
+  'declined',
+]);
+
+export function isTerminal(state: TargetState): boolean {
+  return terminalTargetStates.has(state);
+}
+
+/** The status a job ends with once every target is terminal. */
+export function finalJobStatus(counts: Partial<Record<TargetState, number>>): JobStatus {
+  let failures = 0;
+  for (const [state, count] of Object.entries(counts) as [TargetState, number][]) {
+    if (!successfulTargetStates.has(state)) failures += count;
+  }
+  return failures === 0 ? 'completed' : 'completed_with_errors';
+}
+
+/** Percentage of targets in a terminal state, rounded down so 100 means truly done. */
+export function jobProgress(counts: Partial<Record<TargetState, number>>): number {
+  let total = 0;
+  let done = 0;
+  for (const [state, count] of Object.entries(counts) as [TargetState, number][]) {
+    total += count;
+    if (isTerminal(state)) done += count;
+  }
+  return total === 0 ? 100 : Math.floor((done * 100) / total);
+}

@@ -1,0 +1,32 @@
+/**
+ * Workflow types, their inputs and their messages: imported by the api (to start and signal), the worker
+ * (to register) and the workflows themselves, so a name is spelled once.
+ */
+import type { JobType } from './states.js';
+
+/** Workflow type name of each job type's workflow (the exported function's name in workflows/). */
+export const jobWorkflowTypes = {
+  install: 'installJob',
+  transfer: 'transferJob',
+  offer: 'offerJob',
+} as const satisfies Record<JobType, string>;
+
+export const installBatchWorkflowType = 'installBatch';
+
+/** Everything a job workflow needs; the targets themselves live in Postgres (a job may have 100,000). */
+export interface JobWorkflowInput {
+  jobId: string;
+  packageId: string;
+  /** ISO date-time the job waits for before it does anything. */
+  scheduledAt: string;
+  /** ISO date-time after which unreachable targets stop being retried. */
+  deadline: string;
+}
+
+/** One page of a job's computer targets, handled by a child workflow. */
+export interface InstallBatchInput {
+  jobId: string;
+  packageId: string;
+  deadline: string;
+  computerIds: string[];
+}

@@ -1,0 +1,34 @@
+import { index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/** Relay systems: caches between the managing server and the computers below them. */
+export const relays = pgTable('relays', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  url: text('url').notNull(),
+  enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Managed computers; `relayId` null means the managing server serves them directly. */
+export const computers = pgTable(
+  'computers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull().unique(),
+    url: text('url').notNull(),
+    relayId: uuid('relay_id').references(() => relays.id),
+    enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('computers_relay').on(table.relayId)],
+);
+
+/** Agent tokens, stored only as their SHA-256; one live token per agent, replaced at re-enrolment. */
+export const agentTokens = pgTable(
+  'agent_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    role: text('role').$type<'relay' | 'computer'>().notNull(),
+    agentId: uuid('agent_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [index('agent_tokens_agent').on(table.agentId)],
+);

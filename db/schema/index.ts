@@ -1,0 +1,5 @@
+export * from './packages.js';
+export * from './agents.js';
+export * from './jobs.js';
+export * from './relay-copies.js';
+export * from './installations.js';

@@ -1,0 +1,55 @@
+import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import type { JobStatus, JobType, TargetKind, TargetState } from '../../common/states.js';
+import { packages } from './packages.js';
+
+/** What the admin asked for, kept so a rerun or an audit can see it. */
+export interface TargetSpec {
+  computers?: string[];
+  relays?: string[];
+  all?: boolean;
+}
+
+/** Distribution orders; their per-target results live in job_targets. */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    type: text('type').$type<JobType>().notNull(),
+    packageId: uuid('package_id')
+      .notNull()
+      .references(() => packages.id),
+    status: text('status').$type<JobStatus>().notNull().default('scheduled'),
+    targetSpec: jsonb('target_spec').$type<TargetSpec>().notNull(),
+    scheduledAt: timestamp('scheduled_at', { withTimezone: true }).notNull(),
+    deadline: timestamp('deadline', { withTimezone: true }).notNull(),
+    workflowId: text('workflow_id').notNull(),
+    /** Why the job failed as a whole (not per target). */
+    detail: text('detail'),
+    rerunOf: uuid('rerun_of'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (table) => [index('jobs_created').on(table.createdAt)],
+);
+
+/** One row per job and target: the state admins see, written idempotently by activities. */
+export const jobTargets = pgTable(
+  'job_targets',
+  {
+    jobId: uuid('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<TargetKind>().notNull(),
+    targetId: uuid('target_id').notNull(),
+    name: text('name').notNull(),
+    state: text('state').$type<TargetState>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    detail: text('detail'),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.jobId, table.kind, table.targetId] }),
+    index('job_targets_state').on(table.jobId, table.kind, table.state),
+  ],
+);

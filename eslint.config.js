@@ -1,0 +1,50 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+/** Node built-ins and I/O packages: workflows must stay deterministic, so they may use none of these. */
+const bannedInWorkflows = [
+  ...builtinModules,
+  ...builtinModules.map((name) => `node:${name}`),
+  'postgres',
+  'drizzle-orm',
+  'drizzle-orm/*',
+  'express',
+  'msgpackr',
+  'busboy',
+  'tar',
+  'yauzl',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'db/migrations/', '.courier/', 'tools/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: bannedInWorkflows.filter((name) => !name.includes('*')),
+          patterns: [{ group: ['drizzle-orm/*', 'node:*'], message: 'workflows must be deterministic: no I/O' }],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,85 @@
+/**
+ * Sealing and opening agent orders. An order travels as a msgpack envelope holding the msgpack-encoded
+ * order and the managing server's signature over exactly those bytes, so nothing is re-encoded before
+ * it is verified.
+ */
+import { pack, unpack } from 'msgpackr';
+import { ORDER_MAX_AGE_MS, type DownloadTicket, type Order, type OrderRefusal } from '../common/orders.js';
+import { signBytes, verifyBytes, type ServerKey } from './signing.js';
+
+interface Envelope {
+  payload: Uint8Array;
+  signature: Uint8Array;
+}
+
+export function sealOrder(key: ServerKey, order: Order): Buffer {
+  const payload = pack(order);
+  return pack({ payload, signature: signBytes(key, payload) } satisfies Envelope);
+}
+
+/** Why an order was refused; the agent answers it with HTTP 403 (400 for malformed ones). */
+export class OrderRefused extends Error {
+  constructor(
+    readonly code: OrderRefusal['error']['code'],
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OrderRefused';
+  }
+}
+
+export interface OpenOrderOptions {
+  publicKeyPem: string;
+  agentId: string;
+  now: Date;
+}
+
+function isEnvelope(value: unknown): value is Envelope {
+  const candidate = value as Partial<Envelope> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    candidate.payload instanceof Uint8Array &&
+    candidate.signature instanceof Uint8Array
+  );
+}
+
+/** Verifies signature, audience and age, and returns the order; throws OrderRefused otherwise. */
+export function openOrder(body: Uint8Array, options: OpenOrderOptions): Order {
+  let envelope: unknown;
+  try {
+    envelope = unpack(body);
+  } catch {
+    throw new OrderRefused('bad_order', 'body is not msgpack');
+  }
+  if (!isEnvelope(envelope)) throw new OrderRefused('unsigned', 'order carries no signature');
+  if (!verifyBytes(options.publicKeyPem, envelope.payload, envelope.signature)) {
+    throw new OrderRefused('bad_signature', "order signature does not match the managing server's key");
+  }
+  const order = unpack(envelope.payload) as Order;
+  if (order.agentId !== options.agentId) {
+    throw new OrderRefused('wrong_agent', `order is addressed to agent ${order.agentId}, not to this agent`);
+  }
+  const issuedAt = Date.parse(order.issuedAt);
+  if (!Number.isFinite(issuedAt) || Math.abs(options.now.getTime() - issuedAt) > ORDER_MAX_AGE_MS) {
+    throw new OrderRefused('stale', `order issued at ${order.issuedAt} is too old or from the future`);
+  }
+  return order;
+}
+
+export function signTicket(key: ServerKey, ticket: DownloadTicket): string {
+  const payload = pack(ticket);
+  return Buffer.from(pack({ payload, signature: signBytes(key, payload) } satisfies Envelope)).toString('base64url');
+}
+
+/** Returns the ticket when it is signed by the server and unexpired, otherwise null. */
+export function openTicket(publicKeyPem: string, encoded: string, now: Date): DownloadTicket | null {
+  try {
+    const envelope: unknown = unpack(Buffer.from(encoded, 'base64url'));
+    if (!isEnvelope(envelope) || !verifyBytes(publicKeyPem, envelope.payload, envelope.signature)) return null;
+    const ticket = unpack(envelope.payload) as DownloadTicket;
+    return Date.parse(ticket.expiresAt) > now.getTime() ? ticket : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The managing server's Ed25519 key: it signs package manifests, agent orders and download tickets, and
+ * agents verify them against the public key they received at enrolment.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { manifestBytes, type PackageManifest, type SignedManifest } from '../common/manifest.js';
+
+export interface ServerKey {
+  privateKey: KeyObject;
+  /** SPKI PEM, as handed to agents. */
+  publicKeyPem: string;
+}
+
+function fromPrivatePem(pem: string): ServerKey {
+  const privateKey = createPrivateKey(pem);
+  const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
+  return { privateKey, publicKeyPem };
+}
+
+/**
+ * Reads the key at `path`, creating it on first use. The api and the worker may both start at once, so the
+ * file is created exclusively and the loser of that race reads the winner's key.
+ */
+export async function loadOrCreateServerKey(path: string): Promise<ServerKey> {
+  try {
+    return fromPrivatePem(await readFile(path, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(path, pem, { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return fromPrivatePem(await readFile(path, 'utf8'));
+  }
+  return fromPrivatePem(pem);
+}
+
+export function signBytes(key: ServerKey, bytes: Uint8Array): Uint8Array {
+  return sign(null, bytes, key.privateKey);
+}
+
+export function verifyBytes(publicKeyPem: string, bytes: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return verify(null, bytes, publicKeyPem, signature);
+  } catch {
+    return false;
+  }
+}
+
+export function signManifest(key: ServerKey, manifest: PackageManifest): SignedManifest {
+  return { manifest, signature: Buffer.from(signBytes(key, manifestBytes(manifest))).toString('base64') };
+}
+
+export function verifyManifest(publicKeyPem: string, signed: SignedManifest): boolean {
+  return verifyBytes(publicKeyPem, manifestBytes(signed.manifest), Buffer.from(signed.signature, 'base64'));
+}
