@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     pool: 'forks',
     globalSetup: ['test/setup/global.ts'],
+    setupFiles: ['test/setup/quiet-temporal.ts'],
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,

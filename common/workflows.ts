@@ -21,6 +21,8 @@ export interface JobWorkflowInput {
   scheduledAt: string;
   /** ISO date-time after which unreachable targets stop being retried. */
   deadline: string;
+  /** Set when the workflow continued as new: where the previous run stopped handing out batches. */
+  resume?: { afterTargetId: string; nextBatch: number };
 }
 
 /** One page of a job's computer targets, handled by a child workflow. */

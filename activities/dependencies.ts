@@ -1,0 +1,15 @@
+/** What the activities need from the outside world, injected so tests can pass their own. */
+import type { Database } from '../db/client.js';
+import type { ServerKey } from '../trust/signing.js';
+import type { AgentClient } from './agent-client.js';
+
+export interface ActivityDependencies {
+  db: Database;
+  agents: AgentClient;
+  key: ServerKey;
+  /** Base URL agents and relays download package content from (the api). */
+  publicUrl: string;
+  /** Pause between two status queries to an agent that is still working. */
+  agentPollMs: number;
+  clock: () => Date;
+}

@@ -1,0 +1,20 @@
+/** All of Courier's activities, built from injected dependencies (see worker/main.ts). */
+import { createComputerInstallActivities } from './computer-install.js';
+import type { ActivityDependencies } from './dependencies.js';
+import { createJobLifecycleActivities } from './job-lifecycle.js';
+import { createRelayStagingActivities } from './relay-staging.js';
+
+export function createActivities(deps: ActivityDependencies) {
+  return {
+    ...createJobLifecycleActivities(deps),
+    ...createRelayStagingActivities(deps),
+    ...createComputerInstallActivities(deps),
+  };
+}
+
+/** The activity interface workflows proxy (imported as a type only: workflows never load this code). */
+export type CourierActivities = ReturnType<typeof createActivities>;
+export type { ActivityDependencies } from './dependencies.js';
+export type { JobOutcome } from './job-lifecycle.js';
+export type { InstallOnComputerInput } from './computer-install.js';
+export type { StageOnRelayInput, StageOnRelayResult } from './relay-staging.js';

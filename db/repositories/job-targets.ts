@@ -1,0 +1,113 @@
+/**
+ * Writes to job_targets, keyed by (job, kind, target) so that an activity retried after a crash writes the
+ * same row again instead of a second one. A target in a terminal state is never changed afterwards: the
+ * first real outcome wins, and a late retry cannot overwrite it.
+ */
+import { and, asc, eq, gt, inArray, notInArray, sql } from 'drizzle-orm';
+import { terminalTargetStates, type TargetKind, type TargetState } from '../../common/states.js';
+import type { Database } from '../client.js';
+import { jobTargets } from '../schema/index.js';
+
+const terminal = [...terminalTargetStates];
+
+export interface TargetKey {
+  jobId: string;
+  kind: TargetKind;
+  targetId: string;
+}
+
+export interface TargetUpdate {
+  state: TargetState;
+  /** Undefined keeps the current detail; null clears it. */
+  detail?: string | null;
+  /** How many times Courier has tried to reach the target so far. */
+  attempts?: number;
+}
+
+/** Moves a target to a new state unless it already ended; returns the state it now has. */
+export async function updateTarget(db: Database, key: TargetKey, update: TargetUpdate): Promise<TargetState | undefined> {
+  const [row] = await db
+    .update(jobTargets)
+    .set({
+      state: update.state,
+      ...(update.detail !== undefined && { detail: update.detail }),
+      ...(update.attempts !== undefined && { attempts: sql`greatest(${jobTargets.attempts}, ${update.attempts})` }),
+      updatedAt: sql`now()`,
+    })
+    .where(
+      and(
+        eq(jobTargets.jobId, key.jobId),
+        eq(jobTargets.kind, key.kind),
+        eq(jobTargets.targetId, key.targetId),
+        notInArray(jobTargets.state, terminal),
+      ),
+    )
+    .returning({ state: jobTargets.state });
+  return row?.state ?? (await findTarget(db, key))?.state;
+}
+
+export async function findTarget(db: Database, key: TargetKey) {
+  const [row] = await db
+    .select()
+    .from(jobTargets)
+    .where(
+      and(eq(jobTargets.jobId, key.jobId), eq(jobTargets.kind, key.kind), eq(jobTargets.targetId, key.targetId)),
+    );
+  return row;
+}
+
+/** Moves every unfinished target of a job (optionally only some of them) to `state` with one reason. */
+export async function settleUnfinishedTargets(
+  db: Database,
+  jobId: string,
+  state: TargetState,
+  detail: string,
+  targetIds?: string[],
+): Promise<number> {
+  const rows = await db
+    .update(jobTargets)
+    .set({ state, detail, updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(jobTargets.jobId, jobId),
+        notInArray(jobTargets.state, terminal),
+        ...(targetIds ? [inArray(jobTargets.targetId, targetIds)] : []),
+      ),
+    )
+    .returning({ targetId: jobTargets.targetId });
+  return rows.length;
+}
+
+/** The next page of a job's unfinished targets of one kind, in a stable order, after `afterId`. */
+export async function unfinishedTargetPage(
+  db: Database,
+  jobId: string,
+  kind: TargetKind,
+  afterId: string | undefined,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db
+    .select({ targetId: jobTargets.targetId })
+    .from(jobTargets)
+    .where(
+      and(
+        eq(jobTargets.jobId, jobId),
+        eq(jobTargets.kind, kind),
+        notInArray(jobTargets.state, terminal),
+        ...(afterId ? [gt(jobTargets.targetId, afterId)] : []),
+      ),
+    )
+    .orderBy(asc(jobTargets.targetId))
+    .limit(limit);
+  return rows.map((row) => row.targetId);
+}
+
+/** How many of a job's targets are in each state. */
+export async function countTargetStates(db: Database, jobId: string): Promise<Partial<Record<TargetState, number>>> {
+  const rows = await db
+    .select({ state: jobTargets.state, count: sql<number>`count(*)::int` })
+    .from(jobTargets)
+    .where(eq(jobTargets.jobId, jobId))
+    .groupBy(jobTargets.state);
+  return Object.fromEntries(rows.map((row) => [row.state, row.count]));
+}

@@ -1,0 +1,176 @@
+/**
+ * installJob on the real dev server with in-memory activities: the workflow's own decisions (when to start,
+ * what to isolate, how to cancel), without agents or PostgreSQL.
+ */
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import type { Client, Connection } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { CourierActivities } from '../../activities/index.js';
+import { jobWorkflowId } from '../../common/names.js';
+import type { ComputerState } from '../../common/states.js';
+import type { JobWorkflowInput } from '../../common/workflows.js';
+import { connectClient, eventually, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
+
+/** An in-memory job: what the activities were asked to do, in order. */
+class FakeJob {
+  readonly calls: string[] = [];
+  readonly states = new Map<string, ComputerState>();
+  startedAt?: number;
+  cancelled = false;
+  constructor(
+    readonly computers: string[],
+    readonly behaviour: (computerId: string) => Promise<ComputerState> = async () => 'installed',
+  ) {}
+
+  activities(): Partial<CourierActivities> {
+    return {
+      startJob: async () => {
+        this.startedAt = Date.now();
+        this.calls.push('startJob');
+      },
+      relaysServingTargets: async () => [],
+      computerTargetPage: async (_jobId, afterId) =>
+        this.computers.filter((id) => (afterId === undefined || id > afterId) && !this.states.has(id)),
+      installOnComputer: async ({ computerId }) => {
+        const state = await this.behaviour(computerId);
+        this.states.set(computerId, state);
+        return state;
+      },
+      failComputers: async (_jobId, ids) => {
+        for (const id of ids) this.states.set(id, 'failed');
+      },
+      finishJob: async () => {
+        this.calls.push('finishJob');
+        const failed = [...this.states.values()].some((state) => state !== 'installed');
+        return { status: failed ? 'completed_with_errors' : 'completed', counts: {} };
+      },
+      cancelJob: async () => {
+        this.cancelled = true;
+        this.calls.push('cancelJob');
+      },
+      failJob: async () => {
+        this.calls.push('failJob');
+      },
+    };
+  }
+}
+
+let client: Client;
+let connection: Connection;
+let workerConnection: NativeConnection;
+
+beforeAll(async () => {
+  ({ client, connection } = await connectClient());
+  workerConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await workerConnection?.close();
+});
+
+async function withWorker<T>(job: FakeJob, run: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = uniqueTaskQueue('install-job');
+  const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowsPath, activities: job.activities() });
+  return worker.runUntil(run(taskQueue));
+}
+
+function input(scheduledInMs: number): JobWorkflowInput {
+  const scheduledAt = new Date(Date.now() + scheduledInMs);
+  return {
+    jobId: randomUUID(),
+    packageId: randomUUID(),
+    scheduledAt: scheduledAt.toISOString(),
+    deadline: new Date(scheduledAt.getTime() + 60_000).toISOString(),
+  };
+}
+
+describe('installJob', () => {
+  it('does nothing before its execution time, then installs on every target', async () => {
+    const job = new FakeJob(['a', 'b', 'c']);
+    const args = input(3000);
+    const outcome = await withWorker(job, (taskQueue) =>
+      client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
+    );
+    expect(job.startedAt).toBeGreaterThanOrEqual(Date.parse(args.scheduledAt));
+    expect(outcome.status).toBe('completed');
+    expect([...job.states.entries()].sort()).toEqual([
+      ['a', 'installed'],
+      ['b', 'installed'],
+      ['c', 'installed'],
+    ]);
+  });
+
+  it("isolates one target's failure: the others still install and the job completes with errors", async () => {
+    const job = new FakeJob(['a', 'b', 'c'], async (id) => {
+      if (id === 'b') throw ApplicationFailure.nonRetryable('computer b exploded');
+      return 'installed';
+    });
+    const args = input(0);
+    const outcome = await withWorker(job, (taskQueue) =>
+      client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
+    );
+    expect(job.states.get('a')).toBe('installed');
+    expect(job.states.get('b')).toBe('failed');
+    expect(job.states.get('c')).toBe('installed');
+    expect(outcome.status).toBe('completed_with_errors');
+  });
+
+  it('cancelled while waiting for its execution time: never starts, records the cancellation', async () => {
+    const job = new FakeJob(['a']);
+    const args = input(3_600_000);
+    await withWorker(job, async (taskQueue) => {
+      const handle = await client.workflow.start('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
+      await eventually(async () => ((await handle.describe()).historyLength >= 5 ? true : undefined), 10_000, 'the timer');
+      await handle.cancel();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    });
+    expect(job.calls).toEqual(['cancelJob']);
+  });
+
+  it('cancelled while installing: the running install is cancelled and the job records it', async () => {
+    let installing = 0;
+    const job = new FakeJob(['a', 'b'], async () => {
+      installing++;
+      await Context.current().sleep(3_600_000); // an install that only cancellation ends
+      return 'installed';
+    });
+    const args = input(0);
+    await withWorker(job, async (taskQueue) => {
+      const handle = await client.workflow.start('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
+      await eventually(async () => (installing === 2 ? true : undefined), 15_000, 'both installs to start');
+      await handle.cancel();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    });
+    expect(job.calls).toEqual(['startJob', 'cancelJob']);
+    expect(job.states.size).toBe(0);
+  });
+
+  it('fails the computers behind a relay that could not store the package, and installs the rest', async () => {
+    const job = new FakeJob(['a', 'b']);
+    const failedBehind: string[] = [];
+    const activities: Partial<CourierActivities> = {
+      ...job.activities(),
+      relaysServingTargets: async () => ['relay-1'],
+      stageOnRelay: async () => ({ state: 'failed', detail: 'relay-1 unreachable' }),
+      failComputersBehindRelay: async (_jobId, relayId, reason) => {
+        failedBehind.push(`${relayId}: ${reason}`);
+        job.states.set('a', 'failed');
+      },
+    };
+    const taskQueue = uniqueTaskQueue('install-job');
+    const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowsPath, activities });
+    const args = input(0);
+    const outcome = await worker.runUntil(
+      client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
+    );
+    expect(failedBehind).toEqual(['relay-1: relay-1 unreachable']);
+    expect(job.states.get('b')).toBe('installed');
+    expect(outcome.status).toBe('completed_with_errors');
+  });
+});

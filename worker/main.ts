@@ -1,0 +1,41 @@
+/**
+ * The worker process: runs Courier's workflows and activities on the configured task queue. Stateless apart
+ * from PostgreSQL and Temporal, so several can run side by side.
+ */
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { AgentClient } from '../activities/agent-client.js';
+import { createActivities } from '../activities/index.js';
+import { loadConfig } from '../common/config.js';
+import { connectDatabase } from '../db/client.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { loadOrCreateServerKey } from '../trust/signing.js';
+
+const config = loadConfig(process.env);
+await migrateDatabase(config.databaseUrl);
+const database = connectDatabase(config.databaseUrl);
+const key = await loadOrCreateServerKey(config.signingKeyFile);
+const connection = await NativeConnection.connect({ address: config.temporalAddress });
+
+const worker = await Worker.create({
+  connection,
+  namespace: config.temporalNamespace,
+  taskQueue: config.taskQueue,
+  workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+  activities: createActivities({
+    db: database.db,
+    agents: new AgentClient({ key }),
+    key,
+    publicUrl: config.publicUrl,
+    agentPollMs: config.agentPollMs,
+    clock: () => new Date(),
+  }),
+  // Installs mostly wait on agents, so many can be followed at once without loading the machine.
+  maxConcurrentActivityTaskExecutions: 200,
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());
+console.log(`courier worker polling task queue ${config.taskQueue} at ${config.temporalAddress}`);
+await worker.run();
+await database.close();
+await connection.close();

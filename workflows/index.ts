@@ -1,0 +1,3 @@
+/** Every workflow the worker registers; exported names are the workflow types in common/workflows.ts. */
+export { installJob } from './install-job.js';
+export { installBatch } from './install-batch.js';
