@@ -12,14 +12,14 @@ export async function followOrder(
   agentUrl: string,
   /** Builds the order afresh for each request, so every request carries a current `issuedAt`. */
   order: () => Order,
-  onProgress: (status: OrderStatus) => Promise<void>,
+  onProgress?: (status: OrderStatus) => Promise<void>,
 ): Promise<OrderStatus> {
   const context = Context.current();
   for (;;) {
     const status = await deps.agents.send(agentUrl, order());
     context.heartbeat(status);
     if (finalOrderStates.has(status.state)) return status;
-    await onProgress(status);
+    await onProgress?.(status);
     await context.sleep(deps.agentPollMs);
   }
 }

@@ -89,7 +89,6 @@ export function createRelayStagingActivities(deps: ActivityDependencies) {
             sourceUrl: `${deps.publicUrl}/api/v1/packages/${pkg.id}/content`,
             expiresAt: pkg.relayExpiresAt.toISOString(),
           }),
-          async () => undefined,
         );
         if (status.state !== 'stored') {
           return { state: 'failed', detail: `relay ${relay.name} could not store the package: ${status.detail ?? status.state}` };

@@ -1,0 +1,56 @@
+/**
+ * Starting Courier's own programs (api, worker, agents) as real processes. Each runs in a single Node
+ * process with tsx loaded as a hook (not the tsx CLI, which forks a second process that a kill would orphan).
+ */
+import { fileURLToPath } from 'node:url';
+import { spawnProcess, type ManagedProcess } from './processes.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function spawnTs(name: string, entry: string, args: string[], env: NodeJS.ProcessEnv, logFile?: string): ManagedProcess {
+  return spawnProcess(name, process.execPath, ['--import', 'tsx', `${root}${entry}`, ...args], { cwd: root, env, logFile });
+}
+
+/** Starts the api and resolves with its URL once it listens. */
+export async function startApi(env: NodeJS.ProcessEnv, logFile?: string): Promise<{ process: ManagedProcess; url: string }> {
+  const api = spawnTs('api', 'api/main.ts', [], env, logFile);
+  const [, url] = await api.waitForLine(/courier api listening on (\S+)/);
+  return { process: api, url: url as string };
+}
+
+/** Starts a worker and resolves once it polls its task queue. */
+export async function startWorker(env: NodeJS.ProcessEnv, logFile?: string): Promise<ManagedProcess> {
+  const worker = spawnTs('worker', 'worker/main.ts', [], env, logFile);
+  await worker.waitForLine(/courier worker polling/, 120_000);
+  return worker;
+}
+
+export interface AgentOptions {
+  role: 'relay' | 'computer';
+  name: string;
+  serverUrl: string;
+  enrollSecret: string;
+  dataDir: string;
+  relay?: string;
+  port?: number;
+  uiPort?: number;
+}
+
+export function agentArgs(options: AgentOptions): string[] {
+  const args = ['--role', options.role, '--name', options.name, '--server', options.serverUrl];
+  args.push('--enroll-secret', options.enrollSecret, '--port', String(options.port ?? 0), '--data-dir', options.dataDir);
+  if (options.relay) args.push('--relay', options.relay);
+  if (options.uiPort !== undefined) args.push('--ui-port', String(options.uiPort));
+  return args;
+}
+
+/** Starts an agent and resolves with its URL once it has enrolled and listens. */
+export async function startAgent(
+  options: AgentOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  logFile?: string,
+): Promise<{ process: ManagedProcess; url: string }> {
+  const agent = spawnTs(`agent ${options.name}`, 'agent/main.ts', agentArgs(options), env, logFile);
+  const [, url] = await agent.waitForLine(/listening on (http\S+)/);
+  return { process: agent, url: url as string };
+}

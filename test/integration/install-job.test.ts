@@ -1,0 +1,149 @@
+/**
+ * The install package job end to end: api, worker, Temporal dev server, PostgreSQL and agents as real
+ * processes on loopback, driven over the REST API exactly as an admin would.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTarGz, uploadPackage } from '../support/packages.js';
+import { TestStack } from '../support/stack.js';
+import { eventually } from '../support/temporal.js';
+
+let stack: TestStack;
+let helloPackage: { id: string; size: number };
+
+const helloArchive = () =>
+  makeTarGz({
+    'hello.txt': 'hello from courier\n',
+    'install.sh': 'set -e\ncp hello.txt "$COURIER_TARGET_DIR/hello.txt"\necho installed hello\n',
+  });
+
+async function job(id: string) {
+  const { status, body } = await stack.request('GET', `/jobs/${id}`);
+  expect(status).toBe(200);
+  return body;
+}
+
+async function finishedJob(id: string, timeoutMs = 60_000) {
+  return eventually(
+    async () => {
+      const body = await job(id);
+      return ['completed', 'completed_with_errors', 'cancelled', 'failed'].includes(body.status) ? body : undefined;
+    },
+    timeoutMs,
+    `job ${id} to finish`,
+  );
+}
+
+function targetStates(body: { targets: { name: string; state: string }[] }): Record<string, string> {
+  return Object.fromEntries(body.targets.map((target) => [target.name, target.state]));
+}
+
+async function bytesServedTo(packageId: string, consumerName: string): Promise<number> {
+  const { body } = await stack.request('GET', `/packages/${packageId}`);
+  return body.servedBytes.find((entry: { name: string }) => entry.name === consumerName)?.bytes ?? 0;
+}
+
+beforeAll(async () => {
+  stack = await TestStack.start();
+  await stack.startAgent({ role: 'relay', name: 'relay-1' });
+  for (const name of ['pc-1', 'pc-2', 'pc-3']) await stack.startAgent({ role: 'computer', name, relay: 'relay-1' });
+  const upload = await uploadPackage(stack, { name: 'hello', version: '1.0.0', installCommand: 'sh install.sh' }, await helloArchive());
+  expect(upload.status).toBe(201);
+  helloPackage = upload.body;
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('install job on the real stack', () => {
+  it('waits for its execution time, then every computer installs the package from the relay', async () => {
+    const scheduledAt = new Date(Date.now() + 4000).toISOString();
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId: helloPackage.id,
+      targets: { relays: ['relay-1'] },
+      scheduledAt,
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.status).toBe('scheduled');
+    expect((await job(created.body.id)).status).toBe('scheduled');
+
+    const done = await finishedJob(created.body.id);
+    expect(done.status).toBe('completed');
+    expect(done.progress).toBe(100);
+    expect(Date.parse(done.startedAt)).toBeGreaterThanOrEqual(Date.parse(scheduledAt));
+    expect(targetStates(done)).toEqual({ 'pc-1': 'installed', 'pc-2': 'installed', 'pc-3': 'installed' });
+    for (const name of ['pc-1', 'pc-2', 'pc-3']) {
+      const file = join(stack.agents.get(name)!.dataDir, 'root', 'hello.txt');
+      expect(await readFile(file, 'utf8')).toBe('hello from courier\n');
+    }
+    // The relay fetched the package from the managing server exactly once; computers read the relay's copy.
+    expect(await bytesServedTo(helloPackage.id, 'relay-1')).toBe(helloPackage.size);
+    for (const name of ['pc-1', 'pc-2', 'pc-3']) expect(await bytesServedTo(helloPackage.id, name)).toBe(0);
+
+    const computer = await stack.request('GET', '/computers/pc-1');
+    expect(computer.body.installed.map((entry: { name: string }) => entry.name)).toEqual(['hello']);
+  });
+
+  it('a second install job through the same relay sends the package to it zero more times', async () => {
+    await stack.startAgent({ role: 'computer', name: 'pc-4', relay: 'relay-1' });
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId: helloPackage.id,
+      targets: { computers: ['pc-4'] },
+    });
+    const done = await finishedJob(created.body.id);
+    expect(targetStates(done)).toEqual({ 'pc-4': 'installed' });
+    expect(existsSync(join(stack.agents.get('pc-4')!.dataDir, 'root', 'hello.txt'))).toBe(true);
+    expect(await bytesServedTo(helloPackage.id, 'relay-1')).toBe(helloPackage.size);
+  });
+
+  it('a failing install command leaves that computer failed with its exit code while the others install', async () => {
+    // pc-2 carries a marker that makes this package's install command exit 3 there and nowhere else.
+    await mkdir(join(stack.agents.get('pc-2')!.dataDir, 'root'), { recursive: true });
+    await writeFile(join(stack.agents.get('pc-2')!.dataDir, 'root', 'broken'), '');
+    const archive = await makeTarGz({
+      'install.sh': 'if [ -e "$COURIER_TARGET_DIR/broken" ]; then echo "disk is broken" >&2; exit 3; fi\ntouch "$COURIER_TARGET_DIR/tool-installed"\n',
+    });
+    const upload = await uploadPackage(stack, { name: 'tool', version: '2.0.0', installCommand: 'sh install.sh' }, archive);
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId: upload.body.id,
+      targets: { computers: ['pc-1', 'pc-2', 'pc-3'] },
+    });
+    const done = await finishedJob(created.body.id);
+    expect(done.status).toBe('completed_with_errors');
+    expect(targetStates(done)).toEqual({ 'pc-1': 'installed', 'pc-2': 'failed', 'pc-3': 'installed' });
+    const failed = done.targets.find((target: { name: string }) => target.name === 'pc-2');
+    expect(failed.detail).toContain('exited with code 3');
+    expect(failed.detail).toContain('disk is broken');
+    expect(done.counts).toEqual({ installed: 2, failed: 1 });
+    expect(existsSync(join(stack.agents.get('pc-1')!.dataDir, 'root', 'tool-installed'))).toBe(true);
+    expect(existsSync(join(stack.agents.get('pc-2')!.dataDir, 'root', 'tool-installed'))).toBe(false);
+  });
+
+  it('a computer whose agent is down ends unreachable at the deadline, with the reason', async () => {
+    const direct = await stack.startAgent({ role: 'computer', name: 'pc-offline' });
+    await direct.process.stop();
+    const archive = await makeTarGz({ 'install.sh': 'touch "$COURIER_TARGET_DIR/agent-tools"\n' });
+    const upload = await uploadPackage(stack, { name: 'agent-tools', version: '1.0.0', installCommand: 'sh install.sh' }, archive);
+    const deadline = new Date(Date.now() + 8000).toISOString();
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId: upload.body.id,
+      targets: { computers: ['pc-offline', 'pc-1'] },
+      deadline,
+    });
+    const done = await finishedJob(created.body.id);
+    expect(targetStates(done)).toEqual({ 'pc-offline': 'unreachable', 'pc-1': 'installed' });
+    const offline = done.targets.find((target: { name: string }) => target.name === 'pc-offline');
+    expect(offline.detail).toMatch(/unreachable: .*ECONNREFUSED/);
+    expect(offline.detail).toContain("job's deadline");
+    expect(offline.attempts).toBeGreaterThan(1);
+    expect(Date.parse(offline.updatedAt)).toBeGreaterThanOrEqual(Date.parse(deadline));
+    expect(done.status).toBe('completed_with_errors');
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * A whole Courier for one integration test file, as real processes: api and worker on the suite's Temporal
+ * dev server and a PostgreSQL database of the file's own, plus agents started on demand.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { startAgent, startApi, startWorker, type AgentOptions } from '../../scripts/lib/courier-processes.js';
+import type { ManagedProcess } from '../../scripts/lib/processes.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { freePort } from './ports.js';
+import { uniqueTaskQueue } from './temporal.js';
+
+export const ADMIN_TOKEN = 'test-admin-token';
+export const ENROLL_SECRET = 'test-enroll-secret';
+
+export interface RunningAgent {
+  name: string;
+  url: string;
+  dataDir: string;
+  process: ManagedProcess;
+}
+
+export class TestStack {
+  readonly agents = new Map<string, RunningAgent>();
+
+  private constructor(
+    readonly database: TestDatabase,
+    readonly dataDir: string,
+    readonly env: NodeJS.ProcessEnv,
+    readonly apiUrl: string,
+    readonly api: ManagedProcess,
+    readonly worker: ManagedProcess,
+  ) {}
+
+  static async start(): Promise<TestStack> {
+    const database = await createTestDatabase();
+    const dataDir = await mkdtemp(join(tmpdir(), 'courier-stack-'));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: database.url,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      COURIER_TASK_QUEUE: uniqueTaskQueue('integration'),
+      COURIER_API_PORT: String(await freePort()),
+      COURIER_DATA_DIR: join(dataDir, 'server'),
+      COURIER_ADMIN_TOKEN: ADMIN_TOKEN,
+      COURIER_ENROLL_SECRET: ENROLL_SECRET,
+      COURIER_AGENT_POLL_MS: '250',
+    };
+    const api = await startApi(env);
+    const worker = await startWorker(env);
+    return new TestStack(database, dataDir, env, api.url, api.process, worker);
+  }
+
+  /** Starts (or restarts, keeping its data folder) an agent enrolled with this stack. */
+  async startAgent(options: Pick<AgentOptions, 'role' | 'name' | 'relay'>): Promise<RunningAgent> {
+    const dataDir = join(this.dataDir, 'agents', options.name);
+    const started = await startAgent({ ...options, serverUrl: this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir }, this.env);
+    const agent = { name: options.name, url: started.url, dataDir, process: started.process };
+    this.agents.set(options.name, agent);
+    return agent;
+  }
+
+  /** An admin request; the body, when given, is sent as JSON. */
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${this.apiUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((agent) => agent.process.stop()));
+    await this.worker.stop();
+    await this.api.stop();
+    await this.database.drop();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
