@@ -6,6 +6,9 @@ import { inject } from 'vitest';
 
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
+/** Recorded workflow histories that every change must still replay. */
+export const historiesDir = fileURLToPath(new URL('../workflows/histories', import.meta.url));
+
 export function uniqueTaskQueue(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }

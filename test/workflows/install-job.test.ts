@@ -2,7 +2,11 @@
  * installJob on the real dev server with in-memory activities: the workflow's own decisions (when to start,
  * what to isolate, how to cancel), without agents or PostgreSQL.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Context } from '@temporalio/activity';
 import type { Client, Connection } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -12,9 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobWorkflowId } from '../../common/names.js';
+import { temporalCliPath } from '../../scripts/lib/temporal-dev-server.js';
 import type { ComputerState } from '../../common/states.js';
 import type { JobWorkflowInput } from '../../common/workflows.js';
-import { connectClient, eventually, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
+import { connectClient, eventually, historiesDir, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
 
 /** An in-memory job: what the activities were asked to do, in order. */
 class FakeJob {
@@ -74,6 +79,18 @@ afterAll(async () => {
   await workerConnection?.close();
 });
 
+/**
+ * With COURIER_RECORD_HISTORIES=1, a finished run's history is saved for test/workflows/replay.test.ts, which
+ * replays it against the current workflow code so a change that would break running jobs fails CI.
+ */
+async function recordHistory(workflowId: string, name: string): Promise<void> {
+  if (process.env.COURIER_RECORD_HISTORIES !== '1') return;
+  const { stdout } = await promisify(execFile)(temporalCliPath(), [
+    ...['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', inject('temporalAddress')],
+  ]);
+  await writeFile(join(historiesDir, `${name}.json`), stdout);
+}
+
 async function withWorker<T>(job: FakeJob, run: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = uniqueTaskQueue('install-job');
   const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowsPath, activities: job.activities() });
@@ -97,6 +114,7 @@ describe('installJob', () => {
     const outcome = await withWorker(job, (taskQueue) =>
       client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
     );
+    await recordHistory(jobWorkflowId(args.jobId), 'install-job-scheduled');
     expect(job.startedAt).toBeGreaterThanOrEqual(Date.parse(args.scheduledAt));
     expect(outcome.status).toBe('completed');
     expect([...job.states.entries()].sort()).toEqual([
@@ -115,6 +133,7 @@ describe('installJob', () => {
     const outcome = await withWorker(job, (taskQueue) =>
       client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
     );
+    await recordHistory(jobWorkflowId(args.jobId), 'install-job-one-target-fails');
     expect(job.states.get('a')).toBe('installed');
     expect(job.states.get('b')).toBe('failed');
     expect(job.states.get('c')).toBe('installed');
@@ -147,6 +166,7 @@ describe('installJob', () => {
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
     });
+    await recordHistory(jobWorkflowId(args.jobId), 'install-job-cancelled-while-installing');
     expect(job.calls).toEqual(['startJob', 'cancelJob']);
     expect(job.states.size).toBe(0);
   });
@@ -169,6 +189,7 @@ describe('installJob', () => {
     const outcome = await worker.runUntil(
       client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
     );
+    await recordHistory(jobWorkflowId(args.jobId), 'install-job-relay-fails');
     expect(failedBehind).toEqual(['relay-1: relay-1 unreachable']);
     expect(job.states.get('b')).toBe('installed');
     expect(outcome.status).toBe('completed_with_errors');
