@@ -8,13 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { eq } from 'drizzle-orm';
 import type { DownloadSource, OrderStatus } from '../common/orders.js';
 import { isTerminal, type ComputerState } from '../common/states.js';
-import {
-  findTarget,
-  settleUnfinishedTargets,
-  unfinishedTargetPage,
-  updateTarget,
-  type TargetKey,
-} from '../db/repositories/job-targets.js';
+import { findTarget, updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
 import { findPackage, signedManifestOf, type PackageRow } from '../db/repositories/packages.js';
 import { computers, installations, relays } from '../db/schema/index.js';
 import { signTicket } from '../trust/orders.js';
@@ -64,11 +58,6 @@ export function createComputerInstallActivities(deps: ActivityDependencies) {
   }
 
   return {
-    /** The next page of a job's unfinished computer targets (IDs only: pages keep histories small). */
-    async computerTargetPage(jobId: string, afterId: string | undefined, limit: number): Promise<string[]> {
-      return unfinishedTargetPage(db, jobId, 'computer', afterId, limit);
-    },
-
     /** Installs the package on one computer and returns the state the target ended in. */
     async installOnComputer(input: InstallOnComputerInput): Promise<ComputerState> {
       const target: TargetKey = { jobId: input.jobId, kind: 'computer', targetId: input.computerId };
@@ -129,9 +118,5 @@ export function createComputerInstallActivities(deps: ActivityDependencies) {
       }
     },
 
-    /** Fails computers whose installs could not even be attempted (for example a batch that crashed). */
-    async failComputers(jobId: string, computerIds: string[], reason: string): Promise<void> {
-      await settleUnfinishedTargets(db, jobId, 'failed', reason, computerIds);
-    },
   };
 }

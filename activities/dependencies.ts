@@ -1,4 +1,5 @@
 /** What the activities need from the outside world, injected so tests can pass their own. */
+import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client.js';
 import type { ServerKey } from '../trust/signing.js';
 import type { AgentClient } from './agent-client.js';
@@ -7,6 +8,9 @@ export interface ActivityDependencies {
   db: Database;
   agents: AgentClient;
   key: ServerKey;
+  /** Starts and signals the workflows that own relay copies. */
+  temporal: Client;
+  taskQueue: string;
   /** Base URL agents and relays download package content from (the api). */
   publicUrl: string;
   /** Pause between two status queries to an agent that is still working. */

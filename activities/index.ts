@@ -2,12 +2,14 @@
 import { createComputerInstallActivities } from './computer-install.js';
 import type { ActivityDependencies } from './dependencies.js';
 import { createJobLifecycleActivities } from './job-lifecycle.js';
+import { createRelayCopyActivities } from './relay-copies.js';
 import { createRelayStagingActivities } from './relay-staging.js';
 
 export function createActivities(deps: ActivityDependencies) {
   return {
     ...createJobLifecycleActivities(deps),
     ...createRelayStagingActivities(deps),
+    ...createRelayCopyActivities(deps),
     ...createComputerInstallActivities(deps),
   };
 }

@@ -1,7 +1,7 @@
 /** Activities that move a job through its statuses; each is idempotent and safe to retry. */
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { finalJobStatus, type JobStatus } from '../common/states.js';
-import { countTargetStates, settleUnfinishedTargets } from '../db/repositories/job-targets.js';
+import { finalJobStatus, type JobStatus, type TargetKind } from '../common/states.js';
+import { countTargetStates, settleUnfinishedTargets, unfinishedTargetPage } from '../db/repositories/job-targets.js';
 import { jobs } from '../db/schema/index.js';
 import type { ActivityDependencies } from './dependencies.js';
 
@@ -41,6 +41,16 @@ export function createJobLifecycleActivities({ db }: ActivityDependencies) {
     async cancelJob(jobId: string): Promise<void> {
       await settleUnfinishedTargets(db, jobId, 'cancelled', 'the job was cancelled');
       await setFinalStatus(jobId, 'cancelled');
+    },
+
+    /** The next page of a job's unfinished targets of one kind (IDs only: pages keep histories small). */
+    async targetPage(jobId: string, kind: TargetKind, afterId: string | undefined, limit: number): Promise<string[]> {
+      return unfinishedTargetPage(db, jobId, kind, afterId, limit);
+    },
+
+    /** Fails targets whose work could not even be attempted (for example a batch that crashed). */
+    async failTargets(jobId: string, targetIds: string[], reason: string): Promise<void> {
+      await settleUnfinishedTargets(db, jobId, 'failed', reason, targetIds);
     },
 
     /** The job could not run at all (not one target's problem): it ends `failed` with the reason. */

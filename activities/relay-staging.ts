@@ -3,21 +3,27 @@
  * without is sent a store order, and fetches the content from the managing server itself.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, inArray, isNotNull, notInArray, sql } from 'drizzle-orm';
 import { terminalTargetStates } from '../common/states.js';
+import { updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
 import { findPackage, signedManifestOf } from '../db/repositories/packages.js';
 import { computers, jobTargets, relayCopies, relays } from '../db/schema/index.js';
 import { AgentRefused, AgentUnreachable } from './agent-client.js';
 import { retryBeforeDeadline } from './deadline-retry.js';
 import type { ActivityDependencies } from './dependencies.js';
 import { followOrder } from './order-follower.js';
+import { recordStoredCopy } from './relay-copies.js';
 
 export interface StageOnRelayInput {
   jobId: string;
   relayId: string;
   packageId: string;
   deadline: string;
+  /**
+   * `install`: any unexpired copy will do. `transfer`: the copy must also carry the package's current
+   * expiry, so a transfer after a PATCH of the expiry sends the package again (a retransfer).
+   */
+  purpose: 'install' | 'transfer';
 }
 
 export interface StageOnRelayResult {
@@ -61,53 +67,57 @@ export function createRelayStagingActivities(deps: ActivityDependencies) {
       return relayIds;
     },
 
-    /** Puts the package on one relay unless it already holds an unexpired copy. */
+    /**
+     * Puts the package on one relay unless it already holds a fitting copy, and records the outcome on the
+     * job's relay target when the job has one (transfer jobs).
+     */
     async stageOnRelay(input: StageOnRelayInput): Promise<StageOnRelayResult> {
-      const now = clock();
+      const target: TargetKey = { jobId: input.jobId, kind: 'relay', targetId: input.relayId };
+      const { attempt } = Context.current().info;
+      const finish = async (result: StageOnRelayResult): Promise<StageOnRelayResult> => {
+        await updateTarget(db, target, { state: result.state, detail: result.detail, attempts: attempt });
+        return result;
+      };
+      const pkg = await findPackage(db, input.packageId);
+      const [relay] = await db.select().from(relays).where(eq(relays.id, input.relayId));
+      if (!relay || !pkg) return finish({ state: 'failed', detail: 'the relay or the package no longer exists' });
+
       const [copy] = await db
         .select()
         .from(relayCopies)
-        .where(and(eq(relayCopies.relayId, input.relayId), eq(relayCopies.packageId, input.packageId)));
-      if (copy?.state === 'stored' && copy.expiresAt > now) {
-        return { state: 'already_stored', detail: `relay holds a copy until ${copy.expiresAt.toISOString()}` };
+        .where(and(eq(relayCopies.relayId, relay.id), eq(relayCopies.packageId, pkg.id)));
+      const unexpired = copy?.state === 'stored' && copy.expiresAt > clock();
+      const current = unexpired && copy.expiresAt.getTime() === pkg.relayExpiresAt.getTime();
+      if (unexpired && (input.purpose === 'install' || current)) {
+        return finish({ state: 'already_stored', detail: `relay ${relay.name} holds a copy until ${copy.expiresAt.toISOString()}` });
       }
-      const [relay] = await db.select().from(relays).where(eq(relays.id, input.relayId));
-      const pkg = await findPackage(db, input.packageId);
-      if (!relay || !pkg) throw ApplicationFailure.nonRetryable(`relay ${input.relayId} or package ${input.packageId} no longer exists`);
 
-      const { attempt } = Context.current().info;
+      await updateTarget(db, target, { state: 'transferring', attempts: attempt });
       try {
-        const status = await followOrder(
-          deps,
-          relay.url,
-          () => ({
-            kind: 'store',
-            jobId: input.jobId,
-            agentId: relay.id,
-            issuedAt: clock().toISOString(),
-            package: signedManifestOf(pkg),
-            sourceUrl: `${deps.publicUrl}/api/v1/packages/${pkg.id}/content`,
-            expiresAt: pkg.relayExpiresAt.toISOString(),
-          }),
-        );
+        const status = await followOrder(deps, relay.url, () => ({
+          kind: 'store',
+          jobId: input.jobId,
+          agentId: relay.id,
+          issuedAt: clock().toISOString(),
+          package: signedManifestOf(pkg),
+          sourceUrl: `${deps.publicUrl}/api/v1/packages/${pkg.id}/content`,
+          expiresAt: pkg.relayExpiresAt.toISOString(),
+        }));
         if (status.state !== 'stored') {
-          return { state: 'failed', detail: `relay ${relay.name} could not store the package: ${status.detail ?? status.state}` };
+          return finish({ state: 'failed', detail: `relay ${relay.name} could not store the package: ${status.detail ?? status.state}` });
         }
         const expiresAt = new Date(status.expiresAt ?? pkg.relayExpiresAt);
-        const values = { state: 'stored' as const, expiresAt, storedAt: clock(), jobId: input.jobId };
-        await db
-          .insert(relayCopies)
-          .values({ relayId: relay.id, packageId: pkg.id, ...values })
-          .onConflictDoUpdate({ target: [relayCopies.relayId, relayCopies.packageId], set: values });
-        return { state: 'stored', detail: `stored on relay ${relay.name} until ${expiresAt.toISOString()}` };
+        await recordStoredCopy(deps, { relayId: relay.id, packageId: pkg.id, jobId: input.jobId, expiresAt });
+        return finish({ state: 'stored', detail: `stored on relay ${relay.name} until ${expiresAt.toISOString()}` });
       } catch (error) {
-        if (error instanceof AgentRefused) return { state: 'failed', detail: error.message };
+        if (error instanceof AgentRefused) return finish({ state: 'failed', detail: error.message });
         if (!(error instanceof AgentUnreachable)) throw error;
         const deadline = new Date(input.deadline);
         const failedAt = clock();
         if (failedAt >= deadline) {
-          return { state: 'failed', detail: `${error.message}; gave up at the job's deadline after ${attempt} attempts` };
+          return finish({ state: 'failed', detail: `${error.message}; gave up at the job's deadline after ${attempt} attempts` });
         }
+        await updateTarget(db, target, { state: 'transferring', detail: `${error.message} (attempt ${attempt}; retrying until ${deadline.toISOString()})` });
         return retryBeforeDeadline(error, attempt, failedAt, deadline);
       }
     },

@@ -2,6 +2,7 @@
  * Workflow types, their inputs and their messages: imported by the api (to start and signal), the worker
  * (to register) and the workflows themselves, so a name is spelled once.
  */
+import { defineSignal } from '@temporalio/workflow';
 import type { JobType } from './states.js';
 
 /** Workflow type name of each job type's workflow (the exported function's name in workflows/). */
@@ -11,7 +12,8 @@ export const jobWorkflowTypes = {
   offer: 'offerJob',
 } as const satisfies Record<JobType, string>;
 
-export const installBatchWorkflowType = 'installBatch';
+/** Workflow type owning one relay's copy of one package: its expiry timer and its deletion. */
+export const relayCopyWorkflowType = 'relayCopy';
 
 /** Everything a job workflow needs; the targets themselves live in Postgres (a job may have 100,000). */
 export interface JobWorkflowInput {
@@ -32,3 +34,17 @@ export interface InstallBatchInput {
   deadline: string;
   computerIds: string[];
 }
+
+/** Identifies one relay copy; its workflow ID comes from relayCopyWorkflowId(relayId, packageId). */
+export interface RelayCopyInput {
+  relayId: string;
+  packageId: string;
+  /** ISO date-time the relay keeps the copy until. */
+  expiresAt: string;
+}
+
+/**
+ * Sent (with signal-with-start) whenever a transfer stores the package on the relay: the copy's timer moves
+ * to the expiry that transfer gave it.
+ */
+export const copyStoredSignal = defineSignal<[{ expiresAt: string; jobId: string }]>('copyStored');

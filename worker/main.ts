@@ -3,6 +3,7 @@
  * from PostgreSQL and Temporal, so several can run side by side.
  */
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { AgentClient } from '../activities/agent-client.js';
 import { createActivities } from '../activities/index.js';
@@ -16,6 +17,9 @@ await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl);
 const key = await loadOrCreateServerKey(config.signingKeyFile);
 const connection = await NativeConnection.connect({ address: config.temporalAddress });
+// Activities start and signal the workflows that own relay copies, through an ordinary client.
+const clientConnection = await Connection.connect({ address: config.temporalAddress });
+const temporal = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
 
 const worker = await Worker.create({
   connection,
@@ -26,6 +30,8 @@ const worker = await Worker.create({
     db: database.db,
     agents: new AgentClient({ key }),
     key,
+    temporal,
+    taskQueue: config.taskQueue,
     publicUrl: config.publicUrl,
     agentPollMs: config.agentPollMs,
     clock: () => new Date(),
@@ -38,4 +44,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 console.log(`courier worker polling task queue ${config.taskQueue} at ${config.temporalAddress}`);
 await worker.run();
 await database.close();
+await clientConnection.close();
 await connection.close();

@@ -1,3 +1,5 @@
 /** Every workflow the worker registers; exported names are the workflow types in common/workflows.ts. */
 export { installJob } from './install-job.js';
 export { installBatch } from './install-batch.js';
+export { transferJob } from './transfer-job.js';
+export { relayCopy } from './relay-copy.js';

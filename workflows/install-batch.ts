@@ -10,7 +10,7 @@ import { failureReason } from './failure-reason.js';
 import { forEachBounded } from './bounded.js';
 
 const { installOnComputer } = proxyActivities<CourierActivities>(agentOrder);
-const { failComputers } = proxyActivities<CourierActivities>(databaseWrite);
+const { failTargets } = proxyActivities<CourierActivities>(databaseWrite);
 
 /** Installs running at once in one batch; with the job's batch window this bounds a job's load. */
 export const MAX_INSTALLS_PER_BATCH = 50;
@@ -23,7 +23,7 @@ export async function installBatch(input: InstallBatchInput): Promise<void> {
       if (isCancellation(error)) throw error;
       // One computer's unexpected failure must not fail the others: record it and go on.
       const reason = failureReason(error);
-      await failComputers(input.jobId, [computerId], `install could not be carried out: ${reason}`);
+      await failTargets(input.jobId, [computerId], `install could not be carried out: ${reason}`);
     }
   });
 }

@@ -1,27 +1,18 @@
 /**
- * Install package job: wait for the execution time, make sure every relay that serves a target holds the
+ * Install package job: at the execution time, make sure every relay that serves a target holds the
  * package, then install on every target computer in batches of child workflows.
  */
-import {
-  CancellationScope,
-  ParentClosePolicy,
-  continueAsNew,
-  isCancellation,
-  proxyActivities,
-  sleep,
-  startChild,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ParentClosePolicy, continueAsNew, isCancellation, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { CourierActivities, JobOutcome } from '../activities/index.js';
 import { jobBatchWorkflowId } from '../common/names.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
 import { agentOrder, databaseWrite } from './activity-options.js';
-import { failureReason } from './failure-reason.js';
 import { forEachBounded } from './bounded.js';
+import { failureReason } from './failure-reason.js';
 import { installBatch } from './install-batch.js';
+import { runJob } from './job-run.js';
 
-const { startJob, finishJob, cancelJob, failJob, relaysServingTargets, failComputersBehindRelay, computerTargetPage, failComputers } =
-  proxyActivities<CourierActivities>(databaseWrite);
+const { relaysServingTargets, failComputersBehindRelay, targetPage, failTargets } = proxyActivities<CourierActivities>(databaseWrite);
 const { stageOnRelay } = proxyActivities<CourierActivities>(agentOrder);
 
 /** Computers per child workflow: ~3 events each keeps a batch's history far below Temporal's limits. */
@@ -32,29 +23,22 @@ export const MAX_CONCURRENT_BATCHES = 4;
 export const MAX_CONCURRENT_RELAY_TRANSFERS = 20;
 
 export async function installJob(input: JobWorkflowInput): Promise<JobOutcome> {
-  try {
-    if (!input.resume) {
-      await sleep(Math.max(0, Date.parse(input.scheduledAt) - Date.now()));
-      await startJob(input.jobId);
-      await stageOnRelays(input);
-    }
+  return runJob(input, async () => {
+    if (!input.resume) await stageOnRelays(input);
     await installInBatches(input);
-    return await finishJob(input.jobId);
-  } catch (error) {
-    if (isCancellation(error)) {
-      await CancellationScope.nonCancellable(() => cancelJob(input.jobId));
-    } else {
-      const reason = failureReason(error);
-      await CancellationScope.nonCancellable(() => failJob(input.jobId, reason));
-    }
-    throw error;
-  }
+  });
 }
 
 async function stageOnRelays(input: JobWorkflowInput): Promise<void> {
   const relayIds = await relaysServingTargets(input.jobId);
   await forEachBounded(relayIds, MAX_CONCURRENT_RELAY_TRANSFERS, async (relayId) => {
-    const result = await stageOnRelay({ jobId: input.jobId, relayId, packageId: input.packageId, deadline: input.deadline });
+    const result = await stageOnRelay({
+      jobId: input.jobId,
+      relayId,
+      packageId: input.packageId,
+      deadline: input.deadline,
+      purpose: 'install',
+    });
     if (result.state === 'failed') await failComputersBehindRelay(input.jobId, relayId, result.detail);
   });
 }
@@ -64,7 +48,7 @@ async function installInBatches(input: JobWorkflowInput): Promise<void> {
   let afterId = input.resume?.afterTargetId;
   let batch = input.resume?.nextBatch ?? 0;
   for (;;) {
-    const computerIds = await computerTargetPage(input.jobId, afterId, BATCH_SIZE);
+    const computerIds = await targetPage(input.jobId, 'computer', afterId, BATCH_SIZE);
     if (computerIds.length === 0) break;
     afterId = computerIds[computerIds.length - 1];
     const run = runBatch(input, batch++, computerIds).finally(() => running.delete(run));
@@ -90,7 +74,6 @@ async function runBatch(input: JobWorkflowInput, batch: number, computerIds: str
     await child.result();
   } catch (error) {
     if (isCancellation(error)) throw error;
-    const reason = failureReason(error);
-    await failComputers(input.jobId, computerIds, `install batch ${batch + 1} failed: ${reason}`);
+    await failTargets(input.jobId, computerIds, `install batch ${batch + 1} failed: ${failureReason(error)}`);
   }
 }

@@ -39,14 +39,14 @@ class FakeJob {
         this.calls.push('startJob');
       },
       relaysServingTargets: async () => [],
-      computerTargetPage: async (_jobId, afterId) =>
+      targetPage: async (_jobId, _kind, afterId) =>
         this.computers.filter((id) => (afterId === undefined || id > afterId) && !this.states.has(id)),
       installOnComputer: async ({ computerId }) => {
         const state = await this.behaviour(computerId);
         this.states.set(computerId, state);
         return state;
       },
-      failComputers: async (_jobId, ids) => {
+      failTargets: async (_jobId, ids) => {
         for (const id of ids) this.states.set(id, 'failed');
       },
       finishJob: async () => {

@@ -1,0 +1,32 @@
+/**
+ * What every job workflow does around its own work: wait for the execution time on a durable timer, mark
+ * the job running, and afterwards settle its status — `cancelled` when the admin cancelled it, `failed`
+ * when the work itself could not go on, otherwise from its targets' states.
+ */
+import { CancellationScope, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
+import type { CourierActivities, JobOutcome } from '../activities/index.js';
+import type { JobWorkflowInput } from '../common/workflows.js';
+import { databaseWrite } from './activity-options.js';
+import { failureReason } from './failure-reason.js';
+
+const { startJob, finishJob, cancelJob, failJob } = proxyActivities<CourierActivities>(databaseWrite);
+
+export async function runJob(input: JobWorkflowInput, work: () => Promise<void>): Promise<JobOutcome> {
+  try {
+    // A run that continued as new has already waited and started.
+    if (!input.resume) {
+      await sleep(Math.max(0, Date.parse(input.scheduledAt) - Date.now()));
+      await startJob(input.jobId);
+    }
+    await work();
+    return await finishJob(input.jobId);
+  } catch (error) {
+    if (isCancellation(error)) {
+      await CancellationScope.nonCancellable(() => cancelJob(input.jobId));
+    } else {
+      const reason = failureReason(error);
+      await CancellationScope.nonCancellable(() => failJob(input.jobId, reason));
+    }
+    throw error;
+  }
+}
