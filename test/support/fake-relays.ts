@@ -1,0 +1,50 @@
+/**
+ * In-process relays for workflow tests: they open real signed orders and answer like a relay agent, and
+ * record what they were told, so tests can count transfers and deletions without agent processes.
+ */
+import { pack } from 'msgpackr';
+import type { Order, OrderStatus } from '../../common/orders.js';
+import { openOrder } from '../../trust/orders.js';
+import type { ServerKey } from '../../trust/signing.js';
+
+export class FakeRelays {
+  readonly orders: (Order & { relay: string })[] = [];
+  /** relay URL host → package id → expiry of the copy it holds. */
+  readonly copies = new Map<string, Map<string, string>>();
+  /** Hosts that refuse connections, as a stopped relay would. */
+  readonly down = new Set<string>();
+
+  constructor(
+    private readonly key: ServerKey,
+    private readonly agentIds: Map<string, string>,
+  ) {}
+
+  count(relay: string, kind: Order['kind']): number {
+    return this.orders.filter((order) => order.relay === relay && order.kind === kind).length;
+  }
+
+  readonly fetch: typeof fetch = async (input, init) => {
+    const relay = new URL(input instanceof Request ? input.url : input.toString()).hostname.replace(/\.test$/, '');
+    if (this.down.has(relay)) throw new TypeError('fetch failed', { cause: new Error(`connect ECONNREFUSED ${relay}`) });
+    const order = openOrder(init?.body as Buffer, {
+      publicKeyPem: this.key.publicKeyPem,
+      agentId: this.agentIds.get(relay) ?? '',
+      now: new Date(),
+    });
+    this.orders.push({ ...order, relay });
+    const held = this.copies.get(relay) ?? new Map<string, string>();
+    this.copies.set(relay, held);
+    const now = new Date().toISOString();
+    let status: OrderStatus;
+    if (order.kind === 'store') {
+      held.set(order.package.manifest.packageId, order.expiresAt);
+      status = { jobId: order.jobId, kind: 'store', state: 'stored', expiresAt: order.expiresAt, updatedAt: now };
+    } else if (order.kind === 'delete') {
+      held.delete(order.packageId);
+      status = { jobId: order.jobId, kind: 'delete', state: 'deleted', updatedAt: now };
+    } else {
+      status = { jobId: order.jobId, kind: order.kind, state: 'failed', detail: 'a relay does not install', updatedAt: now };
+    }
+    return new Response(pack(status), { status: 200, headers: { 'content-type': 'application/x-msgpack' } });
+  };
+}
