@@ -2,6 +2,7 @@
 import { createComputerInstallActivities } from './computer-install.js';
 import type { ActivityDependencies } from './dependencies.js';
 import { createJobLifecycleActivities } from './job-lifecycle.js';
+import { createOfferActivities } from './offers.js';
 import { createRelayCopyActivities } from './relay-copies.js';
 import { createRelayStagingActivities } from './relay-staging.js';
 
@@ -11,6 +12,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createRelayStagingActivities(deps),
     ...createRelayCopyActivities(deps),
     ...createComputerInstallActivities(deps),
+    ...createOfferActivities(deps),
   };
 }
 
@@ -20,3 +22,4 @@ export type { ActivityDependencies } from './dependencies.js';
 export type { JobOutcome } from './job-lifecycle.js';
 export type { InstallOnComputerInput } from './computer-install.js';
 export type { StageOnRelayInput, StageOnRelayResult } from './relay-staging.js';
+export type { OfferToComputerInput } from './offers.js';

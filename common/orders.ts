@@ -38,7 +38,20 @@ export interface InstallOrder extends OrderBase {
   source: DownloadSource;
 }
 
-export type Order = StoreOrder | DeleteOrder | InstallOrder;
+/** Computer: show the package on the self-service page until `deadline`, for the user to choose. */
+export interface OfferOrder extends OrderBase {
+  kind: 'offer';
+  package: SignedManifest;
+  deadline: string;
+}
+
+/** Computer: take an offer off the self-service page (the admin cancelled the offer job). */
+export interface WithdrawOrder extends OrderBase {
+  kind: 'withdraw';
+  packageId: string;
+}
+
+export type Order = StoreOrder | DeleteOrder | InstallOrder | OfferOrder | WithdrawOrder;
 export type OrderKind = Order['kind'];
 
 /**
@@ -68,7 +81,9 @@ export type OrderState =
   | 'installed'
   | 'failed'
   | 'rejected'
-  | 'conditions_not_met';
+  | 'conditions_not_met'
+  | 'offered'
+  | 'withdrawn';
 
 export const finalOrderStates: ReadonlySet<OrderState> = new Set<OrderState>([
   'stored',
@@ -77,6 +92,8 @@ export const finalOrderStates: ReadonlySet<OrderState> = new Set<OrderState>([
   'failed',
   'rejected',
   'conditions_not_met',
+  'offered',
+  'withdrawn',
 ]);
 
 export interface OrderStatus {

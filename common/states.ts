@@ -43,12 +43,16 @@ export const terminalTargetStates: ReadonlySet<TargetState> = new Set<TargetStat
   'already_stored',
 ]);
 
-/** Terminal states that count as success when the job's status is decided. */
+/**
+ * Terminal states that are no error when the job's status is decided: a user who declined or let an offer
+ * lapse made a choice, not a fault.
+ */
 export const successfulTargetStates: ReadonlySet<TargetState> = new Set<TargetState>([
   'installed',
   'stored',
   'already_stored',
   'declined',
+  'expired',
 ]);
 
 export function isTerminal(state: TargetState): boolean {

@@ -48,3 +48,13 @@ export interface RelayCopyInput {
  * to the expiry that transfer gave it.
  */
 export const copyStoredSignal = defineSignal<[{ expiresAt: string; jobId: string }]>('copyStored');
+
+export type OfferChoice = 'install' | 'decline';
+
+/** A user's choice on an offer, signalled to the batch workflow that owns the computer's offer. */
+export interface OfferChoiceMessage {
+  computerId: string;
+  choice: OfferChoice;
+}
+
+export const offerChoiceSignal = defineSignal<[OfferChoiceMessage]>('offerChoice');

@@ -3,3 +3,5 @@ export { installJob } from './install-job.js';
 export { installBatch } from './install-batch.js';
 export { transferJob } from './transfer-job.js';
 export { relayCopy } from './relay-copy.js';
+export { offerJob } from './offer-job.js';
+export { offerBatch } from './offer-batch.js';

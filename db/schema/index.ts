@@ -3,3 +3,4 @@ export * from './agents.js';
 export * from './jobs.js';
 export * from './relay-copies.js';
 export * from './installations.js';
+export * from './served-bytes.js';

@@ -1,5 +1,6 @@
 import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { JobStatus, JobType, TargetKind, TargetState } from '../../common/states.js';
+import type { OfferChoice } from '../../common/workflows.js';
 import { packages } from './packages.js';
 
 /** What the admin asked for, kept so a rerun or an audit can see it. */
@@ -46,6 +47,10 @@ export const jobTargets = pgTable(
     state: text('state').$type<TargetState>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     detail: text('detail'),
+    /** Offer jobs: the user's choice, recorded once by the api before it signals the workflow. */
+    choice: text('choice').$type<OfferChoice>(),
+    /** Offer jobs: the batch workflow that owns this computer's offer and receives its choice. */
+    batchWorkflowId: text('batch_workflow_id'),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
