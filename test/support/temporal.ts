@@ -1,8 +1,13 @@
 /** Temporal helpers for tests: a client on the suite's dev server and a unique task queue per file. */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { inject } from 'vitest';
+import { temporalCliPath } from '../../scripts/lib/temporal-dev-server.js';
 
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
@@ -32,4 +37,15 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+}
+
+/**
+ * With COURIER_RECORD_HISTORIES=1, saves a finished run's history for test/workflows/replay.test.ts, which
+ * replays it against the current workflow code so a change that would break running jobs fails CI.
+ */
+export async function recordHistory(workflowId: string, name: string): Promise<void> {
+  if (process.env.COURIER_RECORD_HISTORIES !== '1') return;
+  const args = ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', inject('temporalAddress')];
+  const { stdout } = await promisify(execFile)(temporalCliPath(), args, { maxBuffer: 64 * 1024 * 1024 });
+  await writeFile(join(historiesDir, `${name}.json`), stdout);
 }

@@ -2,11 +2,7 @@
  * installJob on the real dev server with in-memory activities: the workflow's own decisions (when to start,
  * what to isolate, how to cancel), without agents or PostgreSQL.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Context } from '@temporalio/activity';
 import type { Client, Connection } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -16,10 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobWorkflowId } from '../../common/names.js';
-import { temporalCliPath } from '../../scripts/lib/temporal-dev-server.js';
 import type { ComputerState } from '../../common/states.js';
 import type { JobWorkflowInput } from '../../common/workflows.js';
-import { connectClient, eventually, historiesDir, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
+import { connectClient, eventually, recordHistory, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
 
 /** An in-memory job: what the activities were asked to do, in order. */
 class FakeJob {
@@ -78,18 +73,6 @@ afterAll(async () => {
   await connection?.close();
   await workerConnection?.close();
 });
-
-/**
- * With COURIER_RECORD_HISTORIES=1, a finished run's history is saved for test/workflows/replay.test.ts, which
- * replays it against the current workflow code so a change that would break running jobs fails CI.
- */
-async function recordHistory(workflowId: string, name: string): Promise<void> {
-  if (process.env.COURIER_RECORD_HISTORIES !== '1') return;
-  const { stdout } = await promisify(execFile)(temporalCliPath(), [
-    ...['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', inject('temporalAddress')],
-  ]);
-  await writeFile(join(historiesDir, `${name}.json`), stdout);
-}
 
 async function withWorker<T>(job: FakeJob, run: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = uniqueTaskQueue('install-job');

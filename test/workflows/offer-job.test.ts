@@ -11,7 +11,7 @@ import { inject } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobBatchWorkflowId, jobWorkflowId } from '../../common/names.js';
 import { offerChoiceSignal, type JobWorkflowInput } from '../../common/workflows.js';
-import { connectClient, eventually, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
+import { connectClient, eventually, recordHistory, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
 
 class FakeOffer {
   readonly offered = new Set<string>();
@@ -99,6 +99,8 @@ describe('offerJob', () => {
       await batch.signal(offerChoiceSignal, { computerId: 'b', choice: 'decline' });
       await batch.signal(offerChoiceSignal, { computerId: 'a', choice: 'decline' }); // a repeat changes nothing
       await handle.result();
+      await recordHistory(jobWorkflowId(args.jobId), 'offer-job');
+      await recordHistory(jobBatchWorkflowId(args.jobId, 0), 'offer-batch');
     });
     expect(offer.installed).toEqual(['a']);
     expect(offer.declined).toEqual(['b']);
@@ -131,6 +133,7 @@ describe('offerJob', () => {
       await eventually(async () => (offer.declined.length === 1 ? true : undefined), 15_000, 'the decline');
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      await recordHistory(jobBatchWorkflowId(args.jobId, 0), 'offer-batch-cancelled');
     });
     expect(offer.withdrawn.sort()).toEqual(['a', 'b']);
     expect(offer.calls).toEqual(['startJob', 'cancelJob']);

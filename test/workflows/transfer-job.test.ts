@@ -18,7 +18,7 @@ import { loadOrCreateServerKey } from '../../trust/signing.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { FakeRelays } from '../support/fake-relays.js';
 import { insertJob, insertPackage, insertRelay } from '../support/jobs.js';
-import { connectClient, eventually, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
+import { connectClient, eventually, recordHistory, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
 
 let database: TestDatabase;
 let client: Client;
@@ -107,6 +107,7 @@ describe('transferJob', () => {
     expect((await copyOf('relay-b', packageId))!.expiresAt.getTime()).toBe(oldExpiry.getTime());
 
     const retransfer = await transfer(packageId, ['relay-b']);
+    await recordHistory(jobWorkflowId(retransfer.input.jobId), 'transfer-job-retransfer');
     expect(retransfer.states).toEqual({ 'relay-b': 'stored' });
     expect(relays.count('relay-b', 'store')).toBe(2);
     expect((await copyOf('relay-b', packageId))!.expiresAt.getTime()).toBe(newExpiry.getTime());
@@ -120,6 +121,9 @@ describe('transferJob', () => {
     expect(relays.copies.get('relay-c')!.has(packageId)).toBe(true);
 
     await eventually(async () => (relays.count('relay-c', 'delete') === 1 ? true : undefined), 20_000, 'the delete order');
+    const copyWorkflow = client.workflow.getHandle(relayCopyWorkflowId(relayIds.get('relay-c')!, packageId));
+    await copyWorkflow.result();
+    await recordHistory(copyWorkflow.workflowId, 'relay-copy-expiry');
     const deletion = relays.orders.find((order) => order.relay === 'relay-c' && order.kind === 'delete')!;
     expect(Date.parse(deletion.issuedAt)).toBeGreaterThanOrEqual(expiry.getTime());
     expect(relays.copies.get('relay-c')!.has(packageId)).toBe(false);
