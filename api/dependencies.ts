@@ -1,0 +1,17 @@
+/** Everything the api needs from outside, passed in by api/main.ts or by a test. */
+import type { Client } from '@temporalio/client';
+import type { CourierConfig } from '../common/config.js';
+import type { Database } from '../db/client.js';
+import type { ServerKey } from '../trust/signing.js';
+import type { PackageStore } from './package-store.js';
+
+export interface AppDependencies {
+  db: Database;
+  temporal: Client;
+  config: CourierConfig;
+  serverKey: ServerKey;
+  store: PackageStore;
+}
+
+/** A drizzle transaction, for helpers that must run inside one. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];

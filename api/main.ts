@@ -1,0 +1,68 @@
+/**
+ * `npm run api`: the managing server's REST API process. Configuration comes from the environment
+ * (common/config.ts); COURIER_API_HOST chooses the listening address, loopback by default so a fresh
+ * install is not reachable from the network until an operator says so.
+ */
+import { createServer } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../common/config.js';
+import { connectDatabase } from '../db/client.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { loadOrCreateServerKey } from '../trust/signing.js';
+import { createApp } from './app.js';
+import { PackageStore } from './package-store.js';
+
+const config = loadConfig(process.env);
+const missing = [
+  ...(config.adminToken ? [] : ['COURIER_ADMIN_TOKEN']),
+  ...(config.enrollSecret ? [] : ['COURIER_ENROLL_SECRET']),
+].join(' and ');
+if (missing) {
+  console.error(`courier api: set ${missing}; the api refuses to start without its secrets`);
+  process.exit(1);
+}
+const host = process.env.COURIER_API_HOST || '127.0.0.1';
+
+/** Stops with one readable line instead of a stack trace when a dependency is missing at start. */
+function startFailed(step: string, error: unknown): never {
+  console.error(`courier api: cannot ${step}: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
+await migrateDatabase(config.databaseUrl).catch((error: unknown) => startFailed('migrate the database', error));
+const serverKey = await loadOrCreateServerKey(config.signingKeyFile).catch((error: unknown) =>
+  startFailed(`read the signing key ${config.signingKeyFile}`, error),
+);
+const database = connectDatabase(config.databaseUrl);
+// Lazy: the api starts (and health reports Temporal as down) even while Temporal is still starting.
+const connection = Connection.lazy({ address: config.temporalAddress });
+const temporal = new Client({ connection, namespace: config.temporalNamespace });
+const store = new PackageStore(config.storeDir);
+
+const server = createServer(createApp({ db: database.db, temporal, config, serverKey, store }));
+server.on('error', (error) => {
+  console.error(`courier api: cannot listen on ${host}:${config.apiPort}: ${error.message}`);
+  process.exit(1);
+});
+server.listen(config.apiPort, host, () => {
+  const { port } = server.address() as { port: number };
+  console.log(`courier api listening on http://${host}:${port}`);
+});
+
+/** Long downloads get this long to finish before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function shutdown(signal: string): Promise<void> {
+  console.log(`courier api: ${signal}, closing`);
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+  await closed;
+  await connection.close();
+  await database.close();
+  process.exit(0);
+}
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => void shutdown(signal));
+}

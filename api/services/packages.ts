@@ -1,0 +1,149 @@
+/**
+ * Packages: creating one from an upload (sign the manifest, insert the row, commit the content), listing,
+ * changing the relay expiration date, and locating the content for download.
+ */
+import { randomUUID } from 'node:crypto';
+import { desc, eq } from 'drizzle-orm';
+import type { PackageManifest } from '../../common/manifest.js';
+import { packages } from '../../db/schema/index.js';
+import { signManifest } from '../../trust/signing.js';
+import type { AppDependencies } from '../dependencies.js';
+import { Conflict, NotFound } from '../errors.js';
+import type { PackageUpload } from '../package-upload.js';
+import { formatFromFileName, isUuid } from '../validation.js';
+
+type PackageRow = typeof packages.$inferSelect;
+
+/** What admins see of a package. */
+export interface PackageView {
+  id: string;
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  format: PackageRow['format'];
+  fileName: string;
+  installCommand: string;
+  timeoutSeconds: number;
+  conditions: PackageRow['conditions'];
+  relayExpiresAt: string;
+  createdAt: string;
+}
+
+function packageView(row: PackageRow): PackageView {
+  return {
+    id: row.id,
+    name: row.name,
+    version: row.version,
+    sha256: row.sha256,
+    size: row.size,
+    format: row.format,
+    fileName: row.fileName,
+    installCommand: row.installCommand,
+    timeoutSeconds: row.timeoutSeconds,
+    conditions: row.conditions,
+    relayExpiresAt: row.relayExpiresAt.toISOString(),
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** The package row, or NotFound (also for ids that are not UUIDs). */
+export async function findPackage(db: AppDependencies['db'], id: string): Promise<PackageRow> {
+  const [row] = isUuid(id) ? await db.select().from(packages).where(eq(packages.id, id)) : [];
+  if (!row) throw new NotFound('package_not_found', `no package ${id}`);
+  return row;
+}
+
+/**
+ * Creates a package from a received upload. The id is chosen here because the signed manifest contains
+ * it. The content is committed inside the row's transaction, so a failed insert leaves no blob and a
+ * failed commit leaves no row; the temporary file is removed either way.
+ */
+export async function createPackage(
+  { db, serverKey, store }: Pick<AppDependencies, 'db' | 'serverKey' | 'store'>,
+  upload: PackageUpload,
+): Promise<PackageView> {
+  const { manifest: input, content, fileName } = upload;
+  const manifest: PackageManifest = {
+    packageId: randomUUID(),
+    name: input.name,
+    version: input.version,
+    sha256: content.sha256,
+    size: content.size,
+    format: input.format ?? formatFromFileName(fileName),
+    fileName,
+    installCommand: input.installCommand,
+    timeoutSeconds: input.timeoutSeconds,
+    conditions: input.conditions,
+  };
+  try {
+    const row = await db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(packages)
+        .values({
+          id: manifest.packageId,
+          name: manifest.name,
+          version: manifest.version,
+          sha256: manifest.sha256,
+          size: manifest.size,
+          format: manifest.format,
+          fileName: manifest.fileName,
+          installCommand: manifest.installCommand,
+          timeoutSeconds: manifest.timeoutSeconds,
+          conditions: manifest.conditions,
+          manifestSignature: signManifest(serverKey, manifest).signature,
+          relayExpiresAt: input.relayExpiresAt,
+        })
+        .onConflictDoNothing({ target: [packages.name, packages.version] })
+        .returning();
+      if (!inserted) {
+        throw new Conflict('package_exists', `package ${manifest.name} ${manifest.version} already exists`);
+      }
+      await store.commit(content);
+      return inserted;
+    });
+    return packageView(row);
+  } finally {
+    await store.discard(content);
+  }
+}
+
+/** Every package, newest first. */
+export async function listPackages(db: AppDependencies['db']): Promise<PackageView[]> {
+  const rows = await db.select().from(packages).orderBy(desc(packages.createdAt), packages.name);
+  return rows.map(packageView);
+}
+
+export async function getPackage(db: AppDependencies['db'], id: string): Promise<PackageView> {
+  return packageView(await findPackage(db, id));
+}
+
+/**
+ * Changes the package's relay expiration date only. Relay copies keep the date they were transferred with
+ * until the package is retransferred (DESIGN §1, transfer jobs).
+ */
+export async function updatePackageExpiry(
+  db: AppDependencies['db'],
+  id: string,
+  relayExpiresAt: Date,
+): Promise<PackageView> {
+  const [row] = isUuid(id)
+    ? await db.update(packages).set({ relayExpiresAt }).where(eq(packages.id, id)).returning()
+    : [];
+  if (!row) throw new NotFound('package_not_found', `no package ${id}`);
+  return packageView(row);
+}
+
+/** Where a package's bytes are, relative to the store's root, and the name to offer them under. */
+export interface PackageContent {
+  relativePath: string;
+  fileName: string;
+}
+
+export async function packageContent(
+  { db, store }: Pick<AppDependencies, 'db' | 'store'>,
+  id: string,
+): Promise<PackageContent> {
+  const row = await findPackage(db, id);
+  return { relativePath: store.relativePathOf(row.sha256), fileName: row.fileName };
+}

@@ -1,0 +1,171 @@
+/**
+ * Zod schemas for everything the api accepts, and the few pure rules that go with them (defaults that
+ * depend on the clock or on the uploaded file's name). Routes parse with `parseInput`, so every rejection
+ * is a 400 carrying zod's issues.
+ */
+import { z } from 'zod';
+import { installConditionsSchema } from '../common/conditions.js';
+import { packageFormats, type PackageFormat } from '../common/manifest.js';
+import { computerStates, jobTypes, relayStates } from '../common/states.js';
+import { InvalidInput } from './errors.js';
+
+const DAY_MS = 24 * 3600 * 1000;
+/** How long relays keep a package when the manifest names no expiration date. */
+export const DEFAULT_RELAY_EXPIRY_MS = 90 * DAY_MS;
+
+/** Parses `value` or throws InvalidInput listing every issue (path, message) in `details`. */
+export function parseInput<Schema extends z.ZodType>(schema: Schema, value: unknown, what = 'request'): z.output<Schema> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+  const summary = details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ');
+  throw new InvalidInput('invalid_input', `invalid ${what}: ${summary}`, details);
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are UUIDs; anything else cannot name a row, so callers answer 404 without asking the database. */
+export function isUuid(value: string): boolean {
+  return uuidPattern.test(value);
+}
+
+const controlCharacter = /\p{Cc}/u;
+
+/** Printable text: names end up in logs, Temporal summaries and agents' file names. */
+const printable = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((text) => !controlCharacter.test(text), { error: 'must not contain control characters' });
+
+const dateTime = z.iso
+  .datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, e.g. 2030-01-31T02:00:00Z' })
+  .transform((value) => new Date(value));
+
+const futureDateTime = dateTime.refine((date) => date.getTime() > Date.now(), { error: 'must be in the future' });
+
+/** The `manifest` part of a package upload. */
+export const packageManifestSchema = z
+  .object({
+    name: printable(200),
+    version: printable(100),
+    installCommand: z
+      .string()
+      .max(10_000)
+      .refine((command) => command.trim().length > 0, { error: 'must not be empty' }),
+    timeoutSeconds: z.number().int().min(1).max(86_400).default(600),
+    relayExpiresAt: futureDateTime.default(() => new Date(Date.now() + DEFAULT_RELAY_EXPIRY_MS)),
+    conditions: installConditionsSchema.default({}),
+    format: z.enum(packageFormats).optional(),
+  })
+  .strict();
+
+export type PackageManifestInput = z.output<typeof packageManifestSchema>;
+
+/** Parses the manifest part's text: not JSON and not a valid manifest are both plain 400s. */
+export function parseManifestPart(text: string): PackageManifestInput {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new InvalidInput('invalid_manifest', 'the manifest part is not valid JSON');
+  }
+  return parseInput(packageManifestSchema, value, 'manifest');
+}
+
+/** The format a package has when its manifest does not say: guessed from the content's file name. */
+export function formatFromFileName(fileName: string): PackageFormat {
+  const lower = fileName.toLowerCase();
+  if (lower.endsWith('.tar.gz') || lower.endsWith('.tgz')) return 'tar.gz';
+  if (lower.endsWith('.zip')) return 'zip';
+  return 'file';
+}
+
+/**
+ * The last path segment of an uploaded file's name, or undefined when nothing usable is left. Agents
+ * install `file` packages under this name, so it must never climb out of their folder.
+ */
+export function safeFileName(raw: string | undefined): string | undefined {
+  const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
+  if (base === '' || base === '.' || base === '..' || base.length > 255) return undefined;
+  return controlCharacter.test(base) ? undefined : base;
+}
+
+export const patchPackageSchema = z.object({ relayExpiresAt: futureDateTime }).strict();
+
+export const enrollSchema = z
+  .object({
+    role: z.enum(['relay', 'computer']),
+    // Targets are given by id or name, so a name that is itself a UUID would be ambiguous.
+    name: printable(200).refine((name) => !isUuid(name), { error: 'must not be a UUID' }),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
+    relay: printable(200).optional(),
+  })
+  .strict()
+  .refine((request) => request.role === 'computer' || request.relay === undefined, {
+    error: 'only computers belong to a relay',
+    path: ['relay'],
+  });
+
+export type EnrollRequest = z.output<typeof enrollSchema>;
+
+const targetRefs = z.array(printable(200)).max(100_000);
+
+export const jobRequestSchema = z
+  .object({
+    type: z.enum(jobTypes),
+    packageId: z.string().min(1).max(200),
+    targets: z
+      .object({ computers: targetRefs.optional(), relays: targetRefs.optional(), all: z.literal(true).optional() })
+      .strict()
+      .refine((t) => t.all === true || (t.computers?.length ?? 0) + (t.relays?.length ?? 0) > 0, {
+        error: 'name at least one computer or relay, or set all: true',
+      }),
+    scheduledAt: dateTime.optional(),
+    deadline: dateTime.optional(),
+  })
+  .strict();
+
+export type JobRequest = z.output<typeof jobRequestSchema>;
+
+export interface JobSchedule {
+  scheduledAt: Date;
+  deadline: Date;
+}
+
+/** Fills in a job's defaults (now, then scheduledAt + defaultDeadlineMs) and checks their order. */
+export function resolveJobSchedule(
+  request: Pick<JobRequest, 'scheduledAt' | 'deadline'>,
+  now: Date,
+  defaultDeadlineMs: number,
+): JobSchedule {
+  const scheduledAt = request.scheduledAt ?? now;
+  const deadline = request.deadline ?? new Date(scheduledAt.getTime() + defaultDeadlineMs);
+  if (deadline.getTime() <= scheduledAt.getTime()) {
+    throw new InvalidInput('invalid_input', 'deadline must be later than scheduledAt', [
+      { path: 'deadline', message: `must be later than ${scheduledAt.toISOString()}` },
+    ]);
+  }
+  return { scheduledAt, deadline };
+}
+
+const offset = z.coerce.number().int().min(0).default(0);
+
+export const listQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  offset,
+});
+
+export const listJobsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset });
+
+export const jobQuerySchema = z.object({
+  targetsLimit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  targetsOffset: offset,
+  state: z.union([z.enum(computerStates), z.enum(relayStates)]).optional(),
+});
+
+export type JobQuery = z.output<typeof jobQuerySchema>;
