@@ -82,14 +82,17 @@ export function createRelayStagingActivities(deps: ActivityDependencies) {
       const [relay] = await db.select().from(relays).where(eq(relays.id, input.relayId));
       if (!relay || !pkg) return finish({ state: 'failed', detail: 'the relay or the package no longer exists' });
 
-      const [copy] = await db
-        .select()
-        .from(relayCopies)
-        .where(and(eq(relayCopies.relayId, relay.id), eq(relayCopies.packageId, pkg.id)));
-      const unexpired = copy?.state === 'stored' && copy.expiresAt > clock();
-      const current = unexpired && copy.expiresAt.getTime() === pkg.relayExpiresAt.getTime();
-      if (unexpired && (input.purpose === 'install' || current)) {
-        return finish({ state: 'already_stored', detail: `relay ${relay.name} holds a copy until ${copy.expiresAt.toISOString()}` });
+      // An install or offer job takes any unexpired copy on record and contacts the relay only without one.
+      // A transfer job always asks the relay: it fetches nothing when it holds an intact copy with the
+      // package's current expiry, and fetches the package again otherwise (a retransfer).
+      if (input.purpose === 'install') {
+        const [copy] = await db
+          .select()
+          .from(relayCopies)
+          .where(and(eq(relayCopies.relayId, relay.id), eq(relayCopies.packageId, pkg.id)));
+        if (copy?.state === 'stored' && copy.expiresAt > clock()) {
+          return finish({ state: 'already_stored', detail: `relay ${relay.name} holds a copy until ${copy.expiresAt.toISOString()}` });
+        }
       }
 
       await updateTarget(db, target, { state: 'transferring', attempts: attempt });
@@ -108,6 +111,9 @@ export function createRelayStagingActivities(deps: ActivityDependencies) {
         }
         const expiresAt = new Date(status.expiresAt ?? pkg.relayExpiresAt);
         await recordStoredCopy(deps, { relayId: relay.id, packageId: pkg.id, jobId: input.jobId, expiresAt });
+        if (status.bytes === 0) {
+          return finish({ state: 'already_stored', detail: `relay ${relay.name} already held an intact copy until ${expiresAt.toISOString()}` });
+        }
         return finish({ state: 'stored', detail: `stored on relay ${relay.name} until ${expiresAt.toISOString()}` });
       } catch (error) {
         if (error instanceof AgentRefused) return finish({ state: 'failed', detail: error.message });

@@ -17,7 +17,10 @@ interface OrderBase {
   issuedAt: string;
 }
 
-/** Relay: fetch the package from `sourceUrl`, verify it and keep it until `expiresAt`. */
+/**
+ * Relay: keep the package until `expiresAt`. A relay holding an intact copy with that very expiry fetches
+ * nothing; otherwise it fetches the package from `sourceUrl` again and verifies it.
+ */
 export interface StoreOrder extends OrderBase {
   kind: 'store';
   package: SignedManifest;
@@ -105,7 +108,10 @@ export interface OrderStatus {
   exitCode?: number;
   /** The last few kilobytes of the install command's output. */
   outputTail?: string;
-  /** Bytes received so far (downloads and transfers). */
+  /**
+   * Bytes received so far (downloads and transfers). For a finished `store`, what this order fetched:
+   * 0 when the relay already held an intact copy with the same expiry.
+   */
   bytes?: number;
   /** For `stored`: the expiry the relay keeps the copy until. */
   expiresAt?: string;

@@ -4,6 +4,13 @@
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 
+# The self-service page is tested in Debian's Chromium (Playwright's own browser download cannot work here).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test: installing Debian's chromium for the browser tests" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+  else sudo apt-get update -qq >&2 && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; fi
+fi
+
 echo "test: type-checking" >&2
 npx tsc --noEmit -p .
 echo "test: linting" >&2

@@ -11,6 +11,8 @@ export class FakeRelays {
   readonly orders: (Order & { relay: string })[] = [];
   /** relay URL host → package id → expiry of the copy it holds. */
   readonly copies = new Map<string, Map<string, string>>();
+  /** Transfers that really fetched the package (not answered from an intact copy). */
+  readonly fetched: { relay: string; packageId: string }[] = [];
   /** Hosts that refuse connections, as a stopped relay would. */
   readonly down = new Set<string>();
 
@@ -21,6 +23,10 @@ export class FakeRelays {
 
   count(relay: string, kind: Order['kind']): number {
     return this.orders.filter((order) => order.relay === relay && order.kind === kind).length;
+  }
+
+  fetches(relay: string): number {
+    return this.fetched.filter((entry) => entry.relay === relay).length;
   }
 
   readonly fetch: typeof fetch = async (input, init) => {
@@ -37,8 +43,11 @@ export class FakeRelays {
     const now = new Date().toISOString();
     let status: OrderStatus;
     if (order.kind === 'store') {
-      held.set(order.package.manifest.packageId, order.expiresAt);
-      status = { jobId: order.jobId, kind: 'store', state: 'stored', expiresAt: order.expiresAt, updatedAt: now };
+      const packageId = order.package.manifest.packageId;
+      const fetched = held.get(packageId) === order.expiresAt ? 0 : order.package.manifest.size;
+      if (fetched > 0) this.fetched.push({ relay, packageId });
+      held.set(packageId, order.expiresAt);
+      status = { jobId: order.jobId, kind: 'store', state: 'stored', expiresAt: order.expiresAt, bytes: fetched, updatedAt: now };
     } else if (order.kind === 'delete') {
       held.delete(order.packageId);
       status = { jobId: order.jobId, kind: 'delete', state: 'deleted', updatedAt: now };

@@ -88,11 +88,11 @@ describe('transferJob', () => {
     const first = await transfer(packageId, ['relay-a']);
     expect(first.states).toEqual({ 'relay-a': 'stored' });
     expect(first.outcome.status).toBe('completed');
-    expect(relays.count('relay-a', 'store')).toBe(1);
+    expect(relays.fetches('relay-a')).toBe(1);
 
     const second = await transfer(packageId, ['relay-a']);
     expect(second.states).toEqual({ 'relay-a': 'already_stored' });
-    expect(relays.count('relay-a', 'store')).toBe(1);
+    expect(relays.fetches('relay-a')).toBe(1);
     // The copy's workflow holds the expiry timer, visible to operators under its own ID.
     const copyWorkflow = await client.workflow.getHandle(relayCopyWorkflowId(relayIds.get('relay-a')!, packageId)).describe();
     expect(copyWorkflow.status.name).toBe('RUNNING');
@@ -109,7 +109,7 @@ describe('transferJob', () => {
     const retransfer = await transfer(packageId, ['relay-b']);
     await recordHistory(jobWorkflowId(retransfer.input.jobId), 'transfer-job-retransfer');
     expect(retransfer.states).toEqual({ 'relay-b': 'stored' });
-    expect(relays.count('relay-b', 'store')).toBe(2);
+    expect(relays.fetches('relay-b')).toBe(2);
     expect((await copyOf('relay-b', packageId))!.expiresAt.getTime()).toBe(newExpiry.getTime());
     expect(relays.copies.get('relay-b')!.get(packageId)).toBe(newExpiry.toISOString());
   });
@@ -132,7 +132,7 @@ describe('transferJob', () => {
     await database.db.update(packages).set({ relayExpiresAt: new Date(Date.now() + 3_600_000) }).where(eq(packages.id, packageId));
     const again = await transfer(packageId, ['relay-c']);
     expect(again.states).toEqual({ 'relay-c': 'stored' });
-    expect(relays.count('relay-c', 'store')).toBe(2);
+    expect(relays.fetches('relay-c')).toBe(2);
   });
 
   it('an unreachable relay is retried until the deadline, then fails with the reason; the others are stored', async () => {
