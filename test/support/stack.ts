@@ -18,6 +18,8 @@ export const ENROLL_SECRET = 'test-enroll-secret';
 export interface RunningAgent {
   name: string;
   url: string;
+  /** The self-service page, when the agent was started with one. */
+  pageUrl?: string;
   dataDir: string;
   process: ManagedProcess;
 }
@@ -54,10 +56,15 @@ export class TestStack {
   }
 
   /** Starts (or restarts, keeping its data folder) an agent enrolled with this stack. */
-  async startAgent(options: Pick<AgentOptions, 'role' | 'name' | 'relay'>): Promise<RunningAgent> {
+  async startAgent(options: Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean }): Promise<RunningAgent> {
     const dataDir = join(this.dataDir, 'agents', options.name);
-    const started = await startAgent({ ...options, serverUrl: this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir }, this.env);
-    const agent = { name: options.name, url: started.url, dataDir, process: started.process };
+    const { page, ...agentOptions } = options;
+    const started = await startAgent(
+      { ...agentOptions, serverUrl: this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir, ...(page && { uiPort: 0 }) },
+      this.env,
+    );
+    const pageUrl = page ? (await started.process.waitForLine(/self-service page on (http\S+)/))[1] : undefined;
+    const agent = { name: options.name, url: started.url, pageUrl, dataDir, process: started.process };
     this.agents.set(options.name, agent);
     return agent;
   }

@@ -1,0 +1,143 @@
+/**
+ * Transfer package to relay jobs end to end, with api, worker, relays and computers as real processes:
+ * two-stage distribution, retransfer after a changed expiry, relay restarts, a damaged relay copy, an
+ * unreachable relay, and a rerun of what failed.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTarGz, uploadPackage } from '../support/packages.js';
+import { TestStack, type RunningAgent } from '../support/stack.js';
+import { eventually } from '../support/temporal.js';
+
+let stack: TestStack;
+let relayA: RunningAgent;
+let pkg: { id: string; size: number; relayExpiresAt: string };
+
+async function finishedJob(id: string, timeoutMs = 60_000) {
+  return eventually(
+    async () => {
+      const { body } = await stack.request('GET', `/jobs/${id}`);
+      return ['completed', 'completed_with_errors', 'cancelled', 'failed'].includes(body.status) ? body : undefined;
+    },
+    timeoutMs,
+    `job ${id} to finish`,
+  );
+}
+
+async function runJob(body: Record<string, unknown>) {
+  const created = await stack.request('POST', '/jobs', { packageId: pkg.id, ...body });
+  expect(created.status).toBe(201);
+  return finishedJob(created.body.id);
+}
+
+function states(job: { targets: { name: string; state: string }[] }) {
+  return Object.fromEntries(job.targets.map((target) => [target.name, target.state]));
+}
+
+async function served(name: string): Promise<number> {
+  const { body } = await stack.request('GET', `/packages/${pkg.id}`);
+  return body.servedBytes.find((entry: { name: string }) => entry.name === name)?.bytes ?? 0;
+}
+
+async function copyOn(relayName: string) {
+  const { body } = await stack.request('GET', `/packages/${pkg.id}`);
+  return body.relayCopies.find((copy: { relayName: string }) => copy.relayName === relayName);
+}
+
+beforeAll(async () => {
+  stack = await TestStack.start();
+  relayA = await stack.startAgent({ role: 'relay', name: 'relay-a' });
+  await stack.startAgent({ role: 'relay', name: 'relay-b' });
+  for (const name of ['pc-1', 'pc-2', 'pc-3']) await stack.startAgent({ role: 'computer', name, relay: 'relay-a' });
+  const archive = await makeTarGz({
+    'payload.txt': 'the true package\n'.repeat(2000),
+    'install.sh': 'cp payload.txt "$COURIER_TARGET_DIR/payload.txt"\n',
+  });
+  const upload = await uploadPackage(stack, { name: 'staged', version: '1.0.0', installCommand: 'sh install.sh' }, archive);
+  expect(upload.status).toBe(201);
+  pkg = upload.body;
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('transfer job on the real stack', () => {
+  it('two-stage distribution: the install job uses the relay copy and the server sends zero more bytes', async () => {
+    const stage1 = await runJob({ type: 'transfer', targets: { relays: ['relay-a'] } });
+    expect(stage1.status).toBe('completed');
+    expect(states(stage1)).toEqual({ 'relay-a': 'stored' });
+    expect(await served('relay-a')).toBe(pkg.size);
+    expect((await copyOn('relay-a')).expiresAt).toBe(pkg.relayExpiresAt);
+
+    const stage2 = await runJob({
+      type: 'install',
+      targets: { computers: ['pc-1', 'pc-2'] },
+      scheduledAt: new Date(Date.now() + 2000).toISOString(),
+    });
+    expect(states(stage2)).toEqual({ 'pc-1': 'installed', 'pc-2': 'installed' });
+    expect(await served('relay-a')).toBe(pkg.size);
+    expect(await served('pc-1')).toBe(0);
+    expect(await served('pc-2')).toBe(0);
+  });
+
+  it('a transfer of an unchanged package to a relay holding it sends nothing, also after the relay restarts', async () => {
+    await relayA.process.stop();
+    relayA = await stack.startAgent({ role: 'relay', name: 'relay-a' });
+    const again = await runJob({ type: 'transfer', targets: { relays: ['relay-a'] } });
+    expect(states(again)).toEqual({ 'relay-a': 'already_stored' });
+    expect(await served('relay-a')).toBe(pkg.size);
+  });
+
+  it('a changed expiry reaches the relay only when a transfer retransfers the package', async () => {
+    const newExpiry = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
+    const patched = await stack.request('PATCH', `/packages/${pkg.id}`, { relayExpiresAt: newExpiry });
+    expect(patched.status).toBe(200);
+    expect((await copyOn('relay-a')).expiresAt).toBe(pkg.relayExpiresAt);
+    const relays = await stack.request('GET', '/relays');
+    const relayView = relays.body.find((relay: { name: string }) => relay.name === 'relay-a');
+    expect(relayView.copies.find((copy: { packageId: string }) => copy.packageId === pkg.id).expiresAt).toBe(pkg.relayExpiresAt);
+
+    const retransfer = await runJob({ type: 'transfer', targets: { relays: ['relay-a'] } });
+    expect(states(retransfer)).toEqual({ 'relay-a': 'stored' });
+    expect(await served('relay-a')).toBe(2 * pkg.size);
+    expect((await copyOn('relay-a')).expiresAt).toBe(newExpiry);
+    pkg.relayExpiresAt = newExpiry;
+  });
+
+  it('a byte flipped in the relay copy is caught before it is served: the relay refetches and pc-3 installs the true package', async () => {
+    const copyFile = join(relayA.dataDir, 'packages', `${pkg.id}.content`);
+    const bytes = await readFile(copyFile);
+    bytes[100] = (bytes[100] as number) ^ 0xff;
+    await writeFile(copyFile, bytes);
+    const before = await served('relay-a');
+
+    const job = await runJob({ type: 'install', targets: { computers: ['pc-3'] } });
+    expect(states(job)).toEqual({ 'pc-3': 'installed' });
+    expect(await readFile(join(stack.agents.get('pc-3')!.dataDir, 'root', 'payload.txt'), 'utf8')).toBe('the true package\n'.repeat(2000));
+    expect(await served('relay-a')).toBe(before + pkg.size);
+  });
+
+  it('an unreachable relay fails at the deadline while another is stored; a rerun sends only to the failed relay', async () => {
+    const relayB = stack.agents.get('relay-b')!;
+    await relayB.process.stop();
+    const deadline = new Date(Date.now() + 6000).toISOString();
+    const job = await runJob({ type: 'transfer', targets: { relays: ['relay-a', 'relay-b'] }, deadline });
+    expect(job.status).toBe('completed_with_errors');
+    expect(states(job)).toEqual({ 'relay-a': 'already_stored', 'relay-b': 'failed' });
+    const failed = job.targets.find((target: { name: string }) => target.name === 'relay-b');
+    expect(failed.detail).toMatch(/unreachable: .*ECONNREFUSED/);
+    expect(Date.parse(failed.updatedAt)).toBeGreaterThanOrEqual(Date.parse(deadline));
+
+    await stack.startAgent({ role: 'relay', name: 'relay-b' });
+    const aBefore = await served('relay-a');
+    const rerun = await stack.request('POST', `/jobs/${job.id}/rerun`);
+    expect(rerun.status).toBe(201);
+    expect(rerun.body.rerunOf).toBe(job.id);
+    const rerunDone = await finishedJob(rerun.body.id);
+    expect(states(rerunDone)).toEqual({ 'relay-b': 'stored' });
+    expect(await served('relay-b')).toBe(pkg.size);
+    expect(await served('relay-a')).toBe(aBefore);
+  });
+});
