@@ -2,14 +2,17 @@
  * Bearer-token guards. Three kinds of secret reach the api: the admin token (COURIER_ADMIN_TOKEN), the
  * enrolment secret (COURIER_ENROLL_SECRET, only for POST /enroll) and agent tokens, which are stored as
  * SHA-256 hashes in agent_tokens. A missing or unknown token is 401; a valid token on a route that is not
- * for its holder is 403.
+ * for its holder is 403. Guards record who called in `res.locals`, read back with `callerOf`.
  */
 import { eq } from 'drizzle-orm';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { agentTokens } from '../db/schema/index.js';
 import { hashToken, secretsEqual } from '../trust/tokens.js';
 import type { AppDependencies } from './dependencies.js';
 import { Forbidden, Unauthorized } from './errors.js';
+
+/** Who made a request, as a guard established it. */
+export type Caller = { role: 'admin' } | { role: 'relay' | 'computer'; agentId: string };
 
 /** Route guards, built once per app. */
 export interface Guards {
@@ -17,6 +20,8 @@ export interface Guards {
   admin: RequestHandler;
   /** The admin token or any enrolled relay's or computer's token. */
   adminOrAgent: RequestHandler;
+  /** An enrolled computer's token only (its user's choices are its own). */
+  computer: RequestHandler;
   /** The enrolment secret. */
   enrollSecret: RequestHandler;
 }
@@ -27,31 +32,56 @@ function bearerToken(req: Request): string {
   return match[1];
 }
 
-function isAdmin(token: string, adminToken: string | undefined): boolean {
-  return adminToken !== undefined && secretsEqual(token, adminToken);
+/** The caller a guard let through; a route without a guard that identifies callers is a programming error. */
+export function callerOf(res: Response): Caller {
+  const caller = (res.locals as { caller?: Caller }).caller;
+  if (!caller) throw new Error('no guard identified the caller of this route');
+  return caller;
+}
+
+/** The calling computer's id, on routes behind the `computer` guard. */
+export function computerIdOf(res: Response): string {
+  const caller = callerOf(res);
+  if (caller.role !== 'computer') throw new Error('computerIdOf needs the computer guard');
+  return caller.agentId;
 }
 
 /** Builds the guards over the database (agent tokens) and the configured secrets. */
 export function createGuards({ db, config }: Pick<AppDependencies, 'db' | 'config'>): Guards {
-  async function isAgent(token: string): Promise<boolean> {
-    const [row] = await db
-      .select({ agentId: agentTokens.agentId })
-      .from(agentTokens)
-      .where(eq(agentTokens.tokenHash, hashToken(token)));
-    return row !== undefined;
+  /** The token's holder, or 401; the admin token is compared first so admin requests never query agents. */
+  async function identify(req: Request, res: Response): Promise<Caller> {
+    const token = bearerToken(req);
+    let caller: Caller | undefined;
+    if (config.adminToken !== undefined && secretsEqual(token, config.adminToken)) {
+      caller = { role: 'admin' };
+    } else {
+      const [row] = await db
+        .select({ agentId: agentTokens.agentId, role: agentTokens.role })
+        .from(agentTokens)
+        .where(eq(agentTokens.tokenHash, hashToken(token)));
+      caller = row;
+    }
+    if (!caller) throw new Unauthorized('invalid_token', 'unknown token');
+    res.locals.caller = caller;
+    return caller;
   }
 
   return {
-    async admin(req, _res, next) {
-      const token = bearerToken(req);
-      if (isAdmin(token, config.adminToken)) return next();
-      if (await isAgent(token)) throw new Forbidden('admin_only', 'this route needs the admin token');
-      throw new Unauthorized('invalid_token', 'unknown token');
+    async admin(req, res, next) {
+      const caller = await identify(req, res);
+      if (caller.role !== 'admin') throw new Forbidden('admin_only', 'this route needs the admin token');
+      next();
     },
-    async adminOrAgent(req, _res, next) {
-      const token = bearerToken(req);
-      if (isAdmin(token, config.adminToken) || (await isAgent(token))) return next();
-      throw new Unauthorized('invalid_token', 'unknown token');
+    async adminOrAgent(req, res, next) {
+      await identify(req, res);
+      next();
+    },
+    async computer(req, res, next) {
+      const caller = await identify(req, res);
+      if (caller.role !== 'computer') {
+        throw new Forbidden('computer_only', "this route takes an enrolled computer's own token");
+      }
+      next();
     },
     enrollSecret(req, _res, next) {
       const token = bearerToken(req);

@@ -28,8 +28,10 @@ export class NotFound extends ServiceError {}
 export class Conflict extends ServiceError {}
 /** A part of the request is larger than the api accepts. */
 export class TooLarge extends ServiceError {}
-/** Well-formed, but asks for something this build cannot do yet. */
-export class Unsupported extends ServiceError {}
+/** A download's Range lies outside the content. */
+export class RangeNotSatisfiable extends ServiceError {}
+/** A download's conditions (If-Match, If-Unmodified-Since) do not hold. */
+export class PreconditionFailed extends ServiceError {}
 /** A dependency (PostgreSQL, Temporal) did not answer; the request may succeed later. */
 export class Unavailable extends ServiceError {}
 
@@ -39,8 +41,9 @@ const statuses: [new (...args: never[]) => ServiceError, number][] = [
   [Forbidden, 403],
   [NotFound, 404],
   [Conflict, 409],
+  [PreconditionFailed, 412],
   [TooLarge, 413],
-  [Unsupported, 422],
+  [RangeNotSatisfiable, 416],
   [Unavailable, 503],
 ];
 
@@ -78,9 +81,20 @@ function fromBodyParser(error: unknown): ServiceError | undefined {
   return undefined;
 }
 
+/**
+ * Errors raised by `res.sendFile` (the `send` package) for downloads it refuses carry the HTTP `status`;
+ * the Content-Range header it set (naming the content's size, on a 416) stays on the response.
+ */
+function fromFileSender(error: unknown): ServiceError | undefined {
+  const { status } = (error ?? {}) as { status?: unknown };
+  if (status === 416) return new RangeNotSatisfiable('range_not_satisfiable', 'the requested range lies outside the content');
+  if (status === 412) return new PreconditionFailed('precondition_failed', "the request's conditions do not hold for this content");
+  return undefined;
+}
+
 function toServiceError(error: unknown): ServiceError | undefined {
   if (error instanceof ServiceError) return error;
-  const parsed = fromBodyParser(error);
+  const parsed = fromBodyParser(error) ?? fromFileSender(error);
   if (parsed) return parsed;
   const code = causeCode(error);
   if (code !== undefined && databaseDownCodes.has(code)) {
@@ -110,5 +124,6 @@ export const errorMiddleware: ErrorRequestHandler = (error: unknown, req, res, n
   const status = statuses.find(([type]) => known instanceof type)?.[1] ?? 500;
   const body: { code: string; message: string; details?: unknown } = { code: known.code, message: known.message };
   if (known.details !== undefined) body.details = known.details;
-  res.status(status).json({ error: body });
+  // Explicitly JSON: a download that fails after choosing its content type must not keep it.
+  res.status(status).type('json').json({ error: body });
 };

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
 import { computerStates, jobTypes, relayStates } from '../common/states.js';
+import type { OfferChoice } from '../common/workflows.js';
 import { InvalidInput } from './errors.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -137,21 +138,40 @@ export interface JobSchedule {
   deadline: Date;
 }
 
-/** Fills in a job's defaults (now, then scheduledAt + defaultDeadlineMs) and checks their order. */
+/**
+ * Where a job's deadline comes from when the request names none: a span after scheduledAt (install and
+ * transfer jobs) or a fixed date with the words that explain it (offers close at the package's relay
+ * expiration date).
+ */
+export type DefaultDeadline = { afterMs: number } | { at: Date; source: string };
+
+/** Fills in a job's defaults (scheduledAt now, then the default deadline) and checks their order. */
 export function resolveJobSchedule(
   request: Pick<JobRequest, 'scheduledAt' | 'deadline'>,
   now: Date,
-  defaultDeadlineMs: number,
+  fallback: DefaultDeadline,
 ): JobSchedule {
   const scheduledAt = request.scheduledAt ?? now;
-  const deadline = request.deadline ?? new Date(scheduledAt.getTime() + defaultDeadlineMs);
+  const fixed = request.deadline === undefined && 'at' in fallback ? fallback : undefined;
+  const deadline =
+    request.deadline ?? ('at' in fallback ? fallback.at : new Date(scheduledAt.getTime() + fallback.afterMs));
   if (deadline.getTime() <= scheduledAt.getTime()) {
-    throw new InvalidInput('invalid_input', 'deadline must be later than scheduledAt', [
+    const message = fixed
+      ? `the default deadline, ${fixed.source} (${deadline.toISOString()}), is not later than scheduledAt ` +
+        `(${scheduledAt.toISOString()}); give a later deadline or move that date`
+      : 'deadline must be later than scheduledAt';
+    throw new InvalidInput('invalid_input', message, [
       { path: 'deadline', message: `must be later than ${scheduledAt.toISOString()}` },
     ]);
   }
   return { scheduledAt, deadline };
 }
+
+/** The choices a computer's user can make on an offer. */
+const offerChoices = ['install', 'decline'] as const satisfies readonly OfferChoice[];
+
+/** The body of POST /jobs/:id/choices. */
+export const offerChoiceSchema = z.object({ choice: z.enum(offerChoices) }).strict();
 
 const offset = z.coerce.number().int().min(0).default(0);
 

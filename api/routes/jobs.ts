@@ -1,11 +1,12 @@
-/** Job routes (admin): create, list, one, cancel. */
+/** Job routes: create, list, one, cancel and rerun (admin), and a user's choice on an offer (computer). */
 import { Router, type Request } from 'express';
-import type { Guards } from '../auth.js';
-import { jobJsonBody } from '../body.js';
+import { computerIdOf, type Guards } from '../auth.js';
+import { jobJsonBody, jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
 import { getJob, listJobs } from '../services/job-views.js';
-import { cancelJob, createJob } from '../services/jobs.js';
-import { jobQuerySchema, jobRequestSchema, listJobsQuerySchema, parseInput } from '../validation.js';
+import { cancelJob, createJob, rerunJob } from '../services/jobs.js';
+import { recordOfferChoice } from '../services/offer-choices.js';
+import { jobQuerySchema, jobRequestSchema, listJobsQuerySchema, offerChoiceSchema, parseInput } from '../validation.js';
 
 /** Mounts the job routes. */
 export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
@@ -21,6 +22,13 @@ export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
   });
   router.post('/jobs/:id/cancel', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.status(202).json(await cancelJob(deps, req.params.id));
+  });
+  router.post('/jobs/:id/rerun', guards.admin, async (req: Request<{ id: string }>, res) => {
+    res.status(201).json(await rerunJob(deps, req.params.id));
+  });
+  router.post('/jobs/:id/choices', guards.computer, jsonBody, async (req: Request<{ id: string }>, res) => {
+    const { choice } = parseInput(offerChoiceSchema, req.body);
+    res.status(202).json(await recordOfferChoice(deps, req.params.id, computerIdOf(res), choice));
   });
   return router;
 }

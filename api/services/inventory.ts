@@ -4,6 +4,7 @@ import { computers, installations, packages, relays } from '../../db/schema/inde
 import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
 import { isUuid } from '../validation.js';
+import { copiesOnRelays, type RelayCopyView } from './relay-copies.js';
 
 type Db = AppDependencies['db'];
 
@@ -14,6 +15,8 @@ export interface RelayView {
   enrolledAt: string;
   /** How many computers this relay serves. */
   computers: number;
+  /** The packages the managing server records on this relay, each with the copy's own expiry. */
+  copies: RelayCopyView[];
 }
 
 export interface ComputerView {
@@ -41,7 +44,7 @@ export interface Page {
   offset: number;
 }
 
-/** Every relay with the number of computers below it, by name. */
+/** Every relay with the number of computers below it and its package copies, by name. */
 export async function listRelays(db: Db, page: Page): Promise<RelayView[]> {
   const rows = await db
     .select({
@@ -57,7 +60,8 @@ export async function listRelays(db: Db, page: Page): Promise<RelayView[]> {
     .orderBy(relays.name)
     .limit(page.limit)
     .offset(page.offset);
-  return rows.map((row) => ({ ...row, enrolledAt: row.enrolledAt.toISOString() }));
+  const copies = await copiesOnRelays(db, rows.map((row) => row.id));
+  return rows.map((row) => ({ ...row, enrolledAt: row.enrolledAt.toISOString(), copies: copies.get(row.id) ?? [] }));
 }
 
 const computerColumns = {

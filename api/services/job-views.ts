@@ -4,6 +4,8 @@
  */
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import { jobProgress, type TargetKind, type TargetState } from '../../common/states.js';
+import type { OfferChoice } from '../../common/workflows.js';
+import { countTargetStates } from '../../db/repositories/job-targets.js';
 import { jobs, jobTargets } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
@@ -39,6 +41,8 @@ export interface TargetView {
   state: TargetState;
   attempts: number;
   detail: string | null;
+  /** Offer jobs: the user's choice once the api has accepted it; null otherwise. */
+  choice: OfferChoice | null;
   updatedAt: string;
 }
 
@@ -101,7 +105,7 @@ export async function listJobs(db: Db, page: { limit: number; offset: number }):
 /** One job with the requested page of targets (by kind, then name). */
 export async function getJob(db: Db, id: string, query: JobQuery): Promise<JobView> {
   const row = await findJob(db, id);
-  const counts = (await countsByJob(db, [row.id])).get(row.id) ?? {};
+  const counts = await countTargetStates(db, row.id);
   const targets = await db
     .select({
       kind: jobTargets.kind,
@@ -110,6 +114,7 @@ export async function getJob(db: Db, id: string, query: JobQuery): Promise<JobVi
       state: jobTargets.state,
       attempts: jobTargets.attempts,
       detail: jobTargets.detail,
+      choice: jobTargets.choice,
       updatedAt: jobTargets.updatedAt,
     })
     .from(jobTargets)

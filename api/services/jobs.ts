@@ -1,95 +1,90 @@
 /**
- * Creating and cancelling jobs. A job is written to PostgreSQL (row and targets, one transaction) and then
- * handed to its Temporal workflow; if Temporal refuses, the job is deleted again so no job exists that
- * nothing will ever run. Progress is recorded by the workflow, never by the api.
+ * Creating, rerunning and cancelling jobs. A job is written to PostgreSQL (row and targets, one
+ * transaction) and then handed to its Temporal workflow; if Temporal refuses, the job is deleted again so
+ * no job exists that nothing will ever run. Progress is recorded by the workflow, never by the api.
  */
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
+import { and, eq, notInArray } from 'drizzle-orm';
 import { jobWorkflowId, searchAttributes } from '../../common/names.js';
-import type { JobStatus, JobType } from '../../common/states.js';
+import { successfulTargetStates, type JobStatus, type JobType } from '../../common/states.js';
 import { jobWorkflowTypes, type JobWorkflowInput } from '../../common/workflows.js';
-import { jobs } from '../../db/schema/index.js';
+import type { PackageRow } from '../../db/repositories/packages.js';
+import { jobs, jobTargets, type TargetSpec } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
-import { Conflict, Unavailable, Unsupported } from '../errors.js';
-import { resolveJobSchedule, type JobQuery, type JobRequest } from '../validation.js';
+import { Conflict } from '../errors.js';
+import { resolveJobSchedule, type DefaultDeadline, type JobQuery, type JobRequest, type JobSchedule } from '../validation.js';
 import { insertJobTargets, targetKindOf } from './job-targets.js';
 import { findJob, getJob, type JobView } from './job-views.js';
 import { findPackage } from './packages.js';
+import { callTemporal, temporalUnavailable } from './temporal-calls.js';
 
-/** Job types whose workflows exist in this build; the others are refused with 422 until they land. */
-export const supportedJobTypes: ReadonlySet<JobType> = new Set<JobType>(['install']);
+type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config'>;
 
-const finishedStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>([
+/** Statuses a job never leaves: its workflow has ended. */
+export const finishedJobStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>([
   'completed',
   'completed_with_errors',
   'cancelled',
   'failed',
 ]);
 
-/** How long the api waits for Temporal before answering 503. */
-const TEMPORAL_CALL_MS = 10_000;
-
-/** The view returned by create and cancel: the first page of targets, unfiltered. */
+/** The view returned by create, rerun and cancel: the first page of targets, unfiltered. */
 const firstPage: JobQuery = { targetsLimit: 1000, targetsOffset: 0 };
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
-function temporalUnavailable(action: string, error: unknown): Unavailable {
-  const reason = error instanceof Error ? error.message : String(error);
-  return new Unavailable('temporal_unavailable', `could not ${action}: Temporal did not answer (${reason})`);
+/** Everything a new job is made of. */
+interface NewJob {
+  type: JobType;
+  pkg: PackageRow;
+  schedule: JobSchedule;
+  targets: TargetSpec;
+  rerunOf?: string;
 }
 
-/** Creates a job, its targets and its workflow; answers with the job as it now stands. */
-export async function createJob(
-  { db, temporal, config }: Pick<AppDependencies, 'db' | 'temporal' | 'config'>,
-  request: JobRequest,
-): Promise<JobView> {
-  if (!supportedJobTypes.has(request.type)) {
-    throw new Unsupported(
-      'unsupported_job_type',
-      `${request.type} jobs are not available yet; this build runs: ${[...supportedJobTypes].join(', ')}`,
-    );
-  }
-  const { scheduledAt, deadline } = resolveJobSchedule(request, new Date(), config.defaultDeadlineMs);
-  const pkg = await findPackage(db, request.packageId);
+/** Writes the job and its targets in one transaction, then starts its workflow or undoes the write. */
+async function launchJob({ db, temporal, config }: Deps, job: NewJob): Promise<JobView> {
+  const { type, pkg, schedule } = job;
   const jobId = randomUUID();
   const workflowId = jobWorkflowId(jobId);
   const targetCount = await db.transaction(async (tx) => {
     await tx.insert(jobs).values({
       id: jobId,
-      type: request.type,
+      type,
       packageId: pkg.id,
       status: 'scheduled',
-      targetSpec: request.targets,
-      scheduledAt,
-      deadline,
+      targetSpec: job.targets,
+      scheduledAt: schedule.scheduledAt,
+      deadline: schedule.deadline,
       workflowId,
+      rerunOf: job.rerunOf ?? null,
     });
-    return insertJobTargets(tx, jobId, request.type, request.targets);
+    return insertJobTargets(tx, jobId, type, job.targets);
   });
 
-  const summary = `${request.type} ${pkg.name} ${pkg.version} on ${plural(targetCount, targetKindOf(request.type))}`;
   const input: JobWorkflowInput = {
     jobId,
     packageId: pkg.id,
-    scheduledAt: scheduledAt.toISOString(),
-    deadline: deadline.toISOString(),
+    scheduledAt: schedule.scheduledAt.toISOString(),
+    deadline: schedule.deadline.toISOString(),
   };
+  const summary = `${type} ${pkg.name} ${pkg.version} on ${plural(targetCount, targetKindOf(type))}`;
+  const rerun = job.rerunOf ? `rerun of job ${job.rerunOf}: ` : '';
   try {
-    await temporal.withDeadline(Date.now() + TEMPORAL_CALL_MS, () =>
-      temporal.workflow.start(jobWorkflowTypes[request.type], {
+    await callTemporal(temporal, () =>
+      temporal.workflow.start(jobWorkflowTypes[type], {
         taskQueue: config.taskQueue,
         workflowId,
         args: [input],
         typedSearchAttributes: [
           { key: searchAttributes.jobId, value: jobId },
-          { key: searchAttributes.jobType, value: request.type },
+          { key: searchAttributes.jobType, value: type },
           { key: searchAttributes.packageId, value: pkg.id },
         ],
-        staticSummary: `${summary} at ${input.scheduledAt}`,
+        staticSummary: `${rerun}${summary} at ${input.scheduledAt}`,
       }),
     );
   } catch (error) {
@@ -100,17 +95,67 @@ export async function createJob(
   return getJob(db, jobId, firstPage);
 }
 
+/** An offer closes at the package's relay expiration date unless the admin names a deadline. */
+function defaultDeadline(type: JobType, pkg: PackageRow, config: Deps['config']): DefaultDeadline {
+  if (type === 'offer') return { at: pkg.relayExpiresAt, source: "the package's relay expiration date" };
+  return { afterMs: config.defaultDeadlineMs };
+}
+
+/** Creates a job, its targets and its workflow; answers with the job as it now stands. */
+export async function createJob(deps: Deps, request: JobRequest): Promise<JobView> {
+  const pkg = await findPackage(deps.db, request.packageId);
+  const schedule = resolveJobSchedule(request, new Date(), defaultDeadline(request.type, pkg, deps.config));
+  return launchJob(deps, { type: request.type, pkg, schedule, targets: request.targets });
+}
+
+/**
+ * A new job of the same type and package for the finished job's targets that did not succeed (failed,
+ * unreachable, cancelled, never reached…). It starts now and gets as long as the original had between
+ * its execution time and its deadline; offers too, so a rerun offer stays open as long as the first.
+ */
+export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
+  const original = await findJob(deps.db, id);
+  if (!finishedJobStatuses.has(original.status)) {
+    throw new Conflict('job_running', `job ${original.id} is still ${original.status}; rerun it once it has ended`);
+  }
+  const kind = targetKindOf(original.type);
+  const rows = await deps.db
+    .select({ id: jobTargets.targetId })
+    .from(jobTargets)
+    .where(
+      and(
+        eq(jobTargets.jobId, original.id),
+        eq(jobTargets.kind, kind),
+        notInArray(jobTargets.state, [...successfulTargetStates]),
+      ),
+    );
+  if (rows.length === 0) {
+    throw new Conflict('nothing_to_rerun', `every target of job ${original.id} succeeded; there is nothing to rerun`);
+  }
+  const ids = rows.map((row) => row.id);
+  const pkg = await findPackage(deps.db, original.packageId);
+  const now = new Date();
+  const window = original.deadline.getTime() - original.scheduledAt.getTime();
+  return launchJob(deps, {
+    type: original.type,
+    pkg,
+    schedule: { scheduledAt: now, deadline: new Date(now.getTime() + window) },
+    targets: kind === 'relay' ? { relays: ids } : { computers: ids },
+    rerunOf: original.id,
+  });
+}
+
 /**
  * Asks the job's workflow to cancel. The workflow moves unfinished targets to `cancelled` and records the
  * job's final status itself, so the view returned here may still say `scheduled` or `running`.
  */
 export async function cancelJob({ db, temporal }: Pick<AppDependencies, 'db' | 'temporal'>, id: string): Promise<JobView> {
   const job = await findJob(db, id);
-  if (finishedStatuses.has(job.status)) {
+  if (finishedJobStatuses.has(job.status)) {
     throw new Conflict('job_finished', `job ${job.id} has already ended as ${job.status}`);
   }
   try {
-    await temporal.withDeadline(Date.now() + TEMPORAL_CALL_MS, () => temporal.workflow.getHandle(job.workflowId).cancel());
+    await callTemporal(temporal, () => temporal.workflow.getHandle(job.workflowId).cancel());
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) {
       throw new Conflict('job_finished', `job ${job.id}'s workflow has already ended; its status is being recorded`);

@@ -1,21 +1,25 @@
 /**
- * Packages: creating one from an upload (sign the manifest, insert the row, commit the content), listing,
- * changing the relay expiration date, and locating the content for download.
+ * Packages: creating one from an upload (sign the manifest, insert the row, commit the content), listing
+ * with the relays' copies, one package with what was served of it, changing the relay expiration date,
+ * and locating the content for download.
  */
 import { randomUUID } from 'node:crypto';
 import { desc, eq } from 'drizzle-orm';
 import type { PackageManifest } from '../../common/manifest.js';
+import { findPackage as findPackageRow, type PackageRow } from '../../db/repositories/packages.js';
 import { packages } from '../../db/schema/index.js';
 import { signManifest } from '../../trust/signing.js';
 import type { AppDependencies } from '../dependencies.js';
 import { Conflict, NotFound } from '../errors.js';
 import type { PackageUpload } from '../package-upload.js';
 import { formatFromFileName, isUuid } from '../validation.js';
+import { copiesOfPackages, type PackageCopyView } from './relay-copies.js';
+import { servedBytesOf, type ServedBytesView } from './served-bytes.js';
 
-type PackageRow = typeof packages.$inferSelect;
+type Db = AppDependencies['db'];
 
-/** What admins see of a package. */
-export interface PackageView {
+/** The package row's own fields, as admins see them. */
+interface PackageFields {
   id: string;
   name: string;
   version: string;
@@ -30,7 +34,17 @@ export interface PackageView {
   createdAt: string;
 }
 
-function packageView(row: PackageRow): PackageView {
+/** What admins see of a package in the list: its fields and every relay's copy with that copy's own expiry. */
+export interface PackageView extends PackageFields {
+  relayCopies: PackageCopyView[];
+}
+
+/** One package: also how many bytes of it the managing server has served to each agent. */
+export interface PackageDetailView extends PackageView {
+  servedBytes: ServedBytesView[];
+}
+
+function packageFields(row: PackageRow): PackageFields {
   return {
     id: row.id,
     name: row.name,
@@ -48,10 +62,15 @@ function packageView(row: PackageRow): PackageView {
 }
 
 /** The package row, or NotFound (also for ids that are not UUIDs). */
-export async function findPackage(db: AppDependencies['db'], id: string): Promise<PackageRow> {
-  const [row] = isUuid(id) ? await db.select().from(packages).where(eq(packages.id, id)) : [];
+export async function findPackage(db: Db, id: string): Promise<PackageRow> {
+  const row = isUuid(id) ? await findPackageRow(db, id) : undefined;
   if (!row) throw new NotFound('package_not_found', `no package ${id}`);
   return row;
+}
+
+async function packageDetail(db: Db, row: PackageRow): Promise<PackageDetailView> {
+  const [copies, served] = await Promise.all([copiesOfPackages(db, [row.id]), servedBytesOf(db, row.id)]);
+  return { ...packageFields(row), relayCopies: copies.get(row.id) ?? [], servedBytes: served };
 }
 
 /**
@@ -62,7 +81,7 @@ export async function findPackage(db: AppDependencies['db'], id: string): Promis
 export async function createPackage(
   { db, serverKey, store }: Pick<AppDependencies, 'db' | 'serverKey' | 'store'>,
   upload: PackageUpload,
-): Promise<PackageView> {
+): Promise<PackageDetailView> {
   const { manifest: input, content, fileName } = upload;
   const manifest: PackageManifest = {
     packageId: randomUUID(),
@@ -102,48 +121,48 @@ export async function createPackage(
       await store.commit(content);
       return inserted;
     });
-    return packageView(row);
+    return { ...packageFields(row), relayCopies: [], servedBytes: [] };
   } finally {
     await store.discard(content);
   }
 }
 
 /** Every package, newest first. */
-export async function listPackages(db: AppDependencies['db']): Promise<PackageView[]> {
+export async function listPackages(db: Db): Promise<PackageView[]> {
   const rows = await db.select().from(packages).orderBy(desc(packages.createdAt), packages.name);
-  return rows.map(packageView);
+  const copies = await copiesOfPackages(db, rows.map((row) => row.id));
+  return rows.map((row) => ({ ...packageFields(row), relayCopies: copies.get(row.id) ?? [] }));
 }
 
-export async function getPackage(db: AppDependencies['db'], id: string): Promise<PackageView> {
-  return packageView(await findPackage(db, id));
+/** One package with its relay copies and served bytes. */
+export async function getPackage(db: Db, id: string): Promise<PackageDetailView> {
+  return packageDetail(db, await findPackage(db, id));
 }
 
 /**
  * Changes the package's relay expiration date only. Relay copies keep the date they were transferred with
  * until the package is retransferred (DESIGN §1, transfer jobs).
  */
-export async function updatePackageExpiry(
-  db: AppDependencies['db'],
-  id: string,
-  relayExpiresAt: Date,
-): Promise<PackageView> {
+export async function updatePackageExpiry(db: Db, id: string, relayExpiresAt: Date): Promise<PackageDetailView> {
   const [row] = isUuid(id)
     ? await db.update(packages).set({ relayExpiresAt }).where(eq(packages.id, id)).returning()
     : [];
   if (!row) throw new NotFound('package_not_found', `no package ${id}`);
-  return packageView(row);
+  return packageDetail(db, row);
 }
 
 /** Where a package's bytes are, relative to the store's root, and the name to offer them under. */
 export interface PackageContent {
+  packageId: string;
   relativePath: string;
   fileName: string;
 }
 
+/** The content's location, or NotFound. */
 export async function packageContent(
   { db, store }: Pick<AppDependencies, 'db' | 'store'>,
   id: string,
 ): Promise<PackageContent> {
   const row = await findPackage(db, id);
-  return { relativePath: store.relativePathOf(row.sha256), fileName: row.fileName };
+  return { packageId: row.id, relativePath: store.relativePathOf(row.sha256), fileName: row.fileName };
 }

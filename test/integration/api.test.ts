@@ -10,14 +10,14 @@ import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { PackageStore } from '../../api/package-store.js';
 import { loadConfig } from '../../common/config.js';
-import { searchAttributes } from '../../common/names.js';
-import { installations, jobs, jobTargets, packages } from '../../db/schema/index.js';
+import { jobBatchWorkflowId, searchAttributes } from '../../common/names.js';
+import { installations, jobs, jobTargets, packages, relayCopies, servedBytes } from '../../db/schema/index.js';
 import { loadOrCreateServerKey, type ServerKey } from '../../trust/signing.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -177,12 +177,13 @@ describe('api', () => {
     ids.computer = computer.body.id;
     tokens.computer = computer.body.token;
 
-    const direct = await call<{ id: string }>('POST', '/enroll', {
+    const direct = await call<{ id: string; token: string }>('POST', '/enroll', {
       token: enrollSecret,
       json: { role: 'computer', name: 'pc-2', url: 'http://127.0.0.1:4102' },
     });
     expect(direct.status).toBe(201);
     ids.direct = direct.body.id;
+    tokens.direct = direct.body.token;
 
     const orphan = await call<ErrorBody>('POST', '/enroll', {
       token: enrollSecret,
@@ -298,6 +299,32 @@ describe('api', () => {
     expect((await call('GET', `/packages/${pkg.id}/content`)).status).toBe(401);
   });
 
+  it("counts the bytes served to each agent, ranges by their length, and not the admin's downloads", async () => {
+    const relayRange = await fetch(`${base}/api/v1/packages/${pkg.id}/content`, {
+      headers: { authorization: `Bearer ${tokens.relay}`, range: 'bytes=0-99' },
+    });
+    expect(relayRange.status).toBe(206);
+    expect((await relayRange.arrayBuffer()).byteLength).toBe(100);
+    const beyond = await call<ErrorBody>('GET', `/packages/${pkg.id}/content`, {
+      token: tokens.relay,
+      headers: { range: `bytes=${packageBytes.length + 10}-` },
+    });
+    expect(beyond.status).toBe(416);
+    expect(beyond.body.error.code).toBe('range_not_satisfiable');
+    expect(beyond.headers.get('content-range')).toBe(`bytes */${packageBytes.length}`);
+
+    const served = async () => (await call<any>('GET', `/packages/${pkg.id}`, admin)).body.servedBytes;
+    // Counts are written once each response has closed, just after the client has its bytes.
+    await waitFor(async () => (await served()).length === 2);
+    expect(await served()).toEqual([
+      expect.objectContaining({ kind: 'relay', id: ids.relay, name: 'relay-1', bytes: 100, requests: 1 }),
+      // The earlier range request of bytes 10-99; the admin's whole download in between counts nothing.
+      expect.objectContaining({ kind: 'computer', id: ids.computer, name: 'pc-1', bytes: 90, requests: 1 }),
+    ]);
+    const rows = await database.db.select().from(servedBytes).where(eq(servedBytes.packageId, pkg.id));
+    expect(rows.map((row) => row.agentId).sort()).toEqual([ids.computer, ids.relay].sort());
+  });
+
   it('changes only the relay expiration date with PATCH', async () => {
     const relayExpiresAt = '2999-06-01T00:00:00.000Z';
     const { status, body } = await call<{ relayExpiresAt: string; sha256: string }>('PATCH', `/packages/${pkg.id}`, {
@@ -346,7 +373,7 @@ describe('api', () => {
     expect((await call('GET', '/computers/nobody', admin)).status).toBe(404);
   });
 
-  it('refuses jobs with unknown targets, unknown packages and unsupported types, writing nothing', async () => {
+  it('refuses jobs with unknown targets, unknown packages or impossible schedules, writing nothing', async () => {
     const unknown = await call<ErrorBody>('POST', '/jobs', {
       ...admin,
       json: { type: 'install', packageId: pkg.id, targets: { computers: ['pc-1', 'ghost'], relays: ['nowhere'] } },
@@ -361,13 +388,20 @@ describe('api', () => {
     });
     expect(noPackage.status).toBe(404);
 
-    const transfer = await call<ErrorBody>('POST', '/jobs', {
+    const transferToComputers = await call<ErrorBody>('POST', '/jobs', {
       ...admin,
-      json: { type: 'transfer', packageId: pkg.id, targets: { relays: ['relay-1'] } },
+      json: { type: 'transfer', packageId: pkg.id, targets: { computers: ['pc-1'] } },
     });
-    expect(transfer.status).toBe(422);
-    expect(transfer.body.error.code).toBe('unsupported_job_type');
-    expect(transfer.body.error.message).toContain('not available yet');
+    expect(transferToComputers.status).toBe(400);
+    expect(transferToComputers.body.error.code).toBe('invalid_targets');
+
+    // The offer would close at the package's relay expiration date, before it even opens.
+    const closedOffer = await call<ErrorBody>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'offer', packageId: pkg.id, targets: { all: true }, scheduledAt: '3000-01-01T00:00:00Z' },
+    });
+    expect(closedOffer.status).toBe(400);
+    expect(closedOffer.body.error.message).toContain("the package's relay expiration date (2999-06-01T00:00:00.000Z)");
 
     await call('POST', '/enroll', { token: enrollSecret, json: { role: 'relay', name: 'empty', url: 'http://127.0.0.1:4002' } });
     const nobody = await call<ErrorBody>('POST', '/jobs', {
@@ -476,5 +510,235 @@ describe('api', () => {
     const finished = await call<ErrorBody>('POST', `/jobs/${job.id}/cancel`, admin);
     expect(finished.status).toBe(409);
     expect(finished.body.error.code).toBe('job_finished');
+  });
+
+  let transferJob: { id: string; workflowId: string };
+
+  it('accepts transfer jobs for relays and offer jobs that close at the relay expiration by default', async () => {
+    const transfer = await call<any>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'transfer', packageId: pkg.id, targets: { relays: ['relay-1'] } },
+    });
+    expect(transfer.status).toBe(201);
+    expect(transfer.body.targets.map((t: any) => [t.kind, t.name, t.state])).toEqual([['relay', 'relay-1', 'pending']]);
+    expect((await temporal.workflow.getHandle(transfer.body.workflowId).describe()).type).toBe('transferJob');
+    transferJob = transfer.body;
+
+    const { relayExpiresAt } = (await call<{ relayExpiresAt: string }>('GET', `/packages/${pkg.id}`, admin)).body;
+    const offer = await call<any>('POST', '/jobs', { ...admin, json: { type: 'offer', packageId: pkg.id, targets: { computers: ['pc-1'] } } });
+    expect(offer.status).toBe(201);
+    expect(offer.body.deadline).toBe(relayExpiresAt);
+    expect(offer.body.targets).toEqual([expect.objectContaining({ name: 'pc-1', state: 'pending', choice: null })]);
+    const description = await temporal.workflow.getHandle(offer.body.workflowId).describe();
+    expect(description.type).toBe('offerJob');
+    expect(description.typedSearchAttributes.get(searchAttributes.jobType)).toBe('offer');
+
+    const deadline = new Date(Date.now() + 3600_000).toISOString();
+    const explicit = await call<any>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'offer', packageId: pkg.id, targets: { computers: ['pc-2'] }, deadline },
+    });
+    expect(explicit.status).toBe(201);
+    expect(explicit.body.deadline).toBe(deadline);
+  });
+
+  it("shows relay copies with each copy's own expiry, from the package and from the relay", async () => {
+    const relays = await call<{ id: string; name: string }[]>('GET', '/relays', admin);
+    const empty = relays.body.find((relay) => relay.name === 'empty')!;
+    const storedAt = new Date('2999-01-01T00:00:00.000Z');
+    const copyExpiry = '2999-06-01T00:00:00.000Z';
+    await database.db.insert(relayCopies).values([
+      { relayId: ids.relay!, packageId: pkg.id, state: 'stored', expiresAt: new Date(copyExpiry), storedAt, jobId: transferJob.id },
+      { relayId: empty.id, packageId: pkg.id, state: 'expired', expiresAt: new Date('2001-01-01T00:00:00Z'), storedAt, jobId: null },
+    ]);
+
+    const expectedCopies = [
+      { relayId: empty.id, relayName: 'empty', state: 'expired', expiresAt: '2001-01-01T00:00:00.000Z', storedAt: storedAt.toISOString() },
+      { relayId: ids.relay, relayName: 'relay-1', state: 'stored', expiresAt: copyExpiry, storedAt: storedAt.toISOString() },
+    ];
+    expect((await call<any>('GET', `/packages/${pkg.id}`, admin)).body.relayCopies).toEqual(expectedCopies);
+    const listed = await call<any[]>('GET', '/packages', admin);
+    expect(listed.body.find((item) => item.id === pkg.id).relayCopies).toEqual(expectedCopies);
+    expect(listed.body.find((item) => item.name === 'tool').relayCopies).toEqual([]);
+
+    const withCopies = await call<any[]>('GET', '/relays', admin);
+    const copiesOf = (name: string) => withCopies.body.find((relay) => relay.name === name).copies;
+    expect(copiesOf('relay-1')).toEqual([{ packageId: pkg.id, name: 'hello', version: '1.0.0', state: 'stored', expiresAt: copyExpiry }]);
+    expect(copiesOf('empty')).toEqual([expect.objectContaining({ packageId: pkg.id, state: 'expired' })]);
+
+    // A new expiry is the package's; the relay keeps the date its copy was sent with until a retransfer.
+    const patched = await call<any>('PATCH', `/packages/${pkg.id}`, { ...admin, json: { relayExpiresAt: '2999-07-01T00:00:00Z' } });
+    expect(patched.body.relayExpiresAt).toBe('2999-07-01T00:00:00.000Z');
+    expect(patched.body.relayCopies).toEqual(expectedCopies);
+    expect((await call<any>('GET', `/packages/${pkg.id}`, admin)).body.relayCopies[1].expiresAt).toBe(copyExpiry);
+  });
+
+  it('reruns a finished job for the targets that failed or never finished, and only then', async () => {
+    const outsider = await call<{ id: string; token: string }>('POST', '/enroll', {
+      token: enrollSecret,
+      json: { role: 'computer', name: 'pc-3', url: 'http://127.0.0.1:4103' },
+    });
+    ids.outsider = outsider.body.id;
+    tokens.outsider = outsider.body.token;
+    const scheduledAt = new Date(Date.now() + 3600_000);
+    const deadline = new Date(scheduledAt.getTime() + 2 * 3600_000);
+    const original = await call<any>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'install', packageId: pkg.id, targets: { computers: ['pc-1', 'pc-2', 'pc-3'] }, scheduledAt, deadline },
+    });
+    expect(original.status).toBe(201);
+    const running = await call<ErrorBody>('POST', `/jobs/${original.body.id}/rerun`, admin);
+    expect(running.status).toBe(409);
+    expect(running.body.error.code).toBe('job_running');
+
+    const setState = (targetId: string, state: 'installed' | 'failed' | 'unreachable') =>
+      database.db
+        .update(jobTargets)
+        .set({ state })
+        .where(and(eq(jobTargets.jobId, original.body.id), eq(jobTargets.targetId, targetId)));
+    await setState(ids.computer!, 'installed');
+    await setState(ids.direct!, 'failed');
+    await setState(ids.outsider, 'unreachable');
+    await database.db.update(jobs).set({ status: 'completed_with_errors' }).where(eq(jobs.id, original.body.id));
+
+    expect((await call('POST', `/jobs/${original.body.id}/rerun`, { token: tokens.relay })).status).toBe(403);
+    const before = Date.now();
+    const rerun = await call<any>('POST', `/jobs/${original.body.id}/rerun`, admin);
+    expect(rerun.status).toBe(201);
+    expect(rerun.body).toMatchObject({ type: 'install', packageId: pkg.id, status: 'scheduled', rerunOf: original.body.id });
+    expect(rerun.body.id).not.toBe(original.body.id);
+    expect(rerun.body.targets.map((t: any) => [t.name, t.state])).toEqual([
+      ['pc-2', 'pending'],
+      ['pc-3', 'pending'],
+    ]);
+    expect(Date.parse(rerun.body.scheduledAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(rerun.body.deadline) - Date.parse(rerun.body.scheduledAt)).toBe(2 * 3600_000);
+    const description = await temporal.workflow.getHandle(rerun.body.workflowId).describe();
+    expect(description.type).toBe('installJob');
+    expect(await description.staticSummary()).toMatch(new RegExp(`^rerun of job ${original.body.id}: install hello 1.0.0 on 2 computers`));
+
+    await setState(ids.direct!, 'installed');
+    await setState(ids.outsider, 'installed');
+    const nothing = await call<ErrorBody>('POST', `/jobs/${original.body.id}/rerun`, admin);
+    expect(nothing.status).toBe(409);
+    expect(nothing.body.error.code).toBe('nothing_to_rerun');
+    expect((await call('POST', `/jobs/${crypto.randomUUID()}/rerun`, admin)).status).toBe(404);
+
+    await database.db.update(jobTargets).set({ state: 'failed' }).where(eq(jobTargets.jobId, transferJob.id));
+    await database.db.update(jobs).set({ status: 'completed_with_errors' }).where(eq(jobs.id, transferJob.id));
+    const retransfer = await call<any>('POST', `/jobs/${transferJob.id}/rerun`, admin);
+    expect(retransfer.status).toBe(201);
+    expect(retransfer.body.type).toBe('transfer');
+    expect(retransfer.body.targets.map((t: any) => [t.kind, t.name])).toEqual([['relay', 'relay-1']]);
+  });
+
+  /** The offerChoice signals a workflow has received, decoded. */
+  async function offerChoiceSignals(workflowId: string): Promise<unknown[]> {
+    const history = await temporal.workflow.getHandle(workflowId).fetchHistory();
+    return (history.events ?? []).flatMap((event) => {
+      const signaled = event.workflowExecutionSignaledEventAttributes;
+      if (signaled?.signalName !== 'offerChoice') return [];
+      return [JSON.parse(Buffer.from(signaled.input!.payloads![0]!.data!).toString())];
+    });
+  }
+
+  function setTarget(jobId: string, computerId: string, values: Partial<typeof jobTargets.$inferInsert>) {
+    return database.db
+      .update(jobTargets)
+      .set(values)
+      .where(and(eq(jobTargets.jobId, jobId), eq(jobTargets.targetId, computerId)));
+  }
+
+  const choose = (jobId: string, token: string | undefined, choice: unknown) =>
+    call<any>('POST', `/jobs/${jobId}/choices`, { ...(token && { token }), json: { choice } });
+
+  it("takes a user's choice once and signals it to the batch workflow that owns the computer's offer", async () => {
+    const offer = await call<any>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'offer', packageId: pkg.id, targets: { computers: ['pc-1', 'pc-2'] } },
+    });
+    expect(offer.status).toBe(201);
+    const jobId: string = offer.body.id;
+    // No worker runs here, so this stand-in for the job's first batch stays open and takes signals.
+    const batchWorkflowId = jobBatchWorkflowId(jobId, 0);
+    await temporal.workflow.start('offerBatch', {
+      taskQueue,
+      workflowId: batchWorkflowId,
+      args: [{ jobId, packageId: pkg.id, deadline: offer.body.deadline, computerIds: [ids.computer, ids.direct] }],
+    });
+    await setTarget(jobId, ids.computer!, { state: 'offered', batchWorkflowId });
+
+    const accepted = await choose(jobId, tokens.computer, 'install');
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toEqual({ jobId, computerId: ids.computer, choice: 'install' });
+    expect(await offerChoiceSignals(batchWorkflowId)).toEqual([{ computerId: ids.computer, choice: 'install' }]);
+    const view = await call<any>('GET', `/jobs/${jobId}`, admin);
+    expect(view.body.targets.map((t: any) => [t.name, t.choice])).toEqual([
+      ['pc-1', 'install'],
+      ['pc-2', null],
+    ]);
+
+    const again = await choose(jobId, tokens.computer, 'decline');
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('already_decided');
+
+    // A batch workflow Temporal does not know: the choice is taken back so the agent can send it again.
+    await setTarget(jobId, ids.direct!, { state: 'offered', batchWorkflowId: `${batchWorkflowId}-gone` });
+    const lost = await choose(jobId, tokens.direct, 'decline');
+    expect(lost.status).toBe(503);
+    expect(lost.body.error.code).toBe('temporal_unavailable');
+    const [reset] = await database.db
+      .select()
+      .from(jobTargets)
+      .where(and(eq(jobTargets.jobId, jobId), eq(jobTargets.targetId, ids.direct!)));
+    expect(reset?.choice).toBeNull();
+
+    // Two clicks at once: one choice is recorded and signalled, the other is refused.
+    await setTarget(jobId, ids.direct!, { batchWorkflowId });
+    const both = await Promise.all([choose(jobId, tokens.direct, 'install'), choose(jobId, tokens.direct, 'decline')]);
+    expect(both.map((answer) => answer.status).sort()).toEqual([202, 409]);
+    const winner = both.find((answer) => answer.status === 202)!.body.choice;
+    expect(await offerChoiceSignals(batchWorkflowId)).toEqual([
+      { computerId: ids.computer, choice: 'install' },
+      { computerId: ids.direct, choice: winner },
+    ]);
+  });
+
+  it('refuses choices from anyone but a targeted computer, before its offer arrives and after the offer closes', async () => {
+    const offer = await call<any>('POST', '/jobs', { ...admin, json: { type: 'offer', packageId: pkg.id, targets: { computers: ['pc-1'] } } });
+    const jobId: string = offer.body.id;
+
+    for (const token of [adminToken, tokens.relay]) {
+      const refused = await choose(jobId, token, 'install');
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.code).toBe('computer_only');
+    }
+    expect((await choose(jobId, undefined, 'install')).status).toBe(401);
+    const outsider = await choose(jobId, tokens.outsider, 'install');
+    expect(outsider.status).toBe(403);
+    expect(outsider.body.error).toMatchObject({ code: 'not_offered', message: 'this offer was not made to this computer' });
+    expect((await choose(jobId, tokens.computer, 'later')).status).toBe(400);
+    expect((await choose(job.id, tokens.computer, 'install')).body.error.code).toBe('job_not_found');
+    expect((await choose(crypto.randomUUID(), tokens.computer, 'install')).status).toBe(404);
+
+    const early = await choose(jobId, tokens.computer, 'install');
+    expect(early.status).toBe(409);
+    expect(early.body.error.code).toBe('not_offered_yet');
+    await setTarget(jobId, ids.computer!, { state: 'offered' });
+    expect((await choose(jobId, tokens.computer, 'install')).body.error.code).toBe('not_offered_yet');
+
+    await setTarget(jobId, ids.computer!, { batchWorkflowId: jobBatchWorkflowId(jobId, 0) });
+    await database.db.update(jobs).set({ deadline: new Date(Date.now() - 1000) }).where(eq(jobs.id, jobId));
+    const late = await choose(jobId, tokens.computer, 'install');
+    expect(late.status).toBe(409);
+    expect(late.body.error.code).toBe('expired');
+    expect(late.body.error.message).toContain('expired');
+
+    await database.db.update(jobs).set({ status: 'cancelled' }).where(eq(jobs.id, jobId));
+    const closed = await choose(jobId, tokens.computer, 'install');
+    expect(closed.status).toBe(409);
+    expect(closed.body.error.code).toBe('offer_closed');
+    const [target] = await database.db.select().from(jobTargets).where(eq(jobTargets.jobId, jobId));
+    expect(target?.choice).toBeNull();
   });
 });

@@ -5,6 +5,7 @@ import {
   enrollSchema,
   formatFromFileName,
   jobRequestSchema,
+  offerChoiceSchema,
   parseInput,
   parseManifestPart,
   resolveJobSchedule,
@@ -142,18 +143,48 @@ describe('job requests', () => {
 
   it('defaults scheduledAt to now and deadline to scheduledAt plus the default', () => {
     const now = new Date('2030-01-01T00:00:00Z');
-    expect(resolveJobSchedule({}, now, DAY_MS)).toEqual({ scheduledAt: now, deadline: new Date('2030-01-02T00:00:00Z') });
+    const day = { afterMs: DAY_MS };
+    expect(resolveJobSchedule({}, now, day)).toEqual({ scheduledAt: now, deadline: new Date('2030-01-02T00:00:00Z') });
     const scheduledAt = new Date('2030-02-01T00:00:00Z');
-    expect(resolveJobSchedule({ scheduledAt }, now, DAY_MS).deadline).toEqual(new Date('2030-02-02T00:00:00Z'));
+    expect(resolveJobSchedule({ scheduledAt }, now, day).deadline).toEqual(new Date('2030-02-02T00:00:00Z'));
   });
 
   it('rejects a deadline that is not after the execution time', () => {
     const now = new Date('2030-01-01T00:00:00Z');
     const at = new Date('2030-02-01T00:00:00Z');
-    expect(issuePaths(rejection(() => resolveJobSchedule({ scheduledAt: at, deadline: at }, now, DAY_MS)))).toEqual([
+    const day = { afterMs: DAY_MS };
+    expect(issuePaths(rejection(() => resolveJobSchedule({ scheduledAt: at, deadline: at }, now, day)))).toEqual([
       'deadline',
     ]);
-    expect(() => resolveJobSchedule({ deadline: new Date('2029-12-31T00:00:00Z') }, now, DAY_MS)).toThrow(InvalidInput);
+    expect(() => resolveJobSchedule({ deadline: new Date('2029-12-31T00:00:00Z') }, now, day)).toThrow(InvalidInput);
+  });
+
+  it('uses a fixed default deadline (an offer closing at the relay expiration) unless one is given', () => {
+    const now = new Date('2030-01-01T00:00:00Z');
+    const expiry = { at: new Date('2030-03-01T00:00:00Z'), source: "the package's relay expiration date" };
+    expect(resolveJobSchedule({}, now, expiry).deadline).toEqual(expiry.at);
+    const given = new Date('2030-01-05T00:00:00Z');
+    expect(resolveJobSchedule({ deadline: given }, now, expiry).deadline).toEqual(given);
+  });
+
+  it('explains a fixed default deadline that is not after the execution time', () => {
+    const expiry = { at: new Date('2030-03-01T00:00:00Z'), source: "the package's relay expiration date" };
+    const error = rejection(() => resolveJobSchedule({ scheduledAt: new Date('2030-04-01T00:00:00Z') }, new Date(0), expiry));
+    expect(error.message).toContain("the package's relay expiration date (2030-03-01T00:00:00.000Z)");
+    expect(issuePaths(error)).toEqual(['deadline']);
+    // An explicit later deadline is the way out.
+    const later = { scheduledAt: new Date('2030-04-01T00:00:00Z'), deadline: new Date('2030-04-02T00:00:00Z') };
+    expect(resolveJobSchedule(later, new Date(0), expiry).deadline).toEqual(later.deadline);
+  });
+});
+
+describe('offer choices', () => {
+  it('accepts install and decline, and nothing else', () => {
+    expect(parseInput(offerChoiceSchema, { choice: 'install' }).choice).toBe('install');
+    expect(parseInput(offerChoiceSchema, { choice: 'decline' }).choice).toBe('decline');
+    for (const body of [{ choice: 'later' }, {}, { choice: 'install', computerId: 'someone-else' }, 'install']) {
+      expect(rejection(() => parseInput(offerChoiceSchema, body)).code).toBe('invalid_input');
+    }
   });
 });
 

@@ -1,0 +1,112 @@
+/**
+ * A computer's user chose Install or Decline on an offer. The api records the choice once (the row is the
+ * guard against double clicks and retries) and passes it as a signal to the batch workflow that owns the
+ * computer's offer, which carries it out. A choice Temporal did not take is taken back, so the agent can
+ * simply send it again.
+ */
+import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
+import type { TargetState } from '../../common/states.js';
+import { offerChoiceSignal, type OfferChoice } from '../../common/workflows.js';
+import { findTarget, type TargetKey } from '../../db/repositories/job-targets.js';
+import { jobTargets, type jobs } from '../../db/schema/index.js';
+import type { AppDependencies } from '../dependencies.js';
+import { Conflict, Forbidden, NotFound, type ServiceError } from '../errors.js';
+import { findJob } from './job-views.js';
+import { finishedJobStatuses } from './jobs.js';
+import { callTemporal, temporalUnavailable } from './temporal-calls.js';
+
+type JobRow = typeof jobs.$inferSelect;
+type TargetRow = typeof jobTargets.$inferSelect;
+
+/** The answer to an accepted choice. */
+export interface ChoiceReceipt {
+  jobId: string;
+  computerId: string;
+  choice: OfferChoice;
+}
+
+/** States a computer passes through before its offer is on the user's page. */
+const beforeOffer: ReadonlySet<TargetState> = new Set<TargetState>(['pending', 'waiting_for_relay']);
+
+/**
+ * Final states a computer reaches without its user choosing: the offer never got there (failed,
+ * unreachable) or was withdrawn (cancelled). `expired` is reported on its own.
+ */
+const endedWithoutChoice: ReadonlySet<TargetState> = new Set<TargetState>([
+  'failed',
+  'unreachable',
+  'rejected',
+  'conditions_not_met',
+  'cancelled',
+]);
+
+/** Why this computer may not choose now, checked in the documented order; undefined when it may. */
+function refusal(job: JobRow, target: TargetRow | undefined, now: Date): ServiceError | undefined {
+  if (!target) return new Forbidden('not_offered', 'this offer was not made to this computer');
+  if (finishedJobStatuses.has(job.status)) {
+    return new Conflict('offer_closed', `the offer is closed: job ${job.id} has ended as ${job.status}`);
+  }
+  if (now >= job.deadline || target.state === 'expired') {
+    return new Conflict('expired', `the offer expired at ${job.deadline.toISOString()}; no choice can be made any more`);
+  }
+  if (target.choice !== null) {
+    return new Conflict('already_decided', `this computer's user has already chosen ${target.choice}`);
+  }
+  if (beforeOffer.has(target.state) || (target.state === 'offered' && target.batchWorkflowId === null)) {
+    return new Conflict('not_offered_yet', 'the offer has not reached this computer yet; try again shortly');
+  }
+  if (target.state === 'offered') return undefined;
+  if (endedWithoutChoice.has(target.state)) {
+    return new Conflict('offer_closed', `the offer to this computer ended as ${target.state}`);
+  }
+  return new Conflict('already_decided', `this computer's offer is already ${target.state}`);
+}
+
+/** Records the computer's choice and signals it to the offer's batch workflow. */
+export async function recordOfferChoice(
+  { db, temporal }: Pick<AppDependencies, 'db' | 'temporal'>,
+  jobId: string,
+  computerId: string,
+  choice: OfferChoice,
+): Promise<ChoiceReceipt> {
+  const job = await findJob(db, jobId);
+  if (job.type !== 'offer') throw new NotFound('job_not_found', `job ${job.id} is not an offer`);
+  const key: TargetKey = { jobId: job.id, kind: 'computer', targetId: computerId };
+  const matchesKey = and(
+    eq(jobTargets.jobId, key.jobId),
+    eq(jobTargets.kind, key.kind),
+    eq(jobTargets.targetId, key.targetId),
+  );
+  const refused = refusal(job, await findTarget(db, key), new Date());
+  if (refused) throw refused;
+
+  // Only one request can move choice from NULL: a concurrent second choice finds no row and gets a 409,
+  // so the workflow never receives two signals for one computer.
+  const [claimed] = await db
+    .update(jobTargets)
+    .set({ choice, updatedAt: sql`now()` })
+    .where(
+      and(matchesKey, isNull(jobTargets.choice), eq(jobTargets.state, 'offered'), isNotNull(jobTargets.batchWorkflowId)),
+    )
+    .returning({ batchWorkflowId: jobTargets.batchWorkflowId });
+  if (!claimed?.batchWorkflowId) {
+    throw (
+      refusal(job, await findTarget(db, key), new Date()) ??
+      new Conflict('already_decided', "this computer's user has already chosen")
+    );
+  }
+
+  const batchWorkflowId = claimed.batchWorkflowId;
+  try {
+    await callTemporal(temporal, () =>
+      temporal.workflow.getHandle(batchWorkflowId).signal(offerChoiceSignal, { computerId, choice }),
+    );
+  } catch (error) {
+    await db
+      .update(jobTargets)
+      .set({ choice: null, updatedAt: sql`now()` })
+      .where(and(matchesKey, eq(jobTargets.choice, choice)));
+    throw temporalUnavailable("pass the choice to the offer's workflow", error);
+  }
+  return { jobId: job.id, computerId, choice };
+}
