@@ -1,0 +1,167 @@
+/**
+ * Resumable downloads: content is fetched into a `.partial` file, resumed with `Range` after a lost
+ * connection or an agent restart, and hashed as it arrives (the bytes already on disk are re-hashed
+ * once on resume), so verification needs no second pass over the file.
+ */
+import { createHash } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FetchLike, Log } from './deps.js';
+import { fileSize, hashFileInto } from './files.js';
+
+/** A download that did not complete; `retryable` when trying again later may succeed. */
+export class DownloadError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'DownloadError';
+  }
+}
+
+/** The source sent more bytes than the signed manifest states: an integrity failure, not a network one. */
+export class OversizeContentError extends Error {
+  constructor(expectedSize: number) {
+    super(`content is larger than the ${expectedSize} bytes the signed manifest states`);
+    this.name = 'OversizeContentError';
+  }
+}
+
+/** One download and where its bytes go. */
+export interface DownloadRequest {
+  url: string;
+  /** Credentials for the source (agent token or download ticket). */
+  headers: Record<string, string>;
+  /** The file the content is written to; resumed when it already holds a prefix. */
+  partialPath: string;
+  /** Size from the signed manifest: the download never writes more. */
+  expectedSize: number;
+  fetch: FetchLike;
+  signal: AbortSignal;
+  onProgress: (bytes: number) => Promise<void>;
+}
+
+/** What was downloaded in all (resumed prefix included). */
+export interface Downloaded {
+  size: number;
+  sha256: string;
+}
+
+/** Backoff between attempts after a connection error or a 5xx answer. */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000];
+
+/** Downloads with retries: transient failures are retried after each of `retryDelaysMs`, then rethrown. */
+export async function download(request: DownloadRequest, retryDelaysMs: readonly number[], log: Log): Promise<Downloaded> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await downloadOnce(request);
+    } catch (error) {
+      const delay = retryDelaysMs[attempt];
+      if (!(error instanceof DownloadError) || !error.retryable || delay === undefined) throw error;
+      log(`download of ${request.url} failed (${error.message}); retrying in ${delay} ms`);
+      await sleep(delay, undefined, { signal: request.signal });
+    }
+  }
+}
+
+/** One attempt: resumes from whatever the partial file holds. */
+export async function downloadOnce(request: DownloadRequest): Promise<Downloaded> {
+  const { partialPath, expectedSize, signal } = request;
+  let offset = (await fileSize(partialPath)) ?? 0;
+  if (offset > expectedSize) {
+    await rm(partialPath, { force: true });
+    offset = 0;
+  }
+  let hash = createHash('sha256');
+  if (offset > 0) await hashFileInto(partialPath, hash);
+  if (offset === expectedSize) return { size: offset, sha256: hash.digest('hex') };
+
+  const headers = offset > 0 ? { ...request.headers, Range: `bytes=${offset}-` } : request.headers;
+  let response: Response;
+  try {
+    response = await request.fetch(request.url, { headers, signal });
+  } catch (error) {
+    signal.throwIfAborted();
+    throw new DownloadError(`cannot reach ${new URL(request.url).origin}: ${describeCause(error)}`, true);
+  }
+  if (response.status === 200 && offset > 0) {
+    // The source ignored Range: start over rather than append the whole content to the prefix.
+    offset = 0;
+    hash = createHash('sha256');
+  } else if (response.status === 206 && contentRangeStart(response) !== offset) {
+    await response.body?.cancel();
+    await rm(partialPath, { force: true });
+    throw new DownloadError(`source answered a range other than the one asked for (bytes=${offset}-)`, true);
+  } else if (response.status !== 200 && response.status !== 206) {
+    if (response.status === 416) await rm(partialPath, { force: true });
+    throw new DownloadError(
+      `${request.url} answered HTTP ${response.status}${await errorText(response)}`,
+      response.status >= 500 || response.status === 416 || response.status === 429,
+    );
+  }
+  if (!response.body) throw new DownloadError(`${request.url} answered without a body`, true);
+
+  const file = await open(partialPath, offset > 0 ? 'a' : 'w');
+  let received = offset;
+  try {
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      if (received + chunk.byteLength > expectedSize) throw new OversizeContentError(expectedSize);
+      await file.write(chunk);
+      hash.update(chunk);
+      received += chunk.byteLength;
+      await request.onProgress(received);
+    }
+    await file.datasync();
+  } catch (error) {
+    signal.throwIfAborted();
+    if (error instanceof OversizeContentError) {
+      await file.close();
+      await rm(partialPath, { force: true });
+      throw error;
+    }
+    throw new DownloadError(`connection lost after ${received} bytes: ${describeCause(error)}`, true);
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+  // A stream that ended early is a transfer problem, not a content one: the next attempt resumes it.
+  if (received < expectedSize) {
+    throw new DownloadError(`source ended the content after ${received} of ${expectedSize} bytes`, true);
+  }
+  return { size: received, sha256: hash.digest('hex') };
+}
+
+function contentRangeStart(response: Response): number | undefined {
+  const match = /^bytes (\d+)-/.exec(response.headers.get('content-range') ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The message of a Courier-style JSON error body, or a short excerpt of any other body. */
+async function errorText(response: Response): Promise<string> {
+  const text = (await response.text().catch(() => '')).trim();
+  if (text === '') return '';
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown } };
+    if (typeof body.error?.message === 'string') return `: ${body.error.message}`;
+  } catch {
+    // Not JSON: fall through to the excerpt.
+  }
+  return `: ${text.slice(0, 200)}`;
+}
+
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}
+
+/** Why downloaded content does not match its signed manifest, or undefined when it does. */
+export function contentMismatch(downloaded: Downloaded, manifest: { size: number; sha256: string }): string | undefined {
+  if (downloaded.size !== manifest.size) {
+    return `content is ${downloaded.size} bytes but the signed manifest states ${manifest.size}`;
+  }
+  if (downloaded.sha256 !== manifest.sha256) {
+    return `content SHA-256 ${downloaded.sha256} does not match the signed manifest's ${manifest.sha256}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,114 @@
+/**
+ * Safe extraction of package content into a fresh folder. Each archive is listed and checked as a whole
+ * by the guard first, so an unsafe archive is refused before a single file is written.
+ */
+import { copyFile, mkdir } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import yauzl from 'yauzl';
+import type { PackageFormat } from '../common/manifest.js';
+import { assertSafeEntries, UnsafeArchiveError, type ArchiveEntry } from './archive-guard.js';
+
+/**
+ * Extracts `contentPath` (a package of `format`) into `destination`, which must exist and be empty.
+ * `fileName` is the name a `file` package is installed under. Throws UnsafeArchiveError for content that
+ * would escape the folder, and plain errors for corrupt archives or I/O failures.
+ */
+export async function extractPackage(
+  contentPath: string,
+  format: PackageFormat,
+  fileName: string,
+  destination: string,
+): Promise<void> {
+  switch (format) {
+    case 'tar.gz':
+      return extractTar(contentPath, destination);
+    case 'zip':
+      return extractZip(contentPath, destination);
+    case 'file':
+      return placeFile(contentPath, fileName, destination);
+  }
+}
+
+function tarEntryType(type: string): ArchiveEntry['type'] {
+  switch (type) {
+    case 'File':
+    case 'OldFile':
+    case 'ContiguousFile':
+      return 'file';
+    case 'Directory':
+      return 'directory';
+    case 'SymbolicLink':
+      return 'symlink';
+    case 'Link':
+      return 'hardlink';
+    default:
+      return 'other';
+  }
+}
+
+/** Lists the archive (node-tar reports paths exactly as stored), checks it, then extracts it. */
+async function extractTar(contentPath: string, destination: string): Promise<void> {
+  const entries: ArchiveEntry[] = [];
+  await tar.t({
+    file: contentPath,
+    strict: true,
+    onReadEntry: (entry) => {
+      entries.push({ path: entry.path, type: tarEntryType(entry.type), linkTarget: entry.linkpath, typeName: entry.type });
+    },
+  });
+  assertSafeEntries(entries);
+  // strict turns node-tar's own warnings (which it would otherwise skip past) into errors; owners are
+  // never taken from the archive, even when the agent runs as root.
+  await tar.x({ file: contentPath, cwd: destination, strict: true, preserveOwner: false });
+}
+
+/** Unix file type bits of a zip entry made on Unix, or undefined for entries from other systems. */
+function zipUnixMode(entry: yauzl.Entry): number | undefined {
+  const madeOnUnix = entry.versionMadeBy >> 8 === 3;
+  return madeOnUnix ? (entry.externalFileAttributes >>> 16) & 0xffff : undefined;
+}
+
+function zipEntry(entry: yauzl.Entry): ArchiveEntry {
+  // Names are decoded here rather than by yauzl, whose own check would fail the whole read with a
+  // message of its own; backslashes count as separators so `..\x` is caught as `../x`.
+  const path = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
+  const fileType = (zipUnixMode(entry) ?? 0) & 0o170000;
+  if (fileType === 0o120000) return { path, type: 'other', typeName: 'symbolic link in a zip archive' };
+  if (path.endsWith('/') || fileType === 0o040000) return { path, type: 'directory' };
+  if (fileType !== 0 && fileType !== 0o100000) return { path, type: 'other', typeName: 'special file' };
+  return { path, type: 'file' };
+}
+
+async function extractZip(contentPath: string, destination: string): Promise<void> {
+  const zip = await yauzl.openPromise(contentPath, { lazyEntries: true, autoClose: false, decodeStrings: false });
+  try {
+    const listed: { entry: yauzl.Entry; archiveEntry: ArchiveEntry }[] = [];
+    for await (const entry of zip.eachEntry()) listed.push({ entry, archiveEntry: zipEntry(entry) });
+    assertSafeEntries(listed.map(({ archiveEntry }) => archiveEntry));
+    for (const { entry, archiveEntry } of listed) {
+      const target = join(destination, archiveEntry.path);
+      if (archiveEntry.type === 'directory') {
+        await mkdir(target, { recursive: true });
+        continue;
+      }
+      await mkdir(dirname(target), { recursive: true });
+      // Permission bits only (no setuid and the like); executables stay executable.
+      const mode = (zipUnixMode(entry) ?? 0o644) & 0o777 || 0o644;
+      await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(target, { flags: 'wx', mode }));
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+async function placeFile(contentPath: string, fileName: string, destination: string): Promise<void> {
+  if (fileName.includes('/') || fileName.includes('\\')) {
+    throw new UnsafeArchiveError(`file name "${fileName}" must be a plain name, without folders`);
+  }
+  if (fileName === '' || fileName === '.') throw new UnsafeArchiveError('the package has no file name');
+  assertSafeEntries([{ path: fileName, type: 'file' }]);
+  await copyFile(contentPath, join(destination, fileName));
+}

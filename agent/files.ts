@@ -1,0 +1,70 @@
+/**
+ * Disk helpers for the agent's data folder. Everything an agent remembers is written through
+ * `writeJsonAtomic`, so a crash leaves either the old or the new file, never half of one.
+ */
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Turns an id from an order into a file name: letters, digits, `_` and `-` stay, everything else
+ * (including `.` and `/`) is percent-encoded, so no id can name another folder or collide with the
+ * `.`-separated parts of a key.
+ */
+export function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, (char) =>
+    [...Buffer.from(char, 'utf8')].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+/** Writes JSON to a temporary sibling, syncs it and renames it over `path`. */
+export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
+  // A unique temporary name, so two writers of the same file never share one.
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(temporary, 'w', mode);
+  try {
+    await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** Reads a JSON file, or returns undefined when it does not exist. */
+export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Size of a file, or undefined when it does not exist. */
+export async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Feeds a file's bytes into `hash` (used to continue hashing where a resumed download left off). */
+export async function hashFileInto(path: string, hash: Hash): Promise<void> {
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+}
+
+/** Hex SHA-256 of a file. */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await hashFileInto(path, hash);
+  return hash.digest('hex');
+}

@@ -1,0 +1,124 @@
+/**
+ * The agent command line (DESIGN §4):
+ *   npm run agent -- --role relay|computer --name NAME --server URL --enroll-secret SECRET --port PORT
+ *                    --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1]
+ * Prints one line, `courier agent NAME (ROLE) listening on URL`, once it listens and has enrolled.
+ * Exit codes: 0 stopped by SIGTERM/SIGINT, 1 enrolment refused or start failed, 2 bad arguments.
+ */
+import { parseArgs } from 'node:util';
+import { Agent } from './agent.js';
+import { systemClock } from './deps.js';
+import type { AgentRole } from './enrolment.js';
+
+const USAGE =
+  'usage: npm run agent -- --role relay|computer --name NAME --server URL --enroll-secret SECRET ' +
+  '--port PORT --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1]';
+
+interface CliOptions {
+  role: AgentRole;
+  name: string;
+  server: string;
+  enrollSecret: string;
+  port: number;
+  dataDir: string;
+  relay?: string;
+  uiPort?: number;
+  host: string;
+}
+
+class UsageError extends Error {}
+
+function port(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value) || parsed > 65535) throw new UsageError(`${flag} must be a port number (0-65535), got "${value}"`);
+  return parsed;
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+/** Parses and checks the command line; throws UsageError with a message for the operator. */
+function parseCli(args: string[]): CliOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        role: { type: 'string' },
+        name: { type: 'string' },
+        server: { type: 'string' },
+        'enroll-secret': { type: 'string' },
+        port: { type: 'string' },
+        'data-dir': { type: 'string' },
+        relay: { type: 'string' },
+        'ui-port': { type: 'string' },
+        host: { type: 'string', default: '127.0.0.1' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const role = required(values.role, '--role');
+  if (role !== 'relay' && role !== 'computer') throw new UsageError(`--role must be relay or computer, got "${role}"`);
+  if (role === 'relay' && values.relay !== undefined) throw new UsageError('--relay applies to computers only');
+  const server = required(values.server, '--server');
+  if (!URL.canParse(server)) throw new UsageError(`--server must be a URL, got "${server}"`);
+  return {
+    role,
+    name: required(values.name, '--name'),
+    server,
+    enrollSecret: required(values['enroll-secret'], '--enroll-secret'),
+    port: port(required(values.port, '--port'), '--port') ?? 0,
+    dataDir: required(values['data-dir'], '--data-dir'),
+    relay: values.relay,
+    uiPort: port(values['ui-port'], '--ui-port'),
+    host: values.host,
+  };
+}
+
+async function main(): Promise<void> {
+  let cli: CliOptions;
+  try {
+    cli = parseCli(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`courier agent: ${error.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const agent = new Agent({
+    role: cli.role,
+    name: cli.name,
+    dataDir: cli.dataDir,
+    serverUrl: cli.server,
+    enrollSecret: cli.enrollSecret,
+    relayName: cli.relay,
+    fetch: (input, init) => fetch(input, init),
+    clock: systemClock,
+    log: (message) => process.stderr.write(`${message}\n`),
+  });
+  let stopping = false;
+  const shutDown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void agent.stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', shutDown);
+  process.once('SIGINT', shutDown);
+
+  const url = await agent.start({ host: cli.host, port: cli.port });
+  // --ui-port is accepted so launch scripts can already pass it: the self-service page (DESIGN §4) will
+  // be served on it, from its own module, once offers exist. Until then nothing listens there.
+  process.stdout.write(`courier agent ${cli.name} (${cli.role}) listening on ${url}\n`);
+}
+
+main().catch((error: unknown) => {
+  // Stopped while still enrolling: a clean exit, not a failure.
+  if (error instanceof Error && error.name === 'AbortError') return;
+  process.stderr.write(`courier agent: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+/**
+ * The agent's order records: one file per order, keyed by (jobId, kind, packageId), holding the order as
+ * received and its current status. Repeated orders are answered from here, and a restarted agent finds
+ * here the work it left unfinished.
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { finalOrderStates, type Order, type OrderStatus } from '../common/orders.js';
+import type { Clock } from './deps.js';
+import { readJsonIfExists, safeName, writeJsonAtomic } from './files.js';
+
+/** One order and what became of it. */
+export interface OrderRecord {
+  order: Order;
+  status: OrderStatus;
+}
+
+/** A status change: the new state and the fields that describe it (fields not given are cleared). */
+export type StatusUpdate = Omit<OrderStatus, 'jobId' | 'kind' | 'updatedAt'>;
+
+/** How often, at most, download progress is written to disk; the in-memory status is always current. */
+const PROGRESS_PERSIST_MS = 1000;
+
+/** The package an order is about, whatever its kind. */
+export function orderPackageId(order: Order): string {
+  return 'packageId' in order ? order.packageId : order.package.manifest.packageId;
+}
+
+/** The idempotency key of an order; also its record's file name. */
+export function orderKey(order: Order): string {
+  return `${safeName(order.jobId)}.${order.kind}.${safeName(orderPackageId(order))}`;
+}
+
+/** Whether the order has ended (nothing more will happen to it). */
+export function isFinal(status: OrderStatus): boolean {
+  return finalOrderStates.has(status.state);
+}
+
+/** The records of one agent, in memory and in DATADIR/orders/; every change is written atomically. */
+export class OrdersBook {
+  private readonly records = new Map<string, OrderRecord>();
+  /** Per-record write chains, so writes of one record land in the order they were made. */
+  private readonly writes = new Map<string, Promise<void>>();
+  private readonly persistedAt = new Map<string, number>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Reads every record in the folder (at start). */
+  async load(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const record = await readJsonIfExists<OrderRecord>(join(this.dir, name));
+      if (record) this.records.set(name.slice(0, -'.json'.length), record);
+    }
+  }
+
+  get(order: Order): OrderRecord | undefined {
+    return this.records.get(orderKey(order));
+  }
+
+  /** Records that had not reached a final state when the agent last stopped. */
+  unfinished(): OrderRecord[] {
+    return [...this.records.values()].filter((record) => !isFinal(record.status));
+  }
+
+  /**
+   * Records an order on its first receipt. Returns the existing record instead when the order is already
+   * known; the check and the insertion happen without an await in between, so two simultaneous receipts of
+   * one order can never both start its work.
+   */
+  async admit(order: Order, initial: StatusUpdate): Promise<{ record: OrderRecord; isNew: boolean }> {
+    const existing = this.get(order);
+    if (existing) return { record: existing, isNew: false };
+    const record: OrderRecord = { order, status: this.status(order, initial) };
+    const key = orderKey(order);
+    this.records.set(key, record);
+    try {
+      await this.persist(key);
+    } catch (error) {
+      // Unrecorded means not accepted: the sender gets an error and the next receipt starts afresh.
+      this.records.delete(key);
+      throw error;
+    }
+    return { record, isNew: true };
+  }
+
+  /** Moves an order to a new state and writes it to disk before returning. */
+  async update(order: Order, update: StatusUpdate): Promise<void> {
+    const record = this.require(order);
+    record.status = this.status(order, update);
+    await this.persist(orderKey(order));
+  }
+
+  /** Updates the bytes received so far; written to disk at most once a second. */
+  async progress(order: Order, bytes: number): Promise<void> {
+    const record = this.require(order);
+    record.status = { ...record.status, bytes, updatedAt: this.clock.now().toISOString() };
+    const key = orderKey(order);
+    if (this.clock.now().getTime() - (this.persistedAt.get(key) ?? 0) >= PROGRESS_PERSIST_MS) await this.persist(key);
+  }
+
+  private require(order: Order): OrderRecord {
+    const record = this.get(order);
+    if (!record) throw new Error(`no record of order ${orderKey(order)}`);
+    return record;
+  }
+
+  private status(order: Order, update: StatusUpdate): OrderStatus {
+    return { ...update, jobId: order.jobId, kind: order.kind, updatedAt: this.clock.now().toISOString() };
+  }
+
+  private persist(key: string): Promise<void> {
+    this.persistedAt.set(key, this.clock.now().getTime());
+    const write = (this.writes.get(key) ?? Promise.resolve())
+      .catch(() => undefined)
+      // Each write takes the record as it is when its turn comes, so the last one always wins.
+      .then(() => writeJsonAtomic(join(this.dir, `${key}.json`), this.records.get(key)));
+    this.writes.set(key, write);
+    return write;
+  }
+}
