@@ -1,12 +1,12 @@
 /**
- * The computer role: carries out install orders. Download (resumable) → verify the signed manifest and the
+ * A computer's install orders. Download (resumable) → verify the signed manifest and the
  * content's SHA-256 → extract safely into a fresh folder → check install conditions → run the install
  * command with its timeout. Nothing is extracted or run unless every integrity check passed, and a
  * package recorded as installed is never installed again.
  */
 import { mkdir, rm, statfs } from 'node:fs/promises';
 import { evaluateConditions } from '../common/conditions.js';
-import type { InstallOrder, Order, OrderKind } from '../common/orders.js';
+import type { InstallOrder } from '../common/orders.js';
 import { verifyManifest } from '../trust/signing.js';
 import { UnsafeArchiveError } from './archive-guard.js';
 import { contentMismatch, download, DownloadError, OversizeContentError } from './download.js';
@@ -15,7 +15,7 @@ import { InstalledPackages } from './installed.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { OrderRecord, StatusUpdate } from './orders-book.js';
 import { downloadFile, workFolder } from './paths.js';
-import type { ContentAnswer, RoleDeps, RoleService } from './role.js';
+import type { RoleDeps } from './role.js';
 import { runCommand } from './run-command.js';
 
 /** Recorded for an install whose command was cut off by the agent stopping; it is never rerun silently. */
@@ -24,9 +24,8 @@ export const INTERRUPTED_DETAIL = 'interrupted: the agent stopped while the inst
 /** Install steps take this lock: one command at a time, and conditions see what is really installed. */
 const INSTALL_LOCK = 'install';
 
-/** The computer role: install orders, and what is installed. */
-export class Installer implements RoleService {
-  readonly kinds: ReadonlySet<OrderKind> = new Set<OrderKind>(['install']);
+/** Install orders, and what is installed; the Computer role hands it its install orders. */
+export class Installer {
   private readonly installed: InstalledPackages;
   private readonly lock = new KeyedLock();
 
@@ -34,6 +33,7 @@ export class Installer implements RoleService {
     this.installed = new InstalledPackages(deps.paths.installed, deps.clock);
   }
 
+  /** Loads what is installed and makes the folders installs work in. */
   async start(): Promise<void> {
     await this.installed.load();
     for (const folder of [this.deps.paths.downloads, this.deps.paths.work, this.deps.paths.target]) {
@@ -41,21 +41,14 @@ export class Installer implements RoleService {
     }
   }
 
-  /** Nothing periodic to stop: install work is tracked and awaited by the agent core. */
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  content(): Promise<ContentAnswer> {
-    return Promise.resolve({ status: 404, message: 'a computer serves no packages' });
-  }
-
-  admit(order: Order): Promise<StatusUpdate> {
-    const { manifest } = (order as InstallOrder).package;
+  /** First receipt: a package already installed (by any job) is not installed again. */
+  admit(order: InstallOrder): Promise<StatusUpdate> {
+    const { manifest } = order.package;
     const done = this.installed.get(manifest.packageId);
     return Promise.resolve(done ? alreadyInstalled(done.jobId) : { state: 'downloading', bytes: 0 });
   }
 
+  /** Downloads, verifies, extracts and installs; see RoleService.carryOut. */
   async carryOut(record: OrderRecord, signal: AbortSignal): Promise<void> {
     const order = record.order as InstallOrder;
     // Only a restart finds an order in this state: its command may have done anything, so report, never rerun.

@@ -5,7 +5,7 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { finalOrderStates, type Order, type OrderStatus } from '../common/orders.js';
+import { finalOrderStates, type Order, type OrderKind, type OrderStatus } from '../common/orders.js';
 import type { Clock } from './deps.js';
 import { readJsonIfExists, safeName, writeJsonAtomic } from './files.js';
 
@@ -28,7 +28,12 @@ export function orderPackageId(order: Order): string {
 
 /** The idempotency key of an order; also its record's file name. */
 export function orderKey(order: Order): string {
-  return `${safeName(order.jobId)}.${order.kind}.${safeName(orderPackageId(order))}`;
+  return recordKey(order.jobId, order.kind, orderPackageId(order));
+}
+
+/** The key of the order of `kind` that job `jobId` sent about `packageId`. */
+function recordKey(jobId: string, kind: OrderKind, packageId: string): string {
+  return `${safeName(jobId)}.${kind}.${safeName(packageId)}`;
 }
 
 /** Whether the order has ended (nothing more will happen to it). */
@@ -60,6 +65,19 @@ export class OrdersBook {
 
   get(order: Order): OrderRecord | undefined {
     return this.records.get(orderKey(order));
+  }
+
+  /**
+   * The record of another order of the same job: the self-service page looks up, for an offer, the
+   * withdrawal and the install that job may have sent since.
+   */
+  find(jobId: string, kind: OrderKind, packageId: string): OrderRecord | undefined {
+    return this.records.get(recordKey(jobId, kind, packageId));
+  }
+
+  /** Every record of one kind of order. */
+  ofKind(kind: OrderKind): OrderRecord[] {
+    return [...this.records.values()].filter((record) => record.order.kind === kind);
   }
 
   /** Records that had not reached a final state when the agent last stopped. */

@@ -19,6 +19,8 @@ export interface AgentPaths {
   target: string;
   /** Computers: installed.json, packageId → what installed it and when. */
   installed: string;
+  /** Computers: choices/<jobId>.json, what the user chose on an offer once the managing server took it. */
+  choices: string;
 }
 
 /** The paths of the data folder `dataDir` (made absolute, so files can be handed to sendFile). */
@@ -33,6 +35,7 @@ export function agentPaths(dataDir: string): AgentPaths {
     work: join(root, 'work'),
     target: join(root, 'root'),
     installed: join(root, 'installed.json'),
+    choices: join(root, 'choices'),
   };
 }
 

@@ -118,7 +118,10 @@ export interface OrderStatus {
   updatedAt: string;
 }
 
-/** Error body of a refused order (HTTP 4xx). */
+/** Error body of a refused order: HTTP 4xx, or 503 `not_enrolled` while the agent has no key to verify with. */
 export interface OrderRefusal {
-  error: { code: 'unsigned' | 'bad_signature' | 'stale' | 'wrong_agent' | 'bad_order' | 'wrong_role'; message: string };
+  error: {
+    code: 'unsigned' | 'bad_signature' | 'stale' | 'wrong_agent' | 'bad_order' | 'wrong_role' | 'not_enrolled';
+    message: string;
+  };
 }

@@ -1,0 +1,38 @@
+/** Listening and the URLs that name a listening server: shared by the order server and the self-service page. */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Binds `server` and returns the port it got (a free one when `port` is 0). */
+export async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Closes `server`, dropping open connections (kept-alive ones would otherwise hold it open). */
+export async function close(server: Server): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+}
+
+/** `http://host:port`, with IPv6 addresses in brackets. */
+export function httpUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The URL the managing server is told to send orders to, when no --advertise-url names one: the bound
+ * address, except that a wildcard address is no address to connect to, so it becomes loopback.
+ */
+export function defaultAdvertisedUrl(host: string, port: number): string {
+  if (host === '0.0.0.0') return httpUrl('127.0.0.1', port);
+  if (host === '::') return httpUrl('::1', port);
+  return httpUrl(host, port);
+}
