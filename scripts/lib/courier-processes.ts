@@ -7,6 +7,16 @@ import { spawnProcess, type ManagedProcess } from './processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** Waits for a child's readiness line; a child that never gets ready is stopped rather than left behind. */
+async function ready(child: ManagedProcess, pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray> {
+  try {
+    return await child.waitForLine(pattern, timeoutMs);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+}
+
 function spawnTs(name: string, entry: string, args: string[], env: NodeJS.ProcessEnv, logFile?: string): ManagedProcess {
   return spawnProcess(name, process.execPath, ['--import', 'tsx', `${root}${entry}`, ...args], { cwd: root, env, logFile });
 }
@@ -14,14 +24,14 @@ function spawnTs(name: string, entry: string, args: string[], env: NodeJS.Proces
 /** Starts the api and resolves with its URL once it listens. */
 export async function startApi(env: NodeJS.ProcessEnv, logFile?: string): Promise<{ process: ManagedProcess; url: string }> {
   const api = spawnTs('api', 'api/main.ts', [], env, logFile);
-  const [, url] = await api.waitForLine(/courier api listening on (\S+)/);
+  const [, url] = await ready(api, /courier api listening on (\S+)/);
   return { process: api, url: url as string };
 }
 
 /** Starts a worker and resolves once it polls its task queue. */
 export async function startWorker(env: NodeJS.ProcessEnv, logFile?: string): Promise<ManagedProcess> {
   const worker = spawnTs('worker', 'worker/main.ts', [], env, logFile);
-  await worker.waitForLine(/courier worker polling/, 120_000);
+  await ready(worker, /courier worker polling/, 120_000);
   return worker;
 }
 
@@ -51,6 +61,6 @@ export async function startAgent(
   logFile?: string,
 ): Promise<{ process: ManagedProcess; url: string }> {
   const agent = spawnTs(`agent ${options.name}`, 'agent/main.ts', agentArgs(options), env, logFile);
-  const [, url] = await agent.waitForLine(/listening on (http\S+)/);
+  const [, url] = await ready(agent, /listening on (http\S+)/);
   return { process: agent, url: url as string };
 }

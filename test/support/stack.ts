@@ -51,8 +51,14 @@ export class TestStack {
       COURIER_AGENT_POLL_MS: '250',
     };
     const api = await startApi(env);
-    const worker = await startWorker(env);
-    return new TestStack(database, dataDir, env, api.url, api.process, worker);
+    try {
+      const worker = await startWorker(env);
+      return new TestStack(database, dataDir, env, api.url, api.process, worker);
+    } catch (error) {
+      await api.process.stop();
+      await database.drop();
+      throw error;
+    }
   }
 
   /** Starts (or restarts, keeping its data folder) an agent enrolled with this stack. */
@@ -63,10 +69,19 @@ export class TestStack {
       { ...agentOptions, serverUrl: this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir, ...(page && { uiPort: 0 }) },
       this.env,
     );
-    const pageUrl = page ? (await started.process.waitForLine(/self-service page on (http\S+)/))[1] : undefined;
+    const pageUrl = page ? await this.pageUrlOf(started.process) : undefined;
     const agent = { name: options.name, url: started.url, pageUrl, dataDir, process: started.process };
     this.agents.set(options.name, agent);
     return agent;
+  }
+
+  private async pageUrlOf(agent: ManagedProcess): Promise<string> {
+    try {
+      return (await agent.waitForLine(/self-service page on (http\S+)/))[1] as string;
+    } catch (error) {
+      await agent.stop();
+      throw error;
+    }
   }
 
   /** An admin request; the body, when given, is sent as JSON. */
