@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { and, eq, lte } from 'drizzle-orm';
-import { relayCopyWorkflowId } from '../common/names.js';
+import { relayCopyWorkflowId, searchAttributes } from '../common/names.js';
 import { copyStoredSignal, relayCopyWorkflowType, type RelayCopyInput } from '../common/workflows.js';
 import { relayCopies, relays } from '../db/schema/index.js';
 import type { ActivityDependencies } from './dependencies.js';
@@ -31,6 +31,8 @@ export async function recordStoredCopy(deps: ActivityDependencies, copy: StoredC
     args: [{ relayId: copy.relayId, packageId: copy.packageId, expiresAt } satisfies RelayCopyInput],
     signal: copyStoredSignal,
     signalArgs: [{ expiresAt, jobId: copy.jobId }],
+    // Operators find every copy of a package in the UI with CourierPackage = "<packageId>".
+    typedSearchAttributes: [{ key: searchAttributes.packageId, value: copy.packageId }],
     staticSummary: `copy of package ${copy.packageId} on relay ${copy.relayId}`,
   });
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { AgentClient } from '../../activities/agent-client.js';
 import { createActivities } from '../../activities/index.js';
-import { jobWorkflowId, relayCopyWorkflowId } from '../../common/names.js';
+import { jobWorkflowId, relayCopyWorkflowId, searchAttributes } from '../../common/names.js';
 import { jobTargets, packages, relayCopies } from '../../db/schema/index.js';
 import { loadOrCreateServerKey } from '../../trust/signing.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -96,6 +96,7 @@ describe('transferJob', () => {
     // The copy's workflow holds the expiry timer, visible to operators under its own ID.
     const copyWorkflow = await client.workflow.getHandle(relayCopyWorkflowId(relayIds.get('relay-a')!, packageId)).describe();
     expect(copyWorkflow.status.name).toBe('RUNNING');
+    expect(copyWorkflow.typedSearchAttributes.get(searchAttributes.packageId)).toBe(packageId);
   });
 
   it('a changed expiry is not applied to held copies until a transfer sends the package again', async () => {
