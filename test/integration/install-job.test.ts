@@ -7,8 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
-import { TestStack } from '../support/stack.js';
-import { eventually } from '../support/temporal.js';
+import { TestStack, targetStates } from '../support/stack.js';
 
 let stack: TestStack;
 let helloPackage: { id: string; size: number };
@@ -23,21 +22,6 @@ async function job(id: string) {
   const { status, body } = await stack.request('GET', `/jobs/${id}`);
   expect(status).toBe(200);
   return body;
-}
-
-async function finishedJob(id: string, timeoutMs = 60_000) {
-  return eventually(
-    async () => {
-      const body = await job(id);
-      return ['completed', 'completed_with_errors', 'cancelled', 'failed'].includes(body.status) ? body : undefined;
-    },
-    timeoutMs,
-    `job ${id} to finish`,
-  );
-}
-
-function targetStates(body: { targets: { name: string; state: string }[] }): Record<string, string> {
-  return Object.fromEntries(body.targets.map((target) => [target.name, target.state]));
 }
 
 async function bytesServedTo(packageId: string, consumerName: string): Promise<number> {
@@ -71,7 +55,7 @@ describe('install job on the real stack', () => {
     expect(created.body.status).toBe('scheduled');
     expect((await job(created.body.id)).status).toBe('scheduled');
 
-    const done = await finishedJob(created.body.id);
+    const done = await stack.finishedJob(created.body.id);
     expect(done.status).toBe('completed');
     expect(done.progress).toBe(100);
     expect(Date.parse(done.startedAt)).toBeGreaterThanOrEqual(Date.parse(scheduledAt));
@@ -95,7 +79,7 @@ describe('install job on the real stack', () => {
       packageId: helloPackage.id,
       targets: { computers: ['pc-4'] },
     });
-    const done = await finishedJob(created.body.id);
+    const done = await stack.finishedJob(created.body.id);
     expect(targetStates(done)).toEqual({ 'pc-4': 'installed' });
     expect(existsSync(join(stack.agents.get('pc-4')!.dataDir, 'root', 'hello.txt'))).toBe(true);
     expect(await bytesServedTo(helloPackage.id, 'relay-1')).toBe(helloPackage.size);
@@ -114,7 +98,7 @@ describe('install job on the real stack', () => {
       packageId: upload.body.id,
       targets: { computers: ['pc-1', 'pc-2', 'pc-3'] },
     });
-    const done = await finishedJob(created.body.id);
+    const done = await stack.finishedJob(created.body.id);
     expect(done.status).toBe('completed_with_errors');
     expect(targetStates(done)).toEqual({ 'pc-1': 'installed', 'pc-2': 'failed', 'pc-3': 'installed' });
     const failed = done.targets.find((target: { name: string }) => target.name === 'pc-2');
@@ -137,7 +121,7 @@ describe('install job on the real stack', () => {
       targets: { computers: ['pc-offline', 'pc-1'] },
       deadline,
     });
-    const done = await finishedJob(created.body.id);
+    const done = await stack.finishedJob(created.body.id);
     expect(targetStates(done)).toEqual({ 'pc-offline': 'unreachable', 'pc-1': 'installed' });
     const offline = done.targets.find((target: { name: string }) => target.name === 'pc-offline');
     expect(offline.detail).toMatch(/unreachable: .*ECONNREFUSED/);

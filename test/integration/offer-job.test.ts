@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
-import { TestStack, type RunningAgent } from '../support/stack.js';
+import { TestStack, targetStates, type RunningAgent } from '../support/stack.js';
 import { eventually } from '../support/temporal.js';
 
 let stack: TestStack;
@@ -16,10 +16,6 @@ const computers = ['pc-1', 'pc-2', 'pc-3', 'pc-4'];
 
 async function job(id: string) {
   return (await stack.request('GET', `/jobs/${id}`)).body;
-}
-
-function states(body: { targets: { name: string; state: string }[] }) {
-  return Object.fromEntries(body.targets.map((target) => [target.name, target.state]));
 }
 
 async function offersOn(agent: RunningAgent) {
@@ -69,7 +65,7 @@ describe('offer job on the real stack', () => {
     const jobId: string = created.body.id;
     const agent = (name: string) => stack.agents.get(name)!;
 
-    await eventually(async () => (Object.values(states(await job(jobId))).every((s) => s === 'offered') ? true : undefined), 20_000, 'offers');
+    await eventually(async () => (Object.values(targetStates(await job(jobId))).every((s) => s === 'offered') ? true : undefined), 20_000, 'offers');
     for (const name of computers) expect((await offersOn(agent(name))).map((offer) => offer.jobId)).toContain(jobId);
 
     expect((await choose(agent('pc-1'), jobId, 'install')).status).toBe(202);
@@ -97,7 +93,7 @@ describe('offer job on the real stack', () => {
       'the offer job to finish after its deadline',
     );
     const done = await job(jobId);
-    expect(states(done)).toEqual({ 'pc-1': 'installed', 'pc-2': 'declined', 'pc-3': 'installed', 'pc-4': 'expired' });
+    expect(targetStates(done)).toEqual({ 'pc-1': 'installed', 'pc-2': 'declined', 'pc-3': 'installed', 'pc-4': 'expired' });
     expect(Date.parse(done.finishedAt)).toBeGreaterThanOrEqual(Date.parse(deadline));
     expect(existsSync(join(agent('pc-1').dataDir, 'root', 'editor-installed'))).toBe(true);
     expect(existsSync(join(agent('pc-2').dataDir, 'root', 'editor-installed'))).toBe(false);
@@ -112,7 +108,7 @@ describe('offer job on the real stack', () => {
   it('cancelling an offer job takes the offer off every page and ends undecided computers cancelled', async () => {
     const created = await stack.request('POST', '/jobs', { type: 'offer', packageId: pkg.id, targets: { computers: ['pc-3', 'pc-4'] } });
     const jobId: string = created.body.id;
-    await eventually(async () => (Object.values(states(await job(jobId))).every((s) => s === 'offered') ? true : undefined), 20_000, 'offers');
+    await eventually(async () => (Object.values(targetStates(await job(jobId))).every((s) => s === 'offered') ? true : undefined), 20_000, 'offers');
     expect((await offersOn(stack.agents.get('pc-4')!)).some((offer) => offer.jobId === jobId)).toBe(true);
 
     expect((await stack.request('POST', `/jobs/${jobId}/cancel`)).status).toBe(202);
@@ -120,7 +116,7 @@ describe('offer job on the real stack', () => {
       const body = await job(jobId);
       return body.status === 'cancelled' ? body : undefined;
     });
-    expect(states(cancelled)).toEqual({ 'pc-3': 'cancelled', 'pc-4': 'cancelled' });
+    expect(targetStates(cancelled)).toEqual({ 'pc-3': 'cancelled', 'pc-4': 'cancelled' });
     for (const name of ['pc-3', 'pc-4']) {
       expect((await offersOn(stack.agents.get(name)!)).some((offer) => offer.jobId === jobId && offer.state === 'open')).toBe(false);
     }

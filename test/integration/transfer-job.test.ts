@@ -7,32 +7,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
-import { TestStack, type RunningAgent } from '../support/stack.js';
-import { eventually } from '../support/temporal.js';
+import { TestStack, targetStates, type RunningAgent } from '../support/stack.js';
 
 let stack: TestStack;
 let relayA: RunningAgent;
 let pkg: { id: string; size: number; relayExpiresAt: string };
 
-async function finishedJob(id: string, timeoutMs = 60_000) {
-  return eventually(
-    async () => {
-      const { body } = await stack.request('GET', `/jobs/${id}`);
-      return ['completed', 'completed_with_errors', 'cancelled', 'failed'].includes(body.status) ? body : undefined;
-    },
-    timeoutMs,
-    `job ${id} to finish`,
-  );
-}
-
 async function runJob(body: Record<string, unknown>) {
   const created = await stack.request('POST', '/jobs', { packageId: pkg.id, ...body });
   expect(created.status).toBe(201);
-  return finishedJob(created.body.id);
-}
-
-function states(job: { targets: { name: string; state: string }[] }) {
-  return Object.fromEntries(job.targets.map((target) => [target.name, target.state]));
+  return stack.finishedJob(created.body.id);
 }
 
 async function served(name: string): Promise<number> {
@@ -67,7 +51,7 @@ describe('transfer job on the real stack', () => {
   it('two-stage distribution: the install job uses the relay copy and the server sends zero more bytes', async () => {
     const stage1 = await runJob({ type: 'transfer', targets: { relays: ['relay-a'] } });
     expect(stage1.status).toBe('completed');
-    expect(states(stage1)).toEqual({ 'relay-a': 'stored' });
+    expect(targetStates(stage1)).toEqual({ 'relay-a': 'stored' });
     expect(await served('relay-a')).toBe(pkg.size);
     expect((await copyOn('relay-a')).expiresAt).toBe(pkg.relayExpiresAt);
 
@@ -76,7 +60,7 @@ describe('transfer job on the real stack', () => {
       targets: { computers: ['pc-1', 'pc-2'] },
       scheduledAt: new Date(Date.now() + 2000).toISOString(),
     });
-    expect(states(stage2)).toEqual({ 'pc-1': 'installed', 'pc-2': 'installed' });
+    expect(targetStates(stage2)).toEqual({ 'pc-1': 'installed', 'pc-2': 'installed' });
     expect(await served('relay-a')).toBe(pkg.size);
     expect(await served('pc-1')).toBe(0);
     expect(await served('pc-2')).toBe(0);
@@ -86,7 +70,7 @@ describe('transfer job on the real stack', () => {
     await relayA.process.stop();
     relayA = await stack.startAgent({ role: 'relay', name: 'relay-a' });
     const again = await runJob({ type: 'transfer', targets: { relays: ['relay-a'] } });
-    expect(states(again)).toEqual({ 'relay-a': 'already_stored' });
+    expect(targetStates(again)).toEqual({ 'relay-a': 'already_stored' });
     expect(await served('relay-a')).toBe(pkg.size);
   });
 
@@ -100,7 +84,7 @@ describe('transfer job on the real stack', () => {
     expect(relayView.copies.find((copy: { packageId: string }) => copy.packageId === pkg.id).expiresAt).toBe(pkg.relayExpiresAt);
 
     const retransfer = await runJob({ type: 'transfer', targets: { relays: ['relay-a'] } });
-    expect(states(retransfer)).toEqual({ 'relay-a': 'stored' });
+    expect(targetStates(retransfer)).toEqual({ 'relay-a': 'stored' });
     expect(await served('relay-a')).toBe(2 * pkg.size);
     expect((await copyOn('relay-a')).expiresAt).toBe(newExpiry);
     pkg.relayExpiresAt = newExpiry;
@@ -114,7 +98,7 @@ describe('transfer job on the real stack', () => {
     const before = await served('relay-a');
 
     const job = await runJob({ type: 'install', targets: { computers: ['pc-3'] } });
-    expect(states(job)).toEqual({ 'pc-3': 'installed' });
+    expect(targetStates(job)).toEqual({ 'pc-3': 'installed' });
     expect(await readFile(join(stack.agents.get('pc-3')!.dataDir, 'root', 'payload.txt'), 'utf8')).toBe('the true package\n'.repeat(2000));
     expect(await served('relay-a')).toBe(before + pkg.size);
   });
@@ -125,7 +109,7 @@ describe('transfer job on the real stack', () => {
     const deadline = new Date(Date.now() + 6000).toISOString();
     const job = await runJob({ type: 'transfer', targets: { relays: ['relay-a', 'relay-b'] }, deadline });
     expect(job.status).toBe('completed_with_errors');
-    expect(states(job)).toEqual({ 'relay-a': 'already_stored', 'relay-b': 'failed' });
+    expect(targetStates(job)).toEqual({ 'relay-a': 'already_stored', 'relay-b': 'failed' });
     const failed = job.targets.find((target: { name: string }) => target.name === 'relay-b');
     expect(failed.detail).toMatch(/unreachable: .*ECONNREFUSED/);
     expect(Date.parse(failed.updatedAt)).toBeGreaterThanOrEqual(Date.parse(deadline));
@@ -135,8 +119,8 @@ describe('transfer job on the real stack', () => {
     const rerun = await stack.request('POST', `/jobs/${job.id}/rerun`);
     expect(rerun.status).toBe(201);
     expect(rerun.body.rerunOf).toBe(job.id);
-    const rerunDone = await finishedJob(rerun.body.id);
-    expect(states(rerunDone)).toEqual({ 'relay-b': 'stored' });
+    const rerunDone = await stack.finishedJob(rerun.body.id);
+    expect(targetStates(rerunDone)).toEqual({ 'relay-b': 'stored' });
     expect(await served('relay-b')).toBe(pkg.size);
     expect(await served('relay-a')).toBe(aBefore);
   });

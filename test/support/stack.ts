@@ -10,9 +10,16 @@ import { startAgent, startApi, startWorker, type AgentOptions } from '../../scri
 import type { ManagedProcess } from '../../scripts/lib/processes.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from './ports.js';
-import { uniqueTaskQueue } from './temporal.js';
+import { eventually, uniqueTaskQueue } from './temporal.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
+
+const finalJobStatuses = ['completed', 'completed_with_errors', 'cancelled', 'failed'];
+
+/** A job view's targets as name → state, the shape assertions read best in. */
+export function targetStates(job: { targets: { name: string; state: string }[] }): Record<string, string> {
+  return Object.fromEntries(job.targets.map((target) => [target.name, target.state]));
+}
 export const ENROLL_SECRET = 'test-enroll-secret';
 
 export interface RunningAgent {
@@ -93,6 +100,18 @@ export class TestStack {
     });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  /** Waits for a job to reach a final status and returns its view. */
+  async finishedJob(id: string, timeoutMs = 60_000): Promise<any> {
+    return eventually(
+      async () => {
+        const { body } = await this.request('GET', `/jobs/${id}`);
+        return finalJobStatuses.includes(body.status) ? body : undefined;
+      },
+      timeoutMs,
+      `job ${id} to finish`,
+    );
   }
 
   async stop(): Promise<void> {
