@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { temporalCliPath } from '../../scripts/lib/temporal-dev-server.js';
 
@@ -21,6 +22,32 @@ export function uniqueTaskQueue(prefix: string): string {
 export async function connectClient(): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   return { client: new Client({ connection }), connection };
+}
+
+/** Temporal connections for a workflow test file: a client, and a worker connection shared by its workers. */
+export class TemporalTestConnections {
+  private constructor(
+    readonly client: Client,
+    private readonly connection: Connection,
+    private readonly workerConnection: NativeConnection,
+  ) {}
+
+  static async open(): Promise<TemporalTestConnections> {
+    const { client, connection } = await connectClient();
+    return new TemporalTestConnections(client, connection, await NativeConnection.connect({ address: inject('temporalAddress') }));
+  }
+
+  /** Runs `run` while a worker with these activities polls a task queue of its own. */
+  async withWorker<T>(prefix: string, activities: object, run: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = uniqueTaskQueue(prefix);
+    const worker = await Worker.create({ connection: this.workerConnection, taskQueue, workflowsPath, activities });
+    return worker.runUntil(run(taskQueue));
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+    await this.workerConnection.close();
+  }
 }
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */

@@ -4,17 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobWorkflowId } from '../../common/names.js';
 import type { ComputerState } from '../../common/states.js';
 import type { JobWorkflowInput } from '../../common/workflows.js';
-import { connectClient, eventually, recordHistory, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
+import { TemporalTestConnections, eventually, recordHistory } from '../support/temporal.js';
 
 /** An in-memory job: what the activities were asked to do, in order. */
 class FakeJob {
@@ -60,24 +58,20 @@ class FakeJob {
   }
 }
 
+let temporal: TemporalTestConnections;
 let client: Client;
-let connection: Connection;
-let workerConnection: NativeConnection;
 
 beforeAll(async () => {
-  ({ client, connection } = await connectClient());
-  workerConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  temporal = await TemporalTestConnections.open();
+  client = temporal.client;
 });
 
 afterAll(async () => {
-  await connection?.close();
-  await workerConnection?.close();
+  await temporal?.close();
 });
 
-async function withWorker<T>(job: FakeJob, run: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueTaskQueue('install-job');
-  const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowsPath, activities: job.activities() });
-  return worker.runUntil(run(taskQueue));
+function withWorker<T>(job: FakeJob, run: (taskQueue: string) => Promise<T>): Promise<T> {
+  return temporal.withWorker('install-job', job.activities(), run);
 }
 
 function input(scheduledInMs: number): JobWorkflowInput {
@@ -166,10 +160,8 @@ describe('installJob', () => {
         job.states.set('a', 'failed');
       },
     };
-    const taskQueue = uniqueTaskQueue('install-job');
-    const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowsPath, activities });
     const args = input(0);
-    const outcome = await worker.runUntil(
+    const outcome = await temporal.withWorker('install-job', activities, (taskQueue) =>
       client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
     );
     await recordHistory(jobWorkflowId(args.jobId), 'install-job-relay-fails');

@@ -3,15 +3,13 @@
  * the batch that owns each computer, the deadline expires the rest, and cancelling withdraws open offers.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobBatchWorkflowId, jobWorkflowId } from '../../common/names.js';
 import { offerChoiceSignal, type JobWorkflowInput } from '../../common/workflows.js';
-import { connectClient, eventually, recordHistory, uniqueTaskQueue, workflowsPath } from '../support/temporal.js';
+import { TemporalTestConnections, eventually, recordHistory } from '../support/temporal.js';
 
 class FakeOffer {
   readonly offered = new Set<string>();
@@ -57,18 +55,16 @@ class FakeOffer {
   }
 }
 
+let temporal: TemporalTestConnections;
 let client: Client;
-let connection: Connection;
-let workerConnection: NativeConnection;
 
 beforeAll(async () => {
-  ({ client, connection } = await connectClient());
-  workerConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  temporal = await TemporalTestConnections.open();
+  client = temporal.client;
 });
 
 afterAll(async () => {
-  await connection?.close();
-  await workerConnection?.close();
+  await temporal?.close();
 });
 
 function input(deadlineInMs: number): JobWorkflowInput {
@@ -81,10 +77,8 @@ function input(deadlineInMs: number): JobWorkflowInput {
   };
 }
 
-async function withWorker<T>(offer: FakeOffer, run: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = uniqueTaskQueue('offer-job');
-  const worker = await Worker.create({ connection: workerConnection, taskQueue, workflowsPath, activities: offer.activities() });
-  return worker.runUntil(run(taskQueue));
+function withWorker<T>(offer: FakeOffer, run: (taskQueue: string) => Promise<T>): Promise<T> {
+  return temporal.withWorker('offer-job', offer.activities(), run);
 }
 
 describe('offerJob', () => {
