@@ -1,23 +1,28 @@
 /**
- * One agent, relay or computer: its HTTP server, its enrolment and its order intake. Orders are
- * idempotent: the first receipt records the order and starts its work in the background; every receipt
- * answers the recorded status at once. No process-global state, so many agents can share a process.
+ * One agent, relay or computer: its HTTP server, its enrolment and its order intake, and for computers the
+ * self-service page. Orders are idempotent: the first receipt records the order and starts its work in the
+ * background; every receipt answers the recorded status at once. No process-global state, so many agents
+ * can share a process.
  */
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../common/orders.js';
+import type { OfferChoice } from '../common/workflows.js';
 import { openOrder, OrderRefused } from '../trust/orders.js';
+import { sendChoice } from './choice-client.js';
+import { Computer } from './computer.js';
 import type { Clock, FetchLike, Log } from './deps.js';
 import { DEFAULT_RETRY_DELAYS_MS } from './download.js';
 import { enrol, saveIdentity, type AgentRole, type Identity } from './enrolment.js';
 import { createAgentApp, type OrderAnswer } from './http.js';
-import { Installer } from './installer.js';
+import { close, defaultAdvertisedUrl, listen } from './listen.js';
+import { Offers, type ChoiceAnswer } from './offers.js';
 import { orderShapeProblem } from './order-shape.js';
 import { isFinal, orderKey, OrdersBook, type OrderRecord } from './orders-book.js';
 import { agentPaths, type AgentPaths } from './paths.js';
 import { Relay } from './relay.js';
 import type { RoleService } from './role.js';
+import { startSelfService, type SelfServicePage } from './self-service/server.js';
 
 /** Everything an agent needs, injected: no process-global state, so many agents can share a process. */
 export interface AgentOptions {
@@ -44,12 +49,24 @@ export interface ListenOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /**
+   * The URL the managing server sends orders to, when it differs from the bound address (a container's
+   * service name, a NAT). Default: `http://host:port`, with a wildcard host replaced by loopback.
+   */
+  advertiseUrl?: string;
+  /** Computers: serve the self-service page on 127.0.0.1 at this port (0 picks a free one). */
+  uiPort?: number;
 }
 
-/** Answer to orders that arrive before enrolment has given the agent the key to verify them with. */
-interface NotEnrolled {
-  error: { code: 'not_enrolled'; message: string };
+/** Where a started agent can be reached. */
+export interface AgentUrls {
+  /** The URL the agent enrolled with: where the managing server sends its orders. */
+  url: string;
+  /** The self-service page, when one was asked for. */
+  pageUrl?: string;
 }
+
+const NOT_ENROLLED: OrderRefusal = { error: { code: 'not_enrolled', message: 'the agent is enrolling; try again shortly' } };
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
@@ -58,12 +75,15 @@ export class Agent {
   private readonly paths: AgentPaths;
   private readonly book: OrdersBook;
   private readonly role: RoleService;
+  /** Computers only. */
+  private readonly offers: Offers | undefined;
   private readonly log: Log;
   /** Aborted by stop(): cancels enrolment retries, downloads and running install commands. */
   private readonly stopping = new AbortController();
   private readonly work = new Set<Promise<void>>();
   private identity: Identity | undefined;
   private server: Server | undefined;
+  private page: SelfServicePage | undefined;
 
   constructor(private readonly options: AgentOptions) {
     this.paths = agentPaths(options.dataDir);
@@ -78,10 +98,13 @@ export class Agent {
       identity: () => this.requireIdentity(),
       retryDelaysMs: options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
     };
-    this.role =
-      options.role === 'relay'
-        ? new Relay({ ...deps, sweepIntervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS })
-        : new Installer(deps);
+    if (options.role === 'relay') {
+      this.role = new Relay({ ...deps, sweepIntervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS });
+    } else {
+      const forward = (jobId: string, choice: OfferChoice) => this.forwardChoice(jobId, choice);
+      this.offers = new Offers({ book: this.book, clock: options.clock, choicesDir: this.paths.choices, forward });
+      this.role = new Computer(deps, this.offers);
+    }
   }
 
   /** The id the managing server gave this agent; undefined until enrolled. */
@@ -90,14 +113,16 @@ export class Agent {
   }
 
   /**
-   * Listens, enrols (retrying while the server is unreachable; EnrolmentRefused on a 4xx), resumes the
-   * orders left unfinished by the last run, and returns the agent's base URL. An Agent starts only once.
+   * Listens (and opens the self-service page, which shows remembered offers even while the server is
+   * away), enrols (retrying while the server is unreachable; EnrolmentRefused on a 4xx), resumes the orders
+   * left unfinished by the last run, and returns where the agent is. An Agent starts only once.
    */
-  async start(listen: ListenOptions): Promise<string> {
+  async start(where: ListenOptions): Promise<AgentUrls> {
+    if (where.uiPort !== undefined && !this.offers) throw new Error('only computers have a self-service page');
     await mkdir(this.paths.root, { recursive: true, mode: 0o700 });
     await this.book.load();
     await this.role.start();
-    const host = listen.host ?? '127.0.0.1';
+    const host = where.host ?? '127.0.0.1';
     const app = createAgentApp(
       {
         receiveOrder: (body) => this.receiveOrder(body),
@@ -112,12 +137,11 @@ export class Agent {
     this.server = server;
     let url: string;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(listen.port, host, () => resolve());
-      });
-      const { port } = server.address() as AddressInfo;
-      url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const port = await listen(server, where.port, host);
+      url = where.advertiseUrl ?? defaultAdvertisedUrl(host, port);
+      if (this.offers && where.uiPort !== undefined) {
+        this.page = await startSelfService({ agentName: this.options.name, offers: this.offers, port: where.uiPort, log: this.log });
+      }
       const identity = await enrol({
         serverUrl: this.options.serverUrl,
         enrollSecret: this.options.enrollSecret,
@@ -136,18 +160,14 @@ export class Agent {
       throw error;
     }
     for (const record of this.book.unfinished()) this.launch(record);
-    return url;
+    return { url, pageUrl: this.page?.url };
   }
 
   /** Stops listening, cancels work in progress (it resumes at the next start) and waits for it to settle. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    const server = this.server;
-    if (server?.listening) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    }
+    if (this.server) await close(this.server);
+    await this.page?.close();
     await Promise.allSettled([...this.work]);
     await this.role.stop();
   }
@@ -157,11 +177,16 @@ export class Agent {
     return this.identity;
   }
 
+  /** A user's choice from the page, sent on to the managing server with this agent's own token. */
+  private async forwardChoice(jobId: string, choice: OfferChoice): Promise<ChoiceAnswer> {
+    if (!this.identity) return { status: 503, body: NOT_ENROLLED };
+    const { serverUrl, fetch } = this.options;
+    return sendChoice({ serverUrl, token: this.identity.token, jobId, choice, fetch, signal: this.stopping.signal });
+  }
+
   private async receiveOrder(body: Uint8Array | undefined): Promise<OrderAnswer> {
-    if (!this.identity) {
-      const answer: NotEnrolled = { error: { code: 'not_enrolled', message: 'the agent is enrolling; try again shortly' } };
-      return { status: 503, body: answer };
-    }
+    // Before enrolment the agent has no key to verify an order with.
+    if (!this.identity) return { status: 503, body: NOT_ENROLLED };
     if (!body) return refusal('bad_order', `an order must be an ${ORDER_CONTENT_TYPE} body`);
     let order: Order;
     try {

@@ -1,8 +1,9 @@
 /**
  * The agent command line (DESIGN §4):
  *   npm run agent -- --role relay|computer --name NAME --server URL --enroll-secret SECRET --port PORT
- *                    --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1]
- * Prints one line, `courier agent NAME (ROLE) listening on URL`, once it listens and has enrolled.
+ *                    --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1] [--advertise-url URL]
+ * Prints `courier agent NAME (ROLE) listening on URL` once it listens and has enrolled (URL is the one it
+ * enrolled with), then, with --ui-port, `courier agent NAME self-service page on http://127.0.0.1:PORT`.
  * Exit codes: 0 stopped by SIGTERM/SIGINT, 1 enrolment refused or start failed, 2 bad arguments.
  */
 import { parseArgs } from 'node:util';
@@ -12,7 +13,7 @@ import type { AgentRole } from './enrolment.js';
 
 const USAGE =
   'usage: npm run agent -- --role relay|computer --name NAME --server URL --enroll-secret SECRET ' +
-  '--port PORT --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1]';
+  '--port PORT --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1] [--advertise-url URL]';
 
 interface CliOptions {
   role: AgentRole;
@@ -24,6 +25,7 @@ interface CliOptions {
   relay?: string;
   uiPort?: number;
   host: string;
+  advertiseUrl?: string;
 }
 
 class UsageError extends Error {}
@@ -58,6 +60,7 @@ function parseCli(args: string[]): CliOptions {
         relay: { type: 'string' },
         'ui-port': { type: 'string' },
         host: { type: 'string', default: '127.0.0.1' },
+        'advertise-url': { type: 'string' },
       },
     }));
   } catch (error) {
@@ -66,8 +69,13 @@ function parseCli(args: string[]): CliOptions {
   const role = required(values.role, '--role');
   if (role !== 'relay' && role !== 'computer') throw new UsageError(`--role must be relay or computer, got "${role}"`);
   if (role === 'relay' && values.relay !== undefined) throw new UsageError('--relay applies to computers only');
+  if (role === 'relay' && values['ui-port'] !== undefined) throw new UsageError('--ui-port applies to computers only');
   const server = required(values.server, '--server');
   if (!URL.canParse(server)) throw new UsageError(`--server must be a URL, got "${server}"`);
+  const advertiseUrl = values['advertise-url'];
+  if (advertiseUrl !== undefined && !(URL.canParse(advertiseUrl) && /^https?:\/\//.test(advertiseUrl))) {
+    throw new UsageError(`--advertise-url must be an http(s) URL, got "${advertiseUrl}"`);
+  }
   return {
     role,
     name: required(values.name, '--name'),
@@ -78,6 +86,8 @@ function parseCli(args: string[]): CliOptions {
     relay: values.relay,
     uiPort: port(values['ui-port'], '--ui-port'),
     host: values.host,
+    // The managing server appends paths such as /orders to it.
+    advertiseUrl: advertiseUrl?.replace(/\/+$/, ''),
   };
 }
 
@@ -110,10 +120,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', shutDown);
   process.once('SIGINT', shutDown);
 
-  const url = await agent.start({ host: cli.host, port: cli.port });
-  // --ui-port is accepted so launch scripts can already pass it: the self-service page (DESIGN §4) will
-  // be served on it, from its own module, once offers exist. Until then nothing listens there.
+  const { url, pageUrl } = await agent.start({ host: cli.host, port: cli.port, advertiseUrl: cli.advertiseUrl, uiPort: cli.uiPort });
   process.stdout.write(`courier agent ${cli.name} (${cli.role}) listening on ${url}\n`);
+  if (pageUrl) process.stdout.write(`courier agent ${cli.name} self-service page on ${pageUrl}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -94,11 +94,17 @@ export class Offers {
   /**
    * Passes the user's choice on and records it once the managing server has taken it (202). Every other
    * answer is returned as it came: the server decides whether a choice is still possible, and the page
-   * shows its reason. 404 when this computer shows no offer of that job.
+   * shows its reason. Answered here: 404 when this computer shows no offer of that job, and 409 `expired`
+   * (the server's code) past the deadline the signed offer states, which no answer of the server can change.
    */
   async choose(jobId: string, choice: OfferChoice): Promise<ChoiceAnswer> {
-    if (!this.list().some((offer) => offer.jobId === jobId)) {
+    const offer = this.list().find((candidate) => candidate.jobId === jobId);
+    if (!offer) {
       return { status: 404, body: { error: { code: 'not_found', message: `this computer has no offer from job ${jobId}` } } };
+    }
+    if (offer.state === 'expired') {
+      const message = `the offer expired at ${offer.deadline}; no choice can be made any more`;
+      return { status: 409, body: { error: { code: 'expired', message } } };
     }
     this.choosing.add(jobId);
     try {
