@@ -20,8 +20,8 @@ export interface StageOnRelayInput {
   packageId: string;
   deadline: string;
   /**
-   * `install`: any unexpired copy will do. `transfer`: the copy must also carry the package's current
-   * expiry, so a transfer after a PATCH of the expiry sends the package again (a retransfer).
+   * `install` (install and offer jobs): any intact, unexpired copy will do. `transfer`: the copy must also
+   * carry the package's current expiry, so a transfer after a PATCH of the expiry sends it again.
    */
   purpose: 'install' | 'transfer';
 }
@@ -82,18 +82,16 @@ export function createRelayStagingActivities(deps: ActivityDependencies) {
       const [relay] = await db.select().from(relays).where(eq(relays.id, input.relayId));
       if (!relay || !pkg) return finish({ state: 'failed', detail: 'the relay or the package no longer exists' });
 
-      // An install or offer job takes any unexpired copy on record and contacts the relay only without one.
-      // A transfer job always asks the relay: it fetches nothing when it holds an intact copy with the
-      // package's current expiry, and fetches the package again otherwise (a retransfer).
-      if (input.purpose === 'install') {
-        const [copy] = await db
-          .select()
-          .from(relayCopies)
-          .where(and(eq(relayCopies.relayId, relay.id), eq(relayCopies.packageId, pkg.id)));
-        if (copy?.state === 'stored' && copy.expiresAt > clock()) {
-          return finish({ state: 'already_stored', detail: `relay ${relay.name} holds a copy until ${copy.expiresAt.toISOString()}` });
-        }
-      }
+      // The relay is always asked, since a cache can lose what the record says it holds; it fetches nothing
+      // when it holds an intact copy with the expiry in the order. An install or offer job asks for the copy
+      // on record (any unexpired one will do); a transfer job asks for the package's current expiry, so a
+      // copy stored before the expiry was changed is sent again (a retransfer).
+      const [copy] = await db
+        .select()
+        .from(relayCopies)
+        .where(and(eq(relayCopies.relayId, relay.id), eq(relayCopies.packageId, pkg.id)));
+      const copyOnRecord = copy?.state === 'stored' && copy.expiresAt > clock() ? copy.expiresAt : undefined;
+      const wantedExpiry = input.purpose === 'install' && copyOnRecord ? copyOnRecord : pkg.relayExpiresAt;
 
       await updateTarget(db, target, { state: 'transferring', attempts: attempt });
       try {
@@ -104,12 +102,12 @@ export function createRelayStagingActivities(deps: ActivityDependencies) {
           issuedAt: clock().toISOString(),
           package: signedManifestOf(pkg),
           sourceUrl: `${deps.publicUrl}/api/v1/packages/${pkg.id}/content`,
-          expiresAt: pkg.relayExpiresAt.toISOString(),
+          expiresAt: wantedExpiry.toISOString(),
         }));
         if (status.state !== 'stored') {
           return finish({ state: 'failed', detail: `relay ${relay.name} could not store the package: ${status.detail ?? status.state}` });
         }
-        const expiresAt = new Date(status.expiresAt ?? pkg.relayExpiresAt);
+        const expiresAt = new Date(status.expiresAt ?? wantedExpiry);
         await recordStoredCopy(deps, { relayId: relay.id, packageId: pkg.id, jobId: input.jobId, expiresAt });
         if (status.bytes === 0) {
           return finish({ state: 'already_stored', detail: `relay ${relay.name} already held an intact copy until ${expiresAt.toISOString()}` });

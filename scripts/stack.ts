@@ -91,12 +91,13 @@ async function startStack(): Promise<{ apiUrl: string; demo: string[] }> {
       // The third computer has no relay, so the demo shows both download paths.
       const relayName = index < 2 ? 'demo-relay' : undefined;
       const pc = await startAgent(
-        { ...base, role: 'computer', name, dataDir: `${agentsDir}/${name}`, ...(relayName && { relay: relayName }) },
+        { ...base, role: 'computer', name, dataDir: `${agentsDir}/${name}`, uiPort: 0, ...(relayName && { relay: relayName }) },
         env,
         `${logs}/${name}.log`,
       );
       supervise(pc.process);
       demo.push(`computer ${name} at ${pc.url}${relayName ? ` (behind ${relayName})` : ' (served directly)'}`);
+    demo.push(`  ${name}'s self-service page: ${pc.pageUrl}`);
     }
   }
   return { apiUrl: api.url, demo };

@@ -43,11 +43,13 @@ const endedWithoutChoice: ReadonlySet<TargetState> = new Set<TargetState>([
 /** Why this computer may not choose now, checked in the documented order; undefined when it may. */
 function refusal(job: JobRow, target: TargetRow | undefined, now: Date): ServiceError | undefined {
   if (!target) return new Forbidden('not_offered', 'this offer was not made to this computer');
-  if (finishedJobStatuses.has(job.status)) {
-    return new Conflict('offer_closed', `the offer is closed: job ${job.id} has ended as ${job.status}`);
-  }
+  if (job.status === 'cancelled') return new Conflict('offer_closed', `the offer was withdrawn: job ${job.id} was cancelled`);
+  // A late user hears that the offer expired, also once the job has completed after its deadline.
   if (now >= job.deadline || target.state === 'expired') {
     return new Conflict('expired', `the offer expired at ${job.deadline.toISOString()}; no choice can be made any more`);
+  }
+  if (finishedJobStatuses.has(job.status)) {
+    return new Conflict('offer_closed', `the offer is closed: job ${job.id} has ended as ${job.status}`);
   }
   if (target.choice !== null) {
     return new Conflict('already_decided', `this computer's user has already chosen ${target.choice}`);

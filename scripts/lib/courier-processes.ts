@@ -54,13 +54,18 @@ export function agentArgs(options: AgentOptions): string[] {
   return args;
 }
 
-/** Starts an agent and resolves with its URL once it has enrolled and listens. */
+/**
+ * Starts an agent and resolves once it has enrolled and listens, with its URL and, when it was given a
+ * `uiPort`, its self-service page's URL.
+ */
 export async function startAgent(
   options: AgentOptions,
   env: NodeJS.ProcessEnv = process.env,
   logFile?: string,
-): Promise<{ process: ManagedProcess; url: string }> {
+): Promise<{ process: ManagedProcess; url: string; pageUrl?: string }> {
   const agent = spawnTs(`agent ${options.name}`, 'agent/main.ts', agentArgs(options), env, logFile);
   const [, url] = await ready(agent, /listening on (http\S+)/);
-  return { process: agent, url: url as string };
+  if (options.uiPort === undefined) return { process: agent, url: url as string };
+  const [, pageUrl] = await ready(agent, /self-service page on (http\S+)/);
+  return { process: agent, url: url as string, pageUrl: pageUrl as string };
 }

@@ -3,7 +3,7 @@
  * two-stage distribution, retransfer after a changed expiry, relay restarts, a damaged relay copy, an
  * unreachable relay, and a rerun of what failed.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
@@ -100,6 +100,18 @@ describe('transfer job on the real stack', () => {
     const job = await runJob({ type: 'install', targets: { computers: ['pc-3'] } });
     expect(targetStates(job)).toEqual({ 'pc-3': 'installed' });
     expect(await readFile(join(stack.agents.get('pc-3')!.dataDir, 'root', 'payload.txt'), 'utf8')).toBe('the true package\n'.repeat(2000));
+    expect(await served('relay-a')).toBe(before + pkg.size);
+  });
+
+  it('a relay that lost its copy fetches it again before its computers download', async () => {
+    await relayA.process.stop();
+    await rm(join(relayA.dataDir, 'packages'), { recursive: true, force: true });
+    relayA = await stack.startAgent({ role: 'relay', name: 'relay-a' });
+    await stack.startAgent({ role: 'computer', name: 'pc-4', relay: 'relay-a' });
+    const before = await served('relay-a');
+
+    const job = await runJob({ type: 'install', targets: { computers: ['pc-4'] } });
+    expect(targetStates(job)).toEqual({ 'pc-4': 'installed' });
     expect(await served('relay-a')).toBe(before + pkg.size);
   });
 

@@ -76,19 +76,9 @@ export class TestStack {
       { ...agentOptions, serverUrl: this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir, ...(page && { uiPort: 0 }) },
       this.env,
     );
-    const pageUrl = page ? await this.pageUrlOf(started.process) : undefined;
-    const agent = { name: options.name, url: started.url, pageUrl, dataDir, process: started.process };
+    const agent = { name: options.name, url: started.url, pageUrl: started.pageUrl, dataDir, process: started.process };
     this.agents.set(options.name, agent);
     return agent;
-  }
-
-  private async pageUrlOf(agent: ManagedProcess): Promise<string> {
-    try {
-      return (await agent.waitForLine(/self-service page on (http\S+)/))[1] as string;
-    } catch (error) {
-      await agent.stop();
-      throw error;
-    }
   }
 
   /** An admin request; the body, when given, is sent as JSON. */
