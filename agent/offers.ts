@@ -82,8 +82,16 @@ export class Offers {
     return Promise.resolve({ state: 'withdrawn', detail });
   }
 
-  /** The offers to show, the most recently received first. */
+  /**
+   * The offers to show, the most recently received first. An offer whose deadline passed without a choice
+   * leaves the page: there is nothing left to do with it.
+   */
   list(): OfferView[] {
+    return this.all().filter((view) => view.state !== 'expired');
+  }
+
+  /** Every offer not withdrawn, expired ones included. */
+  private all(): OfferView[] {
     return this.deps.book
       .ofKind('offer')
       .sort((a, b) => Date.parse(b.status.updatedAt) - Date.parse(a.status.updatedAt))
@@ -98,7 +106,7 @@ export class Offers {
    * (the server's code) past the deadline the signed offer states, which no answer of the server can change.
    */
   async choose(jobId: string, choice: OfferChoice): Promise<ChoiceAnswer> {
-    const offer = this.list().find((candidate) => candidate.jobId === jobId);
+    const offer = this.all().find((candidate) => candidate.jobId === jobId);
     if (!offer) {
       return { status: 404, body: { error: { code: 'not_found', message: `this computer has no offer from job ${jobId}` } } };
     }
