@@ -5,10 +5,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
-# npm ci only when the lockfile changed since the last install.
+# Install only when the lockfile changed since the last install. `npm install` rather than `npm ci`: the
+# lockfile is written without registry addresses, which leaves out other platforms' optional packages, and
+# `npm ci` refuses such a lockfile; `npm install` installs exactly what it pins and leaves it unchanged.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies" >&2
-  npm ci --no-audit --no-fund >&2
+  npm install --no-audit --no-fund >&2
 fi
 
 # PostgreSQL on 127.0.0.1:5432, started when it is installed but down.
