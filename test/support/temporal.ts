@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { temporalCliPath } from '../../scripts/lib/temporal-dev-server.js';
 
 export const workflowsPath = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
@@ -24,29 +24,41 @@ export async function connectClient(): Promise<{ client: Client; connection: Con
   return { client: new Client({ connection }), connection };
 }
 
-/** Temporal connections for a workflow test file: a client, and a worker connection shared by its workers. */
+/**
+ * Temporal connections for a workflow test file: a client, and a worker connection shared by its workers.
+ * `forThisFile()` opens them before the file's tests and closes them after.
+ */
 export class TemporalTestConnections {
-  private constructor(
-    readonly client: Client,
-    private readonly connection: Connection,
-    private readonly workerConnection: NativeConnection,
-  ) {}
+  private opened?: { client: Client; connection: Connection; workerConnection: NativeConnection };
 
-  static async open(): Promise<TemporalTestConnections> {
+  static forThisFile(): TemporalTestConnections {
+    const connections = new TemporalTestConnections();
+    beforeAll(() => connections.open());
+    afterAll(() => connections.close());
+    return connections;
+  }
+
+  get client(): Client {
+    if (!this.opened) throw new Error('Temporal connections are opened in beforeAll');
+    return this.opened.client;
+  }
+
+  private async open(): Promise<void> {
     const { client, connection } = await connectClient();
-    return new TemporalTestConnections(client, connection, await NativeConnection.connect({ address: inject('temporalAddress') }));
+    this.opened = { client, connection, workerConnection: await NativeConnection.connect({ address: inject('temporalAddress') }) };
   }
 
   /** Runs `run` while a worker with these activities polls a task queue of its own. */
   async withWorker<T>(prefix: string, activities: object, run: (taskQueue: string) => Promise<T>): Promise<T> {
     const taskQueue = uniqueTaskQueue(prefix);
-    const worker = await Worker.create({ connection: this.workerConnection, taskQueue, workflowsPath, activities });
+    const connection = this.opened?.workerConnection;
+    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities });
     return worker.runUntil(run(taskQueue));
   }
 
-  async close(): Promise<void> {
-    await this.connection.close();
-    await this.workerConnection.close();
+  private async close(): Promise<void> {
+    await this.opened?.connection.close();
+    await this.opened?.workerConnection.close();
   }
 }
 

@@ -4,10 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobWorkflowId } from '../../common/names.js';
 import type { ComputerState } from '../../common/states.js';
@@ -58,17 +57,7 @@ class FakeJob {
   }
 }
 
-let temporal: TemporalTestConnections;
-let client: Client;
-
-beforeAll(async () => {
-  temporal = await TemporalTestConnections.open();
-  client = temporal.client;
-});
-
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = TemporalTestConnections.forThisFile();
 
 function withWorker<T>(job: FakeJob, run: (taskQueue: string) => Promise<T>): Promise<T> {
   return temporal.withWorker('install-job', job.activities(), run);
@@ -89,7 +78,7 @@ describe('installJob', () => {
     const job = new FakeJob(['a', 'b', 'c']);
     const args = input(3000);
     const outcome = await withWorker(job, (taskQueue) =>
-      client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
+      temporal.client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
     );
     await recordHistory(jobWorkflowId(args.jobId), 'install-job-scheduled');
     expect(job.startedAt).toBeGreaterThanOrEqual(Date.parse(args.scheduledAt));
@@ -108,7 +97,7 @@ describe('installJob', () => {
     });
     const args = input(0);
     const outcome = await withWorker(job, (taskQueue) =>
-      client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
+      temporal.client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
     );
     await recordHistory(jobWorkflowId(args.jobId), 'install-job-one-target-fails');
     expect(job.states.get('a')).toBe('installed');
@@ -121,7 +110,7 @@ describe('installJob', () => {
     const job = new FakeJob(['a']);
     const args = input(3_600_000);
     await withWorker(job, async (taskQueue) => {
-      const handle = await client.workflow.start('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
+      const handle = await temporal.client.workflow.start('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
       await eventually(async () => ((await handle.describe()).historyLength >= 5 ? true : undefined), 10_000, 'the timer');
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
@@ -138,7 +127,7 @@ describe('installJob', () => {
     });
     const args = input(0);
     await withWorker(job, async (taskQueue) => {
-      const handle = await client.workflow.start('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
+      const handle = await temporal.client.workflow.start('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
       await eventually(async () => (installing === 2 ? true : undefined), 15_000, 'both installs to start');
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
@@ -162,7 +151,7 @@ describe('installJob', () => {
     };
     const args = input(0);
     const outcome = await temporal.withWorker('install-job', activities, (taskQueue) =>
-      client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
+      temporal.client.workflow.execute('installJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] }),
     );
     await recordHistory(jobWorkflowId(args.jobId), 'install-job-relay-fails');
     expect(failedBehind).toEqual(['relay-1: relay-1 unreachable']);

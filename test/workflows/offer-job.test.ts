@@ -3,9 +3,8 @@
  * the batch that owns each computer, the deadline expires the rest, and cancelling withdraws open offers.
  */
 import { randomUUID } from 'node:crypto';
-import type { Client } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobBatchWorkflowId, jobWorkflowId } from '../../common/names.js';
 import { offerChoiceSignal, type JobWorkflowInput } from '../../common/workflows.js';
@@ -55,17 +54,7 @@ class FakeOffer {
   }
 }
 
-let temporal: TemporalTestConnections;
-let client: Client;
-
-beforeAll(async () => {
-  temporal = await TemporalTestConnections.open();
-  client = temporal.client;
-});
-
-afterAll(async () => {
-  await temporal?.close();
-});
+const temporal = TemporalTestConnections.forThisFile();
 
 function input(deadlineInMs: number): JobWorkflowInput {
   const now = Date.now();
@@ -86,9 +75,9 @@ describe('offerJob', () => {
     const offer = new FakeOffer(['a', 'b', 'c']);
     const args = input(5000);
     await withWorker(offer, async (taskQueue) => {
-      const handle = await client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
+      const handle = await temporal.client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
       await eventually(async () => (offer.offered.size === 3 ? true : undefined), 15_000, 'the offers');
-      const batch = client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0));
+      const batch = temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0));
       await batch.signal(offerChoiceSignal, { computerId: 'a', choice: 'install' });
       await batch.signal(offerChoiceSignal, { computerId: 'b', choice: 'decline' });
       await batch.signal(offerChoiceSignal, { computerId: 'a', choice: 'decline' }); // a repeat changes nothing
@@ -106,9 +95,9 @@ describe('offerJob', () => {
     const offer = new FakeOffer(['a', 'b']);
     const args = input(3_600_000);
     await withWorker(offer, async (taskQueue) => {
-      const handle = await client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
+      const handle = await temporal.client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
       await eventually(async () => (offer.offered.size === 2 ? true : undefined), 15_000, 'the offers');
-      const batch = client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0));
+      const batch = temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0));
       await batch.signal(offerChoiceSignal, { computerId: 'b', choice: 'install' });
       await batch.signal(offerChoiceSignal, { computerId: 'a', choice: 'install' });
       await handle.result();
@@ -121,9 +110,9 @@ describe('offerJob', () => {
     const offer = new FakeOffer(['a', 'b']);
     const args = input(3_600_000);
     await withWorker(offer, async (taskQueue) => {
-      const handle = await client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
+      const handle = await temporal.client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
       await eventually(async () => (offer.offered.size === 2 ? true : undefined), 15_000, 'the offers');
-      await client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0)).signal(offerChoiceSignal, { computerId: 'a', choice: 'decline' });
+      await temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0)).signal(offerChoiceSignal, { computerId: 'a', choice: 'decline' });
       await eventually(async () => (offer.declined.length === 1 ? true : undefined), 15_000, 'the decline');
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
