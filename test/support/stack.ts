@@ -40,7 +40,7 @@ export class TestStack {
     readonly env: NodeJS.ProcessEnv,
     readonly apiUrl: string,
     readonly api: ManagedProcess,
-    readonly worker: ManagedProcess,
+    private worker: ManagedProcess,
   ) {}
 
   static async start(): Promise<TestStack> {
@@ -90,6 +90,12 @@ export class TestStack {
     });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  /** Kills the worker without warning, as a crash would, and starts a fresh one. */
+  async crashWorker(): Promise<void> {
+    await this.worker.kill();
+    this.worker = await startWorker(this.env);
   }
 
   /** Waits for a job to reach a final status and returns its view. */
