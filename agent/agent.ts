@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { errorMessage } from '../common/errors.js';
 import { ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../common/orders.js';
 import type { OfferChoice } from '../common/workflows.js';
 import { openOrder, OrderRefused } from '../trust/orders.js';
@@ -220,7 +221,7 @@ export class Agent {
       .catch(async (error: unknown) => {
         // Stopped: the record keeps its last state and the next start resumes from there.
         if (signal.aborted) return;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         this.log(`order ${orderKey(record.order)} failed unexpectedly: ${message}`);
         await this.book.update(record.order, { state: 'failed', detail: `agent error: ${message}` });
       })

@@ -2,6 +2,7 @@
  * Sends a user's offer choice to the managing server (`POST /api/v1/jobs/:jobId/choices`) with the agent's
  * own token: the server takes choices only from the computer the offer was made to.
  */
+import { causeMessage } from '../common/errors.js';
 import type { OfferChoice } from '../common/workflows.js';
 import type { FetchLike } from './deps.js';
 import type { ChoiceAnswer } from './offers.js';
@@ -37,8 +38,7 @@ export async function sendChoice(request: ChoiceRequest): Promise<ChoiceAnswer> 
     });
     text = await response.text();
   } catch (error) {
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-    return badGateway('server_unreachable', `the managing server could not be reached: ${cause}`);
+    return badGateway('server_unreachable', `the managing server could not be reached: ${causeMessage(error)}`);
   }
   try {
     return { status: response.status, body: JSON.parse(text) as unknown };

@@ -66,7 +66,7 @@ export async function download(request: DownloadRequest, retryDelaysMs: readonly
 }
 
 /** One attempt: resumes from whatever the partial file holds. */
-export async function downloadOnce(request: DownloadRequest): Promise<Downloaded> {
+async function downloadOnce(request: DownloadRequest): Promise<Downloaded> {
   const { partialPath, expectedSize, signal } = request;
   let offset = (await fileSize(partialPath)) ?? 0;
   if (offset > expectedSize) {

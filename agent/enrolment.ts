@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { causeMessage } from '../common/errors.js';
 import type { FetchLike, Log } from './deps.js';
 import { writeJsonAtomic } from './files.js';
 
@@ -71,8 +72,7 @@ async function attempt(endpoint: string, body: string, request: EnrolmentRequest
     });
   } catch (error) {
     request.signal.throwIfAborted();
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-    return `server unreachable: ${cause}`;
+    return `server unreachable: ${causeMessage(error)}`;
   }
   const text = await response.text();
   if (response.status >= 500) return `server answered HTTP ${response.status}`;

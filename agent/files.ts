@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -45,6 +45,17 @@ export async function readJsonIfExists<T>(path: string): Promise<T | undefined> 
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/** Every `*.json` file of `dir` but hidden ones, parsed, by file name without `.json`. */
+export async function readJsonFolder<T>(dir: string): Promise<Map<string, T>> {
+  const found = new Map<string, T>();
+  for (const name of await readdir(dir)) {
+    if (!name.endsWith('.json') || name.startsWith('.')) continue;
+    const value = await readJsonIfExists<T>(join(dir, name));
+    if (value !== undefined) found.set(name.slice(0, -'.json'.length), value);
+  }
+  return found;
 }
 
 /** Size of a file, or undefined when it does not exist. */

@@ -6,6 +6,7 @@
  */
 import { mkdir, rm, statfs } from 'node:fs/promises';
 import { evaluateConditions } from '../common/conditions.js';
+import { errorMessage } from '../common/errors.js';
 import type { InstallOrder } from '../common/orders.js';
 import { verifyManifest } from '../trust/signing.js';
 import { UnsafeArchiveError } from './archive-guard.js';
@@ -19,7 +20,7 @@ import type { RoleDeps } from './role.js';
 import { runCommand } from './run-command.js';
 
 /** Recorded for an install whose command was cut off by the agent stopping; it is never rerun silently. */
-export const INTERRUPTED_DETAIL = 'interrupted: the agent stopped while the install command was running';
+const INTERRUPTED_DETAIL = 'interrupted: the agent stopped while the install command was running';
 
 /** Install steps take this lock: one command at a time, and conditions see what is really installed. */
 const INSTALL_LOCK = 'install';
@@ -103,7 +104,7 @@ export class Installer {
       await extractPackage(contentPath, manifest.format, manifest.fileName, folder);
     } catch (error) {
       if (error instanceof UnsafeArchiveError) return { state: 'rejected', detail: `unsafe package: ${error.message}` };
-      return { state: 'failed', detail: `extraction failed: ${error instanceof Error ? error.message : String(error)}` };
+      return { state: 'failed', detail: `extraction failed: ${errorMessage(error)}` };
     }
     signal.throwIfAborted();
     if (this.lock.busy(INSTALL_LOCK)) {

@@ -4,9 +4,11 @@
  *                    --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1] [--advertise-url URL]
  * Prints `courier agent NAME (ROLE) listening on URL` once it listens and has enrolled (URL is the one it
  * enrolled with), then, with --ui-port, `courier agent NAME self-service page on http://127.0.0.1:PORT`.
+ * `--enroll-secret` may instead come from COURIER_ENROLL_SECRET.
  * Exit codes: 0 stopped by SIGTERM/SIGINT, 1 enrolment refused or start failed, 2 bad arguments.
  */
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../common/errors.js';
 import { Agent } from './agent.js';
 import { systemClock } from './deps.js';
 import type { AgentRole } from './enrolment.js';
@@ -64,7 +66,7 @@ function parseCli(args: string[]): CliOptions {
       },
     }));
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(errorMessage(error));
   }
   const role = required(values.role, '--role');
   if (role !== 'relay' && role !== 'computer') throw new UsageError(`--role must be relay or computer, got "${role}"`);
@@ -80,7 +82,8 @@ function parseCli(args: string[]): CliOptions {
     role,
     name: required(values.name, '--name'),
     server,
-    enrollSecret: required(values['enroll-secret'], '--enroll-secret'),
+    // The environment keeps the secret out of process listings (docker-compose passes it that way).
+    enrollSecret: required(values['enroll-secret'] ?? process.env.COURIER_ENROLL_SECRET, '--enroll-secret (or COURIER_ENROLL_SECRET)'),
     port: port(required(values.port, '--port'), '--port') ?? 0,
     dataDir: required(values['data-dir'], '--data-dir'),
     relay: values.relay,
@@ -128,6 +131,6 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // Stopped while still enrolling: a clean exit, not a failure.
   if (error instanceof Error && error.name === 'AbortError') return;
-  process.stderr.write(`courier agent: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`courier agent: ${errorMessage(error)}\n`);
   process.exit(1);
 });

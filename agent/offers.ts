@@ -4,12 +4,12 @@
  * user's choices, kept in the data folder once the managing server has taken them, and works out where each
  * offer stands from the offer, its choice, and the install order the same job sends after an Install.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OfferOrder, OrderStatus, WithdrawOrder } from '../common/orders.js';
 import type { OfferChoice } from '../common/workflows.js';
 import type { Clock } from './deps.js';
-import { readJsonIfExists, safeName, writeJsonAtomic } from './files.js';
+import { readJsonFolder, safeName, writeJsonAtomic } from './files.js';
 import type { OrderRecord, OrdersBook, StatusUpdate } from './orders-book.js';
 
 /** Where an offer stands, as the page shows it. */
@@ -65,10 +65,8 @@ export class Offers {
   /** Reads the recorded choices (at start). */
   async load(): Promise<void> {
     await mkdir(this.deps.choicesDir, { recursive: true });
-    for (const name of await readdir(this.deps.choicesDir)) {
-      if (!name.endsWith('.json') || name.startsWith('.')) continue;
-      const recorded = await readJsonIfExists<RecordedChoice>(join(this.deps.choicesDir, name));
-      if (recorded) this.choices.set(recorded.jobId, recorded);
+    for (const recorded of (await readJsonFolder<RecordedChoice>(this.deps.choicesDir)).values()) {
+      this.choices.set(recorded.jobId, recorded);
     }
   }
 

@@ -3,11 +3,11 @@
  * received and its current status. Repeated orders are answered from here, and a restarted agent finds
  * here the work it left unfinished.
  */
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finalOrderStates, type Order, type OrderKind, type OrderStatus } from '../common/orders.js';
 import type { Clock } from './deps.js';
-import { readJsonIfExists, safeName, writeJsonAtomic } from './files.js';
+import { readJsonFolder, safeName, writeJsonAtomic } from './files.js';
 
 /** One order and what became of it. */
 export interface OrderRecord {
@@ -56,11 +56,7 @@ export class OrdersBook {
   /** Reads every record in the folder (at start). */
   async load(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    for (const name of await readdir(this.dir)) {
-      if (!name.endsWith('.json') || name.startsWith('.')) continue;
-      const record = await readJsonIfExists<OrderRecord>(join(this.dir, name));
-      if (record) this.records.set(name.slice(0, -'.json'.length), record);
-    }
+    for (const [key, record] of await readJsonFolder<OrderRecord>(this.dir)) this.records.set(key, record);
   }
 
   get(order: Order): OrderRecord | undefined {

@@ -3,10 +3,10 @@
  * expiry, when stored). Relays are untrusted caches, but an honest relay still never serves a copy it
  * knows is damaged: a copy is re-hashed whenever its file changed since it was last verified.
  */
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SignedManifest } from '../common/manifest.js';
-import { readJsonIfExists, safeName, sha256File, writeJsonAtomic } from './files.js';
+import { readJsonFolder, readJsonIfExists, safeName, sha256File, writeJsonAtomic } from './files.js';
 
 /** What a relay records about one copy. */
 export interface RelayCopy {
@@ -55,13 +55,8 @@ export class RelayStore {
 
   /** The package ids of every copy held (metadata present). */
   async list(): Promise<string[]> {
-    const names = await readdir(this.dir);
-    const copies: string[] = [];
-    for (const name of names.filter((entry) => entry.endsWith('.json') && !entry.startsWith('.'))) {
-      const copy = await readJsonIfExists<RelayCopy>(join(this.dir, name));
-      if (copy) copies.push(copy.manifest.manifest.packageId);
-    }
-    return copies;
+    const copies = await readJsonFolder<RelayCopy>(this.dir);
+    return [...copies.values()].map((copy) => copy.manifest.manifest.packageId);
   }
 
   /**

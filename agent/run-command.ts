@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 
 /** How much combined stdout/stderr is kept: enough to show an error, small enough for a status. */
-export const OUTPUT_TAIL_BYTES = 4096;
+const OUTPUT_TAIL_BYTES = 4096;
 
 /** After the shell exits, how long output from processes it left behind is still awaited. */
 const DRAIN_AFTER_EXIT_MS = 1000;

@@ -5,6 +5,7 @@ import type { Database } from '../db/client.js';
 import type { ServerKey } from '../trust/signing.js';
 import type { PackageStore } from './package-store.js';
 
+/** The api's dependencies: its database, its Temporal client, configuration, signing key and package store. */
 export interface AppDependencies {
   db: Database;
   temporal: Client;

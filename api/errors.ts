@@ -23,6 +23,7 @@ export class InvalidInput extends ServiceError {}
 export class Unauthorized extends ServiceError {}
 /** The caller is known but may not do this. */
 export class Forbidden extends ServiceError {}
+/** The named package, job, computer or route does not exist. */
 export class NotFound extends ServiceError {}
 /** The request contradicts the current state (a duplicate, a finished job). */
 export class Conflict extends ServiceError {}

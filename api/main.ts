@@ -6,6 +6,7 @@
 import { createServer } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../common/config.js';
+import { errorMessage } from '../common/errors.js';
 import { connectDatabase } from '../db/client.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { loadOrCreateServerKey } from '../trust/signing.js';
@@ -25,7 +26,7 @@ const host = process.env.COURIER_API_HOST || '127.0.0.1';
 
 /** Stops with one readable line instead of a stack trace when a dependency is missing at start. */
 function startFailed(step: string, error: unknown): never {
-  console.error(`courier api: cannot ${step}: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`courier api: cannot ${step}: ${errorMessage(error)}`);
   process.exit(1);
 }
 

@@ -18,6 +18,7 @@ export interface ReceivedContent {
   size: number;
 }
 
+/** The package blobs under one root folder; see the module comment for the layout. */
 export class PackageStore {
   /** Absolute, so paths can be handed to `res.sendFile`. */
   readonly root: string;

@@ -12,7 +12,7 @@ import type { PackageStore, ReceivedContent } from './package-store.js';
 import { parseManifestPart, safeFileName, type PackageManifestInput } from './validation.js';
 
 /** The manifest is small JSON; anything larger is a mistake or an attack. */
-export const MANIFEST_LIMIT_BYTES = 64 * 1024;
+const MANIFEST_LIMIT_BYTES = 64 * 1024;
 
 /** A validated manifest and its content, received but not yet committed to the store. */
 export interface PackageUpload {
@@ -59,8 +59,8 @@ export function readPackageUpload(req: Request, store: PackageStore): Promise<Pa
     let manifest: PackageManifestInput | undefined;
     let manifestSeen = false;
     let content: ReceivedContent | undefined;
+    // Set once a usable "content" part arrived.
     let fileName: string | undefined;
-    let contentSeen = false;
     const pending: Promise<void>[] = [];
     const fail = (error: unknown) => {
       failure ??= error instanceof Error ? error : new Error(String(error));
@@ -83,7 +83,7 @@ export function readPackageUpload(req: Request, store: PackageStore): Promise<Pa
 
     const contentProblem = (name: string, rawFileName: string | undefined) => {
       if (name !== 'content') return new InvalidInput('unexpected_part', `unexpected part "${name}"; ${usage}`);
-      if (contentSeen) return new InvalidInput('duplicate_part', 'more than one "content" part');
+      if (fileName !== undefined) return new InvalidInput('duplicate_part', 'more than one "content" part');
       if (safeFileName(rawFileName) === undefined) {
         return new InvalidInput('invalid_file_name', 'the "content" part needs a usable file name');
       }
@@ -97,10 +97,7 @@ export function readPackageUpload(req: Request, store: PackageStore): Promise<Pa
       }
       const problem = contentProblem(name, info.filename);
       if (problem) fail(problem);
-      else {
-        contentSeen = true;
-        fileName = safeFileName(info.filename);
-      }
+      else fileName = safeFileName(info.filename);
       // Bytes that will be thrown away anyway (a bad part, or a manifest already rejected) are not stored.
       if (failure !== undefined) {
         stream.resume();

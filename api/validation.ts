@@ -6,8 +6,7 @@
 import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
-import { computerStates, jobTypes, relayStates } from '../common/states.js';
-import type { OfferChoice } from '../common/workflows.js';
+import { computerStates, jobTypes, offerChoices, relayStates } from '../common/states.js';
 import { InvalidInput } from './errors.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -50,7 +49,7 @@ const dateTime = z.iso
 const futureDateTime = dateTime.refine((date) => date.getTime() > Date.now(), { error: 'must be in the future' });
 
 /** The `manifest` part of a package upload. */
-export const packageManifestSchema = z
+const packageManifestSchema = z
   .object({
     name: printable(200),
     version: printable(100),
@@ -65,6 +64,7 @@ export const packageManifestSchema = z
   })
   .strict();
 
+/** A validated manifest part, defaults filled in. */
 export type PackageManifestInput = z.output<typeof packageManifestSchema>;
 
 /** Parses the manifest part's text: not JSON and not a valid manifest are both plain 400s. */
@@ -96,8 +96,10 @@ export function safeFileName(raw: string | undefined): string | undefined {
   return controlCharacter.test(base) ? undefined : base;
 }
 
+/** The body of PATCH /packages/:id: only the relay expiration date may change. */
 export const patchPackageSchema = z.object({ relayExpiresAt: futureDateTime }).strict();
 
+/** The body of POST /enroll. */
 export const enrollSchema = z
   .object({
     role: z.enum(['relay', 'computer']),
@@ -116,6 +118,7 @@ export type EnrollRequest = z.output<typeof enrollSchema>;
 
 const targetRefs = z.array(printable(200)).max(100_000);
 
+/** The body of POST /jobs. */
 export const jobRequestSchema = z
   .object({
     type: z.enum(jobTypes),
@@ -133,6 +136,7 @@ export const jobRequestSchema = z
 
 export type JobRequest = z.output<typeof jobRequestSchema>;
 
+/** When a job starts and when it stops retrying, defaults resolved. */
 export interface JobSchedule {
   scheduledAt: Date;
   deadline: Date;
@@ -167,21 +171,21 @@ export function resolveJobSchedule(
   return { scheduledAt, deadline };
 }
 
-/** The choices a computer's user can make on an offer. */
-const offerChoices = ['install', 'decline'] as const satisfies readonly OfferChoice[];
-
 /** The body of POST /jobs/:id/choices. */
 export const offerChoiceSchema = z.object({ choice: z.enum(offerChoices) }).strict();
 
 const offset = z.coerce.number().int().min(0).default(0);
 
+/** Paging of GET /relays and GET /computers. */
 export const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
   offset,
 });
 
+/** Paging of GET /jobs. */
 export const listJobsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset });
 
+/** GET /jobs/:id: a page of targets, optionally only those in one state. */
 export const jobQuerySchema = z.object({
   targetsLimit: z.coerce.number().int().min(1).max(10_000).default(1000),
   targetsOffset: offset,

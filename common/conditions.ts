@@ -14,6 +14,7 @@ const packageRequirement = z.object({
     .optional(),
 });
 
+/** The `conditions` of a manifest, checked by the computer just before it installs. */
 export const installConditionsSchema = z
   .object({
     /** Free space the install needs on the agent's data volume, in megabytes. */
@@ -28,12 +29,14 @@ export const installConditionsSchema = z
 export type InstallConditions = z.infer<typeof installConditionsSchema>;
 export type PackageRequirement = z.infer<typeof packageRequirement>;
 
+/** What the agent knows about its computer when it checks conditions. */
 export interface ComputerFacts {
   freeDiskBytes: number;
   /** Installed package name → version. */
   installed: ReadonlyMap<string, string>;
 }
 
+/** Whether the install may go ahead, and every reason it may not. */
 export type ConditionsVerdict = { ok: true } | { ok: false; reasons: string[] };
 
 /** Versions are compared as semver, coercing loose ones such as `2.1` or `10`. */
@@ -47,6 +50,7 @@ function describe(requirement: PackageRequirement): string {
   return requirement.version ? `${requirement.name} ${requirement.version}` : requirement.name;
 }
 
+/** Checks every condition and collects all failures, so the admin sees every reason at once. */
 export function evaluateConditions(conditions: InstallConditions, facts: ComputerFacts): ConditionsVerdict {
   const reasons: string[] = [];
   if (conditions.minFreeDiskMb !== undefined) {

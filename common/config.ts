@@ -4,6 +4,7 @@
  */
 import { DEFAULT_TASK_QUEUE } from './names.js';
 
+/** The managing server's settings, as loadConfig derives them. */
 export interface CourierConfig {
   databaseUrl: string;
   temporalAddress: string;
@@ -24,6 +25,7 @@ export interface CourierConfig {
   agentPollMs: number;
 }
 
+/** Environment variables, as process.env holds them. */
 export type Environment = Record<string, string | undefined>;
 
 function integer(env: Environment, name: string, fallback: number): number {
@@ -34,6 +36,7 @@ function integer(env: Environment, name: string, fallback: number): number {
   return value;
 }
 
+/** Reads the configuration; throws on a malformed number rather than fall back silently. */
 export function loadConfig(env: Environment): CourierConfig {
   const apiPort = integer(env, 'COURIER_API_PORT', 3000);
   const dataDir = env.COURIER_DATA_DIR || '.courier';

@@ -5,9 +5,11 @@
  */
 import type { InstallConditions } from './conditions.js';
 
+/** The content formats an agent can unpack (DESIGN §1). */
 export const packageFormats = ['tar.gz', 'zip', 'file'] as const;
 export type PackageFormat = (typeof packageFormats)[number];
 
+/** Everything about a package that the server signs; immutable once uploaded. */
 export interface PackageManifest {
   packageId: string;
   name: string;
@@ -29,7 +31,7 @@ export interface SignedManifest {
 }
 
 /** Canonical JSON: keys sorted at every level, so signer and verifier hash the very same bytes. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
@@ -40,6 +42,7 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** The bytes a manifest's signature covers. */
 export function manifestBytes(manifest: PackageManifest): Uint8Array {
   return new TextEncoder().encode(canonicalJson(manifest));
 }

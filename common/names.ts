@@ -4,6 +4,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 /** Default task queue; a deployment (or a test) may pick another through COURIER_TASK_QUEUE. */
 export const DEFAULT_TASK_QUEUE = 'courier';
 
+/** The workflow ID of a job's main workflow: one per job, so a job cannot run twice. */
 export function jobWorkflowId(jobId: string): string {
   return `job-${jobId}`;
 }
@@ -13,6 +14,7 @@ export function jobBatchWorkflowId(jobId: string, batch: number): string {
   return `job-${jobId}-batch-${batch}`;
 }
 
+/** The workflow ID owning one relay's copy of one package (its expiry timer). */
 export function relayCopyWorkflowId(relayId: string, packageId: string): string {
   return `relay-${relayId}-package-${packageId}`;
 }

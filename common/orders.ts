@@ -5,6 +5,7 @@
  */
 import type { SignedManifest } from './manifest.js';
 
+/** Orders and their answers travel as msgpack. */
 export const ORDER_CONTENT_TYPE = 'application/x-msgpack';
 
 /** How long an order stays valid after it was issued, and the clock skew tolerated either side. */
@@ -54,6 +55,7 @@ export interface WithdrawOrder extends OrderBase {
   packageId: string;
 }
 
+/** Any order an agent may receive. */
 export type Order = StoreOrder | DeleteOrder | InstallOrder | OfferOrder | WithdrawOrder;
 export type OrderKind = Order['kind'];
 
@@ -88,6 +90,7 @@ export type OrderState =
   | 'offered'
   | 'withdrawn';
 
+/** States an order never leaves; a repeat of such an order only reads its status. */
 export const finalOrderStates: ReadonlySet<OrderState> = new Set<OrderState>([
   'stored',
   'deleted',
@@ -99,6 +102,7 @@ export const finalOrderStates: ReadonlySet<OrderState> = new Set<OrderState>([
   'withdrawn',
 ]);
 
+/** An agent's answer to an order (and to every repeat of it). */
 export interface OrderStatus {
   jobId: string;
   kind: OrderKind;

@@ -1,11 +1,14 @@
 /** Job types, job statuses and target states: the names admins see, exactly as DESIGN §3 spells them. */
 
+/** The three job types (DESIGN §1). */
 export const jobTypes = ['install', 'transfer', 'offer'] as const;
 export type JobType = (typeof jobTypes)[number];
 
+/** A job's overall status, as the api shows it. */
 export const jobStatuses = ['scheduled', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
 export type JobStatus = (typeof jobStatuses)[number];
 
+/** Where a computer target of an install or offer job stands. */
 export const computerStates = [
   'pending',
   'waiting_for_relay',
@@ -23,10 +26,15 @@ export const computerStates = [
 ] as const;
 export type ComputerState = (typeof computerStates)[number];
 
+/** Where a relay target of a transfer job stands. */
 export const relayStates = ['pending', 'transferring', 'stored', 'already_stored', 'failed', 'cancelled'] as const;
 export type RelayState = (typeof relayStates)[number];
 
 export type TargetKind = 'computer' | 'relay';
+
+/** The choices a computer's user can make on an offer. */
+export const offerChoices = ['install', 'decline'] as const;
+export type OfferChoice = (typeof offerChoices)[number];
 export type TargetState = ComputerState | RelayState;
 
 /** States a target never leaves once reached. */
@@ -55,6 +63,7 @@ export const successfulTargetStates: ReadonlySet<TargetState> = new Set<TargetSt
   'expired',
 ]);
 
+/** Whether a target's state is final. */
 export function isTerminal(state: TargetState): boolean {
   return terminalTargetStates.has(state);
 }

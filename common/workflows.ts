@@ -3,7 +3,7 @@
  * (to register) and the workflows themselves, so a name is spelled once.
  */
 import { defineSignal } from '@temporalio/workflow';
-import type { JobType } from './states.js';
+import type { JobType, OfferChoice } from './states.js';
 
 /** Workflow type name of each job type's workflow (the exported function's name in workflows/). */
 export const jobWorkflowTypes = {
@@ -49,7 +49,7 @@ export interface RelayCopyInput {
  */
 export const copyStoredSignal = defineSignal<[{ expiresAt: string; jobId: string }]>('copyStored');
 
-export type OfferChoice = 'install' | 'decline';
+export type { OfferChoice } from './states.js';
 
 /** A user's choice on an offer, signalled to the batch workflow that owns the computer's offer. */
 export interface OfferChoiceMessage {
@@ -57,4 +57,5 @@ export interface OfferChoiceMessage {
   choice: OfferChoice;
 }
 
+/** Carries an OfferChoiceMessage; the api has already checked and recorded the choice, so no answer is awaited. */
 export const offerChoiceSignal = defineSignal<[OfferChoiceMessage]>('offerChoice');

@@ -12,9 +12,15 @@ interface Envelope {
   signature: Uint8Array;
 }
 
-export function sealOrder(key: ServerKey, order: Order): Buffer {
-  const payload = pack(order);
+/** msgpack-encodes `value` and wraps it with the server's signature over exactly those bytes. */
+function seal(key: ServerKey, value: unknown): Buffer {
+  const payload = pack(value);
   return pack({ payload, signature: signBytes(key, payload) } satisfies Envelope);
+}
+
+/** The body of an order request: the order sealed in a signed envelope. */
+export function sealOrder(key: ServerKey, order: Order): Buffer {
+  return seal(key, order);
 }
 
 /** Why an order was refused; the agent answers it with HTTP 403 (400 for malformed ones). */
@@ -28,6 +34,7 @@ export class OrderRefused extends Error {
   }
 }
 
+/** What an agent checks an order against: the server's key, its own id and its clock. */
 export interface OpenOrderOptions {
   publicKeyPem: string;
   agentId: string;
@@ -67,9 +74,9 @@ export function openOrder(body: Uint8Array, options: OpenOrderOptions): Order {
   return order;
 }
 
+/** A download ticket sealed like an order, as a base64url string for the X-Courier-Ticket header. */
 export function signTicket(key: ServerKey, ticket: DownloadTicket): string {
-  const payload = pack(ticket);
-  return Buffer.from(pack({ payload, signature: signBytes(key, payload) } satisfies Envelope)).toString('base64url');
+  return seal(key, ticket).toString('base64url');
 }
 
 /** Returns the ticket when it is signed by the server and unexpired, otherwise null. */

@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { manifestBytes, type PackageManifest, type SignedManifest } from '../common/manifest.js';
 
+/** The server's signing key pair, as loaded from COURIER_SIGNING_KEY_FILE. */
 export interface ServerKey {
   privateKey: KeyObject;
   /** SPKI PEM, as handed to agents. */
@@ -41,10 +42,12 @@ export async function loadOrCreateServerKey(path: string): Promise<ServerKey> {
   return fromPrivatePem(pem);
 }
 
+/** Ed25519 signature over `bytes`. */
 export function signBytes(key: ServerKey, bytes: Uint8Array): Uint8Array {
   return sign(null, bytes, key.privateKey);
 }
 
+/** Whether `signature` is the server's over `bytes`; a malformed key or signature is simply false. */
 export function verifyBytes(publicKeyPem: string, bytes: Uint8Array, signature: Uint8Array): boolean {
   try {
     return verify(null, bytes, publicKeyPem, signature);
@@ -53,10 +56,12 @@ export function verifyBytes(publicKeyPem: string, bytes: Uint8Array, signature: 
   }
 }
 
+/** Signs the manifest's canonical bytes (base64 signature). */
 export function signManifest(key: ServerKey, manifest: PackageManifest): SignedManifest {
   return { manifest, signature: Buffer.from(signBytes(key, manifestBytes(manifest))).toString('base64') };
 }
 
+/** Whether the manifest is exactly what the server signed. */
 export function verifyManifest(publicKeyPem: string, signed: SignedManifest): boolean {
   return verifyBytes(publicKeyPem, manifestBytes(signed.manifest), Buffer.from(signed.signature, 'base64'));
 }

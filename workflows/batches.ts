@@ -7,8 +7,8 @@ import { ParentClosePolicy, continueAsNew, isCancellation, proxyActivities, star
 import type { CourierActivities } from '../activities/index.js';
 import { jobBatchWorkflowId } from '../common/names.js';
 import type { InstallBatchInput, JobWorkflowInput } from '../common/workflows.js';
+import { causeMessage } from '../common/errors.js';
 import { databaseWrite } from './activity-options.js';
-import { failureReason } from './failure-reason.js';
 
 const { targetPage, failTargets } = proxyActivities<CourierActivities>(databaseWrite);
 
@@ -52,6 +52,6 @@ async function runBatch(input: JobWorkflowInput, batchWorkflow: BatchWorkflow, b
     await child.result();
   } catch (error) {
     if (isCancellation(error)) throw error;
-    await failTargets(input.jobId, computerIds, `batch ${batch + 1} failed: ${failureReason(error)}`);
+    await failTargets(input.jobId, computerIds, `batch ${batch + 1} failed: ${causeMessage(error)}`);
   }
 }

@@ -5,8 +5,8 @@
 import { isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
 import type { InstallBatchInput } from '../common/workflows.js';
+import { causeMessage } from '../common/errors.js';
 import { agentOrder, databaseWrite } from './activity-options.js';
-import { failureReason } from './failure-reason.js';
 import { forEachBounded } from './bounded.js';
 
 const { installOnComputer } = proxyActivities<CourierActivities>(agentOrder);
@@ -22,7 +22,7 @@ export async function installBatch(input: InstallBatchInput): Promise<void> {
     } catch (error) {
       if (isCancellation(error)) throw error;
       // One computer's unexpected failure must not fail the others: record it and go on.
-      const reason = failureReason(error);
+      const reason = causeMessage(error);
       await failTargets(input.jobId, [computerId], `install could not be carried out: ${reason}`);
     }
   });

@@ -6,8 +6,8 @@
 import { CancellationScope, isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
 import type { CourierActivities, JobOutcome } from '../activities/index.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
+import { causeMessage } from '../common/errors.js';
 import { databaseWrite } from './activity-options.js';
-import { failureReason } from './failure-reason.js';
 
 const { startJob, finishJob, cancelJob, failJob } = proxyActivities<CourierActivities>(databaseWrite);
 
@@ -24,7 +24,7 @@ export async function runJob(input: JobWorkflowInput, work: () => Promise<void>)
     if (isCancellation(error)) {
       await CancellationScope.nonCancellable(() => cancelJob(input.jobId));
     } else {
-      const reason = failureReason(error);
+      const reason = causeMessage(error);
       await CancellationScope.nonCancellable(() => failJob(input.jobId, reason));
     }
     throw error;

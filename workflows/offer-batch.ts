@@ -6,9 +6,9 @@
 import { CancellationScope, condition, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
 import { offerChoiceSignal, type InstallBatchInput, type OfferChoiceMessage } from '../common/workflows.js';
+import { causeMessage } from '../common/errors.js';
 import { agentOrder, databaseWrite } from './activity-options.js';
 import { forEachBounded } from './bounded.js';
-import { failureReason } from './failure-reason.js';
 import { MAX_INSTALLS_PER_BATCH } from './install-batch.js';
 
 const { offerToComputer, installOnComputer } = proxyActivities<CourierActivities>(agentOrder);
@@ -66,6 +66,6 @@ async function carryOut(input: InstallBatchInput, { computerId, choice }: OfferC
     else await installOnComputer({ jobId: input.jobId, computerId, packageId: input.packageId, deadline: input.deadline });
   } catch (error) {
     if (isCancellation(error)) throw error;
-    await failTargets(input.jobId, [computerId], `the chosen install could not be carried out: ${failureReason(error)}`);
+    await failTargets(input.jobId, [computerId], `the chosen install could not be carried out: ${causeMessage(error)}`);
   }
 }

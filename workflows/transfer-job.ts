@@ -6,9 +6,9 @@
 import { continueAsNew, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { CourierActivities, JobOutcome } from '../activities/index.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
+import { causeMessage } from '../common/errors.js';
 import { agentOrder, databaseWrite } from './activity-options.js';
 import { forEachBounded } from './bounded.js';
-import { failureReason } from './failure-reason.js';
 import { MAX_CONCURRENT_RELAY_TRANSFERS } from './install-job.js';
 import { runJob } from './job-run.js';
 
@@ -38,6 +38,6 @@ async function transferTo(input: JobWorkflowInput, relayId: string): Promise<voi
   } catch (error) {
     if (isCancellation(error)) throw error;
     // One relay's unexpected failure must not stop the others.
-    await failTargets(input.jobId, [relayId], `transfer could not be carried out: ${failureReason(error)}`);
+    await failTargets(input.jobId, [relayId], `transfer could not be carried out: ${causeMessage(error)}`);
   }
 }

@@ -10,7 +10,7 @@
 import { createServer } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { OfferChoice } from '../../common/workflows.js';
+import { offerChoices } from '../../common/states.js';
 import type { Log } from '../deps.js';
 import { close, httpUrl, listen } from '../listen.js';
 import type { Offers } from '../offers.js';
@@ -35,7 +35,7 @@ export interface SelfServicePage {
 /** The page is for the person at this computer: it is never bound to another interface. */
 const LOOPBACK = '127.0.0.1';
 
-const choiceSchema = z.object({ choice: z.enum(['install', 'decline'] as const satisfies readonly OfferChoice[]) });
+const choiceSchema = z.object({ choice: z.enum(offerChoices) });
 
 function fail(res: Response, status: number, code: string, message: string): void {
   res.status(status).json({ error: { code, message } });

@@ -34,7 +34,7 @@ const statusWords: Record<OfferState, string> = {
 const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
 
 /** Sizes as people read them: `840 bytes`, `1.5 MB`, `12 GB` (1024-based, as desktop systems show them). */
-export function humanSize(bytes: number): string {
+function humanSize(bytes: number): string {
   let value = bytes;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) {

@@ -4,6 +4,7 @@
  * so a hung dependency makes health fail instead of hang.
  */
 import { sql } from 'drizzle-orm';
+import { errorMessage } from '../../common/errors.js';
 import type { AppDependencies } from '../dependencies.js';
 
 /** The outcome of one check; `reason` says what failed, in words an operator can act on. */
@@ -12,6 +13,7 @@ export interface HealthCheck {
   reason?: string;
 }
 
+/** The answer of GET /health: `ok` only when every check passed. */
 export interface Health {
   status: 'ok' | 'unavailable';
   checks: { database: HealthCheck; temporal: HealthCheck; worker: HealthCheck };
@@ -24,10 +26,6 @@ const CHECK_MS = 3000;
  */
 const POLLER_FRESH_MS = 2 * 60_000;
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Runs one check; `what` names the dependency in the reason, e.g. `Temporal at 127.0.0.1:7233`. */
 async function check(what: string, run: () => Promise<string | undefined>): Promise<HealthCheck> {
   let timer: NodeJS.Timeout | undefined;
@@ -38,7 +36,7 @@ async function check(what: string, run: () => Promise<string | undefined>): Prom
     const reason = await Promise.race([run(), timeout]);
     return reason === undefined ? { ok: true } : { ok: false, reason: `${what}: ${reason}` };
   } catch (error) {
-    return { ok: false, reason: `${what}: ${describeError(error)}` };
+    return { ok: false, reason: `${what}: ${errorMessage(error)}` };
   } finally {
     clearTimeout(timer);
   }

@@ -8,6 +8,7 @@ import { copiesOnRelays, type RelayCopyView } from './relay-copies.js';
 
 type Db = AppDependencies['db'];
 
+/** A relay as GET /relays lists it. */
 export interface RelayView {
   id: string;
   name: string;
@@ -19,6 +20,7 @@ export interface RelayView {
   copies: RelayCopyView[];
 }
 
+/** A computer as GET /computers lists it; `relay` null when the managing server serves it directly. */
 export interface ComputerView {
   id: string;
   name: string;
@@ -27,6 +29,7 @@ export interface ComputerView {
   enrolledAt: string;
 }
 
+/** One package a computer has installed, and the job that installed it. */
 export interface InstalledPackageView {
   packageId: string;
   name: string;
@@ -35,10 +38,12 @@ export interface InstalledPackageView {
   installedAt: string;
 }
 
+/** GET /computers/:id: the computer and what it has installed. */
 export interface ComputerDetailView extends ComputerView {
   installed: InstalledPackageView[];
 }
 
+/** Offset pagination, as the list query parameters give it. */
 export interface Page {
   limit: number;
   offset: number;

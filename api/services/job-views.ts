@@ -34,6 +34,7 @@ export interface JobSummaryView {
   counts: Counts;
 }
 
+/** One target of a job and where it stands. */
 export interface TargetView {
   kind: TargetKind;
   id: string;

@@ -7,7 +7,7 @@
 import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { TargetState } from '../../common/states.js';
 import { offerChoiceSignal, type OfferChoice } from '../../common/workflows.js';
-import { findTarget, type TargetKey } from '../../db/repositories/job-targets.js';
+import { findTarget, matchesTarget, type TargetKey } from '../../db/repositories/job-targets.js';
 import { jobTargets, type jobs } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { Conflict, Forbidden, NotFound, type ServiceError } from '../errors.js';
@@ -74,11 +74,7 @@ export async function recordOfferChoice(
   const job = await findJob(db, jobId);
   if (job.type !== 'offer') throw new NotFound('job_not_found', `job ${job.id} is not an offer`);
   const key: TargetKey = { jobId: job.id, kind: 'computer', targetId: computerId };
-  const matchesKey = and(
-    eq(jobTargets.jobId, key.jobId),
-    eq(jobTargets.kind, key.kind),
-    eq(jobTargets.targetId, key.targetId),
-  );
+  const matchesKey = matchesTarget(key);
   const refused = refusal(job, await findTarget(db, key), new Date());
   if (refused) throw refused;
 

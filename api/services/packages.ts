@@ -95,21 +95,15 @@ export async function createPackage(
     timeoutSeconds: input.timeoutSeconds,
     conditions: input.conditions,
   };
+  // The row's columns are the manifest's fields, under `id` instead of `packageId`.
+  const { packageId, ...signedFields } = manifest;
   try {
     const row = await db.transaction(async (tx) => {
       const [inserted] = await tx
         .insert(packages)
         .values({
-          id: manifest.packageId,
-          name: manifest.name,
-          version: manifest.version,
-          sha256: manifest.sha256,
-          size: manifest.size,
-          format: manifest.format,
-          fileName: manifest.fileName,
-          installCommand: manifest.installCommand,
-          timeoutSeconds: manifest.timeoutSeconds,
-          conditions: manifest.conditions,
+          id: packageId,
+          ...signedFields,
           manifestSignature: signManifest(serverKey, manifest).signature,
           relayExpiresAt: input.relayExpiresAt,
         })

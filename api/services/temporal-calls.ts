@@ -3,6 +3,7 @@
  * 503 (which agents and admins retry) instead of holding the request open.
  */
 import type { Client } from '@temporalio/client';
+import { errorMessage } from '../../common/errors.js';
 import { Unavailable } from '../errors.js';
 
 /** How long the api waits for Temporal before answering 503. */
@@ -15,6 +16,5 @@ export function callTemporal<T>(temporal: Client, call: () => Promise<T>): Promi
 
 /** The 503 for a Temporal call that failed; `action` completes "could not …". */
 export function temporalUnavailable(action: string, error: unknown): Unavailable {
-  const reason = error instanceof Error ? error.message : String(error);
-  return new Unavailable('temporal_unavailable', `could not ${action}: Temporal did not answer (${reason})`);
+  return new Unavailable('temporal_unavailable', `could not ${action}: Temporal did not answer (${errorMessage(error)})`);
 }

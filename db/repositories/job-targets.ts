@@ -3,25 +3,32 @@
  * same row again instead of a second one. A target in a terminal state is never changed afterwards: the
  * first real outcome wins, and a late retry cannot overwrite it.
  */
-import { and, asc, eq, gt, inArray, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
 import { terminalTargetStates, type TargetKind, type TargetState } from '../../common/states.js';
 import type { Database } from '../client.js';
 import { jobTargets } from '../schema/index.js';
 
 const terminal = [...terminalTargetStates];
 
+/** One target of one job: the primary key of job_targets. */
 export interface TargetKey {
   jobId: string;
   kind: TargetKind;
   targetId: string;
 }
 
+/** A target's new state and, optionally, what to record with it. */
 export interface TargetUpdate {
   state: TargetState;
   /** Undefined keeps the current detail; null clears it. */
   detail?: string | null;
   /** How many times Courier has tried to reach the target so far. */
   attempts?: number;
+}
+
+/** The condition selecting the row of `key`. */
+export function matchesTarget(key: TargetKey): SQL {
+  return and(eq(jobTargets.jobId, key.jobId), eq(jobTargets.kind, key.kind), eq(jobTargets.targetId, key.targetId))!;
 }
 
 /** Moves a target to a new state unless it already ended; returns the state it now has. */
@@ -34,25 +41,14 @@ export async function updateTarget(db: Database, key: TargetKey, update: TargetU
       ...(update.attempts !== undefined && { attempts: sql`greatest(${jobTargets.attempts}, ${update.attempts})` }),
       updatedAt: sql`now()`,
     })
-    .where(
-      and(
-        eq(jobTargets.jobId, key.jobId),
-        eq(jobTargets.kind, key.kind),
-        eq(jobTargets.targetId, key.targetId),
-        notInArray(jobTargets.state, terminal),
-      ),
-    )
+    .where(and(matchesTarget(key), notInArray(jobTargets.state, terminal)))
     .returning({ state: jobTargets.state });
   return row?.state ?? (await findTarget(db, key))?.state;
 }
 
+/** The target's row, or undefined when the job has no such target. */
 export async function findTarget(db: Database, key: TargetKey) {
-  const [row] = await db
-    .select()
-    .from(jobTargets)
-    .where(
-      and(eq(jobTargets.jobId, key.jobId), eq(jobTargets.kind, key.kind), eq(jobTargets.targetId, key.targetId)),
-    );
+  const [row] = await db.select().from(jobTargets).where(matchesTarget(key));
   return row;
 }
 

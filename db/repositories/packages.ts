@@ -4,8 +4,10 @@ import type { SignedManifest } from '../../common/manifest.js';
 import type { Database } from '../client.js';
 import { packages } from '../schema/index.js';
 
+/** A row of the packages table. */
 export type PackageRow = typeof packages.$inferSelect;
 
+/** The package row, or undefined when there is none with this id. */
 export async function findPackage(db: Database, id: string): Promise<PackageRow | undefined> {
   const [row] = await db.select().from(packages).where(eq(packages.id, id));
   return row;

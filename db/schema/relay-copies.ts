@@ -2,6 +2,7 @@ import { pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 import { packages } from './packages.js';
 import { relays } from './agents.js';
 
+/** `stored` while the relay holds the copy; `expired` or `deleted` once it no longer does. */
 export type RelayCopyState = 'stored' | 'expired' | 'deleted';
 
 /** Which relay holds which package until when: the managing server's record of every relay copy. */

@@ -48,7 +48,7 @@ export interface AgentOptions {
 
 export function agentArgs(options: AgentOptions): string[] {
   const args = ['--role', options.role, '--name', options.name, '--server', options.serverUrl];
-  args.push('--enroll-secret', options.enrollSecret, '--port', String(options.port ?? 0), '--data-dir', options.dataDir);
+  args.push('--port', String(options.port ?? 0), '--data-dir', options.dataDir);
   if (options.relay) args.push('--relay', options.relay);
   if (options.uiPort !== undefined) args.push('--ui-port', String(options.uiPort));
   return args;
@@ -63,7 +63,9 @@ export async function startAgent(
   env: NodeJS.ProcessEnv = process.env,
   logFile?: string,
 ): Promise<{ process: ManagedProcess; url: string; pageUrl?: string }> {
-  const agent = spawnTs(`agent ${options.name}`, 'agent/main.ts', agentArgs(options), env, logFile);
+  // The secret travels in the environment, not in the process listing.
+  const agentEnv = { ...env, COURIER_ENROLL_SECRET: options.enrollSecret };
+  const agent = spawnTs(`agent ${options.name}`, 'agent/main.ts', agentArgs(options), agentEnv, logFile);
   const [, url] = await ready(agent, /listening on (http\S+)/);
   if (options.uiPort === undefined) return { process: agent, url: url as string };
   const [, pageUrl] = await ready(agent, /self-service page on (http\S+)/);

@@ -76,7 +76,10 @@ describe('command line', () => {
   it('enrols with --advertise-url while listening on every interface given by --host', async () => {
     const port = await freePort();
     const args = agentArgs({ role: 'relay', name: 'relay-cli', serverUrl: server.url, enrollSecret: ENROLL_SECRET, dataDir: join(base, 'relay-cli'), port });
-    const agent = spawnProcess('relay-cli', process.execPath, ['--import', 'tsx', 'agent/main.ts', ...args, '--host', '0.0.0.0', '--advertise-url', 'http://relay:4000/'], { cwd: root });
+    const agent = spawnProcess('relay-cli', process.execPath, ['--import', 'tsx', 'agent/main.ts', ...args, '--host', '0.0.0.0', '--advertise-url', 'http://relay:4000/'], {
+      cwd: root,
+      env: { ...process.env, COURIER_ENROLL_SECRET: ENROLL_SECRET },
+    });
     try {
       await agent.waitForLine(/listening on http:\/\/relay:4000$/);
       expect(server.enrolled.get('relay-cli')?.url).toBe('http://relay:4000');
