@@ -12,6 +12,7 @@ import { migrateDatabase } from '../db/migrate.js';
 import { loadOrCreateServerKey } from '../trust/signing.js';
 import { createApp } from './app.js';
 import { PackageStore } from './package-store.js';
+import { launchUnlaunchedJobs } from './services/job-recovery.js';
 
 const config = loadConfig(process.env);
 const missing = [
@@ -50,11 +51,27 @@ server.listen(config.apiPort, host, () => {
   console.log(`courier api listening on http://${host}:${port}`);
 });
 
+/** How often the api looks for jobs a crash left written but never handed to Temporal. */
+const STRANDED_JOBS_SWEEP_MS = 30_000;
+
+async function handOverStrandedJobs(): Promise<void> {
+  try {
+    const launched = await launchUnlaunchedJobs({ db: database.db, temporal, config });
+    if (launched > 0) console.log(`courier api: started the workflows of ${launched} job(s) written before a crash`);
+  } catch (error) {
+    console.error(`courier api: could not hand stranded jobs to Temporal yet: ${errorMessage(error)}`);
+  }
+}
+void handOverStrandedJobs();
+const sweep = setInterval(() => void handOverStrandedJobs(), STRANDED_JOBS_SWEEP_MS);
+sweep.unref();
+
 /** Long downloads get this long to finish before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function shutdown(signal: string): Promise<void> {
   console.log(`courier api: ${signal}, closing`);
+  clearInterval(sweep);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();

@@ -6,15 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, notInArray } from 'drizzle-orm';
-import { jobWorkflowId, searchAttributes } from '../../common/names.js';
+import { jobWorkflowId } from '../../common/names.js';
 import { successfulTargetStates, type JobStatus, type JobType } from '../../common/states.js';
-import { jobWorkflowTypes, type JobWorkflowInput } from '../../common/workflows.js';
 import type { PackageRow } from '../../db/repositories/packages.js';
 import { jobs, jobTargets, type TargetSpec } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { Conflict } from '../errors.js';
 import { resolveJobSchedule, type DefaultDeadline, type JobQuery, type JobRequest, type JobSchedule } from '../validation.js';
 import { insertJobTargets, targetKindOf } from './job-targets.js';
+import { markLaunched, startJobWorkflow } from './job-workflows.js';
 import { findJob, getJob, type JobView } from './job-views.js';
 import { findPackage } from './packages.js';
 import { callTemporal, temporalUnavailable } from './temporal-calls.js';
@@ -31,10 +31,6 @@ export const finishedJobStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>([
 
 /** The view returned by create, rerun and cancel: the first page of targets, unfiltered. */
 const firstPage: JobQuery = { targetsLimit: 1000, targetsOffset: 0 };
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
 
 /** Everything a new job is made of. */
 interface NewJob {
@@ -65,33 +61,15 @@ async function launchJob({ db, temporal, config }: Deps, job: NewJob): Promise<J
     return insertJobTargets(tx, jobId, type, job.targets);
   });
 
-  const input: JobWorkflowInput = {
-    jobId,
-    packageId: pkg.id,
-    scheduledAt: schedule.scheduledAt.toISOString(),
-    deadline: schedule.deadline.toISOString(),
-  };
-  const summary = `${type} ${pkg.name} ${pkg.version} on ${plural(targetCount, targetKindOf(type))}`;
-  const rerun = job.rerunOf ? `rerun of job ${job.rerunOf}: ` : '';
   try {
-    await callTemporal(temporal, () =>
-      temporal.workflow.start(jobWorkflowTypes[type], {
-        taskQueue: config.taskQueue,
-        workflowId,
-        args: [input],
-        typedSearchAttributes: [
-          { key: searchAttributes.jobId, value: jobId },
-          { key: searchAttributes.jobType, value: type },
-          { key: searchAttributes.packageId, value: pkg.id },
-        ],
-        staticSummary: `${rerun}${summary} at ${input.scheduledAt}`,
-      }),
-    );
+    await startJobWorkflow({ temporal, config }, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf });
   } catch (error) {
     // job_targets rows go with the job (ON DELETE CASCADE).
     await db.delete(jobs).where(eq(jobs.id, jobId));
     throw temporalUnavailable("start the job's workflow", error);
   }
+  // Should the api die before this line, the job is handed over again at its next start (job-recovery.ts).
+  await markLaunched(db, jobId);
   return getJob(db, jobId, firstPage);
 }
 

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { JobStatus, JobType, TargetKind, TargetState } from '../../common/states.js';
 import type { OfferChoice } from '../../common/workflows.js';
@@ -28,10 +29,12 @@ export const jobs = pgTable(
     detail: text('detail'),
     rerunOf: uuid('rerun_of'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When Temporal accepted the job's workflow; null means the api died before it could hand the job over. */
+    launchedAt: timestamp('launched_at', { withTimezone: true }),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
-  (table) => [index('jobs_created').on(table.createdAt)],
+  (table) => [index('jobs_created').on(table.createdAt), index('jobs_unlaunched').on(table.createdAt).where(sql`launched_at is null`)],
 );
 
 /** One row per job and target: the state admins see, written idempotently by activities. */

@@ -39,7 +39,7 @@ export class TestStack {
     readonly dataDir: string,
     readonly env: NodeJS.ProcessEnv,
     readonly apiUrl: string,
-    readonly api: ManagedProcess,
+    private api: ManagedProcess,
     private worker: ManagedProcess,
   ) {}
 
@@ -90,6 +90,12 @@ export class TestStack {
     });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  /** Kills the api without warning, as a crash would, and starts a fresh one on the same port. */
+  async crashApi(): Promise<void> {
+    await this.api.kill();
+    this.api = (await startApi(this.env)).process;
   }
 
   /** Kills the worker without warning, as a crash would, and starts a fresh one. */
