@@ -63,6 +63,13 @@ async function handOverStrandedJobs(): Promise<void> {
   }
 }
 void handOverStrandedJobs();
+
+/** An upload untouched this long is no longer in progress anywhere (its file grows while it is). */
+const ABANDONED_UPLOAD_MS = 24 * 3600_000;
+store
+  .sweepAbandonedUploads(ABANDONED_UPLOAD_MS)
+  .then((removed) => removed > 0 && console.log(`courier api: removed ${removed} upload(s) abandoned by a crash`))
+  .catch((error: unknown) => console.error(`courier api: could not sweep abandoned uploads: ${errorMessage(error)}`));
 const sweep = setInterval(() => void handOverStrandedJobs(), STRANDED_JOBS_SWEEP_MS);
 sweep.unref();
 

@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -64,6 +64,24 @@ export class PackageStore {
   /** Removes received content that will not be committed; a no-op once it was committed. */
   async discard(received: ReceivedContent): Promise<void> {
     await rm(received.tempPath, { force: true });
+  }
+
+  /**
+   * Deletes temporary files older than `olderThanMs`: what uploads cut off by a crashed api left behind.
+   * Several api instances may share a store, so only files far older than any upload in progress go.
+   */
+  async sweepAbandonedUploads(olderThanMs: number, now = Date.now()): Promise<number> {
+    let removed = 0;
+    const names = await readdir(this.tempDir).catch(() => [] as string[]);
+    for (const name of names.filter((entry) => entry.endsWith('.part'))) {
+      const path = join(this.tempDir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && now - info.mtimeMs > olderThanMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Path of a blob relative to `root`. */
