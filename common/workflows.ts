@@ -28,7 +28,7 @@ export interface JobWorkflowInput {
 }
 
 /** One page of a job's computer targets, handled by a child workflow. */
-export interface InstallBatchInput {
+export interface JobBatchInput {
   jobId: string;
   packageId: string;
   deadline: string;

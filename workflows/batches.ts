@@ -6,7 +6,7 @@
 import { ParentClosePolicy, continueAsNew, isCancellation, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
 import { jobBatchWorkflowId } from '../common/names.js';
-import type { InstallBatchInput, JobWorkflowInput } from '../common/workflows.js';
+import type { JobBatchInput, JobWorkflowInput } from '../common/workflows.js';
 import { causeMessage } from '../common/errors.js';
 import { databaseWrite } from './activity-options.js';
 
@@ -17,7 +17,7 @@ export const BATCH_SIZE = 500;
 /** Batches running at once. */
 export const MAX_CONCURRENT_BATCHES = 4;
 
-export type BatchWorkflow = (input: InstallBatchInput) => Promise<void>;
+export type BatchWorkflow = (input: JobBatchInput) => Promise<void>;
 
 /** Runs `batchWorkflow` over every unfinished computer target; continues the calling job workflow as new when told. */
 export async function runInBatches(input: JobWorkflowInput, batchWorkflow: BatchWorkflow): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
-import type { InstallBatchInput } from '../common/workflows.js';
+import type { JobBatchInput } from '../common/workflows.js';
 import { causeMessage } from '../common/errors.js';
 import { agentOrder, databaseWrite } from './activity-options.js';
 import { forEachBounded } from './bounded.js';
@@ -15,7 +15,7 @@ const { failTargets } = proxyActivities<CourierActivities>(databaseWrite);
 /** Installs running at once in one batch; with the job's batch window this bounds a job's load. */
 export const MAX_INSTALLS_PER_BATCH = 50;
 
-export async function installBatch(input: InstallBatchInput): Promise<void> {
+export async function installBatch(input: JobBatchInput): Promise<void> {
   await forEachBounded(input.computerIds, MAX_INSTALLS_PER_BATCH, async (computerId) => {
     try {
       await installOnComputer({ jobId: input.jobId, computerId, packageId: input.packageId, deadline: input.deadline });

@@ -5,7 +5,7 @@
  */
 import { CancellationScope, condition, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
-import { offerChoiceSignal, type InstallBatchInput, type OfferChoiceMessage } from '../common/workflows.js';
+import { offerChoiceSignal, type JobBatchInput, type OfferChoiceMessage } from '../common/workflows.js';
 import { causeMessage } from '../common/errors.js';
 import { agentOrder, databaseWrite } from './activity-options.js';
 import { forEachBounded } from './bounded.js';
@@ -14,7 +14,7 @@ import { MAX_INSTALLS_PER_BATCH } from './install-batch.js';
 const { offerToComputer, installOnComputer } = proxyActivities<CourierActivities>(agentOrder);
 const { recordDecline, expireOffers, withdrawOffers, failTargets } = proxyActivities<CourierActivities>(databaseWrite);
 
-export async function offerBatch(input: InstallBatchInput): Promise<void> {
+export async function offerBatch(input: JobBatchInput): Promise<void> {
   const offered = new Set<string>();
   const decided = new Set<string>();
   const waiting: OfferChoiceMessage[] = [];
@@ -41,7 +41,7 @@ export async function offerBatch(input: InstallBatchInput): Promise<void> {
   }
 }
 
-async function followChoices(input: InstallBatchInput, offered: Set<string>, decided: Set<string>, waiting: OfferChoiceMessage[]) {
+async function followChoices(input: JobBatchInput, offered: Set<string>, decided: Set<string>, waiting: OfferChoiceMessage[]) {
   const running = new Set<Promise<void>>();
   const everyoneChose = () => [...offered].every((id) => decided.has(id));
   for (;;) {
@@ -59,7 +59,7 @@ async function followChoices(input: InstallBatchInput, offered: Set<string>, dec
   await Promise.all(running);
 }
 
-async function carryOut(input: InstallBatchInput, { computerId, choice }: OfferChoiceMessage): Promise<void> {
+async function carryOut(input: JobBatchInput, { computerId, choice }: OfferChoiceMessage): Promise<void> {
   try {
     if (choice === 'decline') await recordDecline(input.jobId, computerId);
     // The deadline only closes the offer; an install the user chose in time runs to its end.
