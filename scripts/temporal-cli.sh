@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the official Temporal CLI from its Go module once and caches it outside the checkout, so CI's
-# fresh clone and later sessions reuse it in seconds. Prints the binary's path.
+# fresh clone and later runs reuse it in seconds. Prints the binary's path.
 set -euo pipefail
 
 TEMPORAL_CLI_VERSION=v1.5.1 # the newest release whose go.mod has no replace lines (go install refuses those)
