@@ -5,9 +5,10 @@
  * server asks an agent how it is getting on.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
@@ -17,7 +18,7 @@ import type { InstallConditions } from '../../common/conditions.js';
 import type { SignedManifest } from '../../common/manifest.js';
 import { finalOrderStates, ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../../common/orders.js';
 import { sealOrder } from '../../trust/orders.js';
-import { signManifest, type ServerKey } from '../../trust/signing.js';
+import { loadOrCreateServerKey, signManifest, type ServerKey } from '../../trust/signing.js';
 import { Agent, type AgentOptions, type ListenOptions } from '../../agent/agent.js';
 import { systemClock } from '../../agent/deps.js';
 
@@ -76,6 +77,14 @@ export class FakeManagingServer {
     readonly key: ServerKey,
     private readonly workDir: string,
   ) {}
+
+  /** A started server with a fresh temporary folder (its key and built packages live there). */
+  static async startInTempDir(prefix: string): Promise<{ server: FakeManagingServer; base: string }> {
+    const base = await mkdtemp(join(tmpdir(), prefix));
+    const server = new FakeManagingServer(await loadOrCreateServerKey(join(base, 'server-key.pem')), base);
+    await server.start();
+    return { server, base };
+  }
 
   async start(port = 0): Promise<void> {
     const app = express();

@@ -3,8 +3,8 @@
  * enrolment with the managing server, which an agent keeps trying until the server answers.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,6 @@ import { Agent } from '../../agent/agent.js';
 import { systemClock } from '../../agent/deps.js';
 import { agentArgs, startAgent as startAgentProcess } from '../../scripts/lib/courier-processes.js';
 import { spawnProcess } from '../../scripts/lib/processes.js';
-import { loadOrCreateServerKey } from '../../trust/signing.js';
 import { ENROLL_SECRET, FakeManagingServer, startTestAgent } from '../support/fake-managing-server.js';
 import { freePort } from '../support/ports.js';
 
@@ -38,9 +37,7 @@ async function reachable(url: string): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'courier-agent-cli-'));
-  server = new FakeManagingServer(await loadOrCreateServerKey(join(base, 'server-key.pem')), base);
-  await server.start();
+  ({ server, base } = await FakeManagingServer.startInTempDir('courier-agent-cli-'));
 });
 
 afterAll(async () => {

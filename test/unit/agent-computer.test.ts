@@ -4,8 +4,8 @@
  * carried out once, also across restarts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,17 +40,8 @@ function install(pkg: TestPackage, jobId: string) {
   return server.follow(computer.url, installOrder(pkg, jobId, viaServer(pkg)));
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'courier-agent-computer-'));
-  server = new FakeManagingServer(await loadOrCreateServerKey(join(base, 'server-key.pem')), base);
-  await server.start();
+  ({ server, base } = await FakeManagingServer.startInTempDir('courier-agent-computer-'));
   relay = await startTestAgent(server, { role: 'relay', name: 'relay-1', dataDir: join(base, 'relay-1') });
   computer = await startComputer();
 });
@@ -144,8 +135,8 @@ describe('computer', () => {
     const status = await install(pkg, 'job-tampered');
     expect(status.state).toBe('rejected');
     expect(status.detail).toMatch(/content SHA-256 .* does not match the signed manifest's/);
-    expect(await exists(join(computer.dataDir, 'root', 'tampered-ran'))).toBe(false);
-    expect(await exists(join(computer.dataDir, 'work', 'job-tampered'))).toBe(false);
+    expect(existsSync(join(computer.dataDir, 'root', 'tampered-ran'))).toBe(false);
+    expect(existsSync(join(computer.dataDir, 'work', 'job-tampered'))).toBe(false);
   });
 
   it('rejects a manifest the managing server did not sign', async () => {
@@ -154,7 +145,7 @@ describe('computer', () => {
     const status = await install(pkg, 'job-impostor');
     expect(status).toMatchObject({ state: 'rejected' });
     expect(status.detail).toMatch(/signature does not verify/);
-    expect(await exists(join(computer.dataDir, 'root', 'impostor-ran'))).toBe(false);
+    expect(existsSync(join(computer.dataDir, 'root', 'impostor-ran'))).toBe(false);
   });
 
   it('does not install when a condition is not met, and says which', async () => {
@@ -164,7 +155,7 @@ describe('computer', () => {
     });
     const status = await install(pkg, 'job-conditions');
     expect(status).toMatchObject({ state: 'conditions_not_met', detail: 'requires runtime >=2.1, which is not installed' });
-    expect(await exists(join(computer.dataDir, 'root', 'conditions-ran'))).toBe(false);
+    expect(existsSync(join(computer.dataDir, 'root', 'conditions-ran'))).toBe(false);
   });
 
   it('records an install cut off by the agent stopping as interrupted, and does not rerun it', async () => {

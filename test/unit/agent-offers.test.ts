@@ -4,12 +4,10 @@
  * with the agent's own token, and the install the server orders after an Install choice shown on the page.
  */
 import { request } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfferView } from '../../agent/offers.js';
-import { loadOrCreateServerKey } from '../../trust/signing.js';
 import { FakeManagingServer, startTestAgent, type RunningAgent, type TestPackage } from '../support/fake-managing-server.js';
 import { eventually } from '../support/temporal.js';
 
@@ -73,9 +71,7 @@ function getWithHost(url: string, host: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'courier-agent-offers-'));
-  server = new FakeManagingServer(await loadOrCreateServerKey(join(base, 'server-key.pem')), base);
-  await server.start();
+  ({ server, base } = await FakeManagingServer.startInTempDir('courier-agent-offers-'));
   computer = await startComputer();
 });
 

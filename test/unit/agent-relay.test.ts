@@ -4,14 +4,13 @@
  * keeps everything across a restart.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Order } from '../../common/orders.js';
 import { signTicket } from '../../trust/orders.js';
-import { loadOrCreateServerKey } from '../../trust/signing.js';
 import { FakeManagingServer, startTestAgent, type RunningAgent, type TestPackage } from '../support/fake-managing-server.js';
 
 let base: string;
@@ -46,17 +45,8 @@ function relayContent(pkg: TestPackage, headers: Record<string, string> = {}): P
   return fetch(`${relay.url}/packages/${pkg.packageId}/content`, { headers });
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'courier-agent-relay-'));
-  server = new FakeManagingServer(await loadOrCreateServerKey(join(base, 'server-key.pem')), base);
-  await server.start();
+  ({ server, base } = await FakeManagingServer.startInTempDir('courier-agent-relay-'));
   relay = await startRelay();
 });
 
@@ -143,8 +133,8 @@ describe('relay', () => {
     await damage();
     await writeFile(pkg.path, Buffer.alloc(pkg.bytes.length, 3));
     expect((await relayContent(pkg, { 'x-courier-ticket': ticketFor(pkg) })).status).toBe(404);
-    expect(await exists(contentPath)).toBe(false);
-    expect(await exists(join(relay.dataDir, 'packages', `${pkg.packageId}.json`))).toBe(false);
+    expect(existsSync(contentPath)).toBe(false);
+    expect(existsSync(join(relay.dataDir, 'packages', `${pkg.packageId}.json`))).toBe(false);
   });
 
   it('deletes a copy when told to, and answers deleted when it holds none', async () => {
@@ -162,10 +152,10 @@ describe('relay', () => {
     const expiresAt = new Date(Date.now() + 1500).toISOString();
     expect(await server.follow(relay.url, storeOrder(pkg, 'job-short-lived', expiresAt))).toMatchObject({ state: 'stored', expiresAt });
     const metadata = join(relay.dataDir, 'packages', `${pkg.packageId}.json`);
-    expect(await exists(metadata)).toBe(true);
+    expect(existsSync(metadata)).toBe(true);
     const deadline = Date.now() + 10_000;
-    while ((await exists(metadata)) && Date.now() < deadline) await sleep(50);
-    expect(await exists(metadata)).toBe(false);
+    while ((existsSync(metadata)) && Date.now() < deadline) await sleep(50);
+    expect(existsSync(metadata)).toBe(false);
   });
 
   it('keeps its copies and their expiry across a restart', async () => {
