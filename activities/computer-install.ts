@@ -36,8 +36,15 @@ function describeOutcome(status: OrderStatus): string | null {
   return `${detail ?? status.state}; output: ${output.slice(-DETAIL_OUTPUT_CHARS)}`;
 }
 
+/**
+ * What the target row says while the agent works. Downloads report in steps of 10 %, so a fleet of
+ * downloads writes a row per step rather than one per poll.
+ */
 function progressDetail(status: OrderStatus, pkg: PackageRow): string | null {
-  if (status.state === 'downloading' && status.bytes !== undefined) return `${status.bytes} of ${pkg.size} bytes`;
+  if (status.state === 'downloading' && status.bytes !== undefined) {
+    const percent = pkg.size === 0 ? 100 : Math.floor((status.bytes * 10) / pkg.size) * 10;
+    return `downloading: ${percent}% of ${pkg.size} bytes`;
+  }
   return status.detail ?? null;
 }
 
@@ -75,6 +82,7 @@ export function createComputerInstallActivities(deps: ActivityDependencies) {
       const { attempt } = Context.current().info;
       const source = await downloadSource(computer, pkg, deadline);
       let shown = row.state;
+      let shownDetail = row.detail;
 
       try {
         const status = await followOrder(
@@ -90,8 +98,11 @@ export function createComputerInstallActivities(deps: ActivityDependencies) {
           }),
           async (progress) => {
             if (progress.state !== 'downloading' && progress.state !== 'installing') return;
-            await updateTarget(db, target, { state: progress.state, detail: progressDetail(progress, pkg), attempts: attempt });
+            const detail = progressDetail(progress, pkg);
+            if (progress.state === shown && detail === shownDetail) return;
+            await updateTarget(db, target, { state: progress.state, detail, attempts: attempt });
             shown = progress.state;
+            shownDetail = detail;
           },
         );
         const state = status.state as ComputerState;
