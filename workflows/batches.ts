@@ -13,9 +13,9 @@ import { databaseWrite } from './activity-options.js';
 const { targetPage, failTargets } = proxyActivities<CourierActivities>(databaseWrite);
 
 /** Computers per child workflow: keeps a batch's history (a few events per computer) far below the limits. */
-export const BATCH_SIZE = 500;
+const BATCH_SIZE = 500;
 /** Batches running at once. */
-export const MAX_CONCURRENT_BATCHES = 4;
+const MAX_CONCURRENT_BATCHES = 4;
 
 export type BatchWorkflow = (input: JobBatchInput) => Promise<void>;
 
