@@ -3,19 +3,17 @@
  * in the job's target row. Safe to retry at any point: the agent keys the order by job, so a retry after a
  * crash asks for the recorded status instead of installing again.
  */
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { eq } from 'drizzle-orm';
 import type { DownloadSource, OrderStatus } from '../common/orders.js';
 import { isTerminal, type ComputerState } from '../common/states.js';
 import { findTarget, updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
-import { findPackage, signedManifestOf, type PackageRow } from '../db/repositories/packages.js';
-import { computers, installations, relays } from '../db/schema/index.js';
+import { signedManifestOf, type PackageRow } from '../db/repositories/packages.js';
+import { installations } from '../db/schema/index.js';
 import { signTicket } from '../trust/orders.js';
 import { AgentRefused, AgentUnreachable } from './agent-client.js';
-import { retryBeforeDeadline } from './deadline-retry.js';
 import type { ActivityDependencies } from './dependencies.js';
 import { followOrder } from './order-follower.js';
+import { readyForOrder } from './relay-readiness.js';
 
 export interface InstallOnComputerInput {
   jobId: string;
@@ -24,16 +22,38 @@ export interface InstallOnComputerInput {
   deadline: string;
 }
 
-/** Download tickets outlive the deadline a little, so a download that began in time can finish. */
-const TICKET_GRACE_MS = 60 * 60_000;
+/**
+ * How one attempt on a computer went: it `ended` (the target's state is final), the computer could not be
+ * reached and is to be tried again later (`retry`), or its relay has not received the package yet
+ * (`waiting_for_relay`). The batch keeps the computer on a durable timer, not in a worker slot.
+ */
+export type AttemptOutcome = 'ended' | 'retry' | 'waiting_for_relay';
+
+/**
+ * Download tickets and install orders stay valid this long past the deadline (or past the moment they are
+ * issued, when that is later): a download that began in time can finish, and a laptop that comes back
+ * later than that drops the order instead of installing a job that has ended.
+ */
+export const ORDER_GRACE_MS = 60 * 60_000;
 /** How much of the install command's output a target's detail quotes. */
 const DETAIL_OUTPUT_CHARS = 300;
+
+/** Until when an order issued now for a job with this deadline may be carried out. */
+export function orderValidUntil(now: Date, deadline: Date): Date {
+  return new Date(Math.max(now.getTime(), deadline.getTime()) + ORDER_GRACE_MS);
+}
 
 function describeOutcome(status: OrderStatus): string | null {
   const detail = status.detail ?? null;
   const output = status.outputTail?.trim();
   if (status.state === 'installed' || !output) return detail;
   return `${detail ?? status.state}; output: ${output.slice(-DETAIL_OUTPUT_CHARS)}`;
+}
+
+/** Order states that tell the target's outcome; an order the agent let expire counts as unreachable. */
+function targetStateOf(status: OrderStatus): ComputerState {
+  if (status.state === 'expired') return 'unreachable';
+  return status.state as ComputerState;
 }
 
 /**
@@ -51,39 +71,34 @@ function progressDetail(status: OrderStatus, pkg: PackageRow): string | null {
 export function createComputerInstallActivities(deps: ActivityDependencies) {
   const { db, clock, key } = deps;
 
-  async function downloadSource(computer: typeof computers.$inferSelect, pkg: PackageRow, deadline: Date): Promise<DownloadSource> {
-    const ticket = signTicket(key, {
-      packageId: pkg.id,
-      computerId: computer.id,
-      expiresAt: new Date(deadline.getTime() + TICKET_GRACE_MS).toISOString(),
-    });
-    if (computer.relayId) {
-      const [relay] = await db.select().from(relays).where(eq(relays.id, computer.relayId));
-      if (relay) return { url: `${relay.url}/packages/${pkg.id}/content`, via: 'relay', ticket };
-    }
+  function downloadSource(computerId: string, pkg: PackageRow, relayUrl: string | undefined, validUntil: Date): DownloadSource {
+    const ticket = signTicket(key, { packageId: pkg.id, computerId, expiresAt: validUntil.toISOString() });
+    if (relayUrl) return { url: `${relayUrl}/packages/${pkg.id}/content`, via: 'relay', ticket };
     return { url: `${deps.publicUrl}/api/v1/packages/${pkg.id}/content`, via: 'server', ticket };
   }
 
   return {
-    /** Installs the package on one computer and returns the state the target ended in. */
-    async installOnComputer(input: InstallOnComputerInput): Promise<ComputerState> {
+    /**
+     * One attempt to install the package on one computer: send the order (a repeat is a status query) and
+     * follow it to its end. A computer that cannot be reached, or whose relay is still receiving the
+     * package, is left unfinished for the batch to try again on a timer.
+     */
+    async installOnComputer(input: InstallOnComputerInput): Promise<AttemptOutcome> {
       const target: TargetKey = { jobId: input.jobId, kind: 'computer', targetId: input.computerId };
       const row = await findTarget(db, target);
       if (!row) throw ApplicationFailure.nonRetryable(`job ${input.jobId} has no computer target ${input.computerId}`);
-      if (isTerminal(row.state)) return row.state as ComputerState;
+      if (isTerminal(row.state)) return 'ended';
 
-      const [computer] = await db.select().from(computers).where(eq(computers.id, input.computerId));
-      const pkg = await findPackage(db, input.packageId);
-      if (!computer || !pkg) {
-        await updateTarget(db, target, { state: 'failed', detail: 'the computer or the package no longer exists' });
-        return 'failed';
-      }
+      const ready = await readyForOrder(db, target, input.packageId);
+      if (typeof ready === 'string') return ready;
+      const { computer, pkg } = ready;
+
+      const attempts = row.attempts + 1;
       const deadline = new Date(input.deadline);
-      const { attempt } = Context.current().info;
-      const source = await downloadSource(computer, pkg, deadline);
+      const validUntil = orderValidUntil(clock(), deadline);
+      const source = downloadSource(computer.id, pkg, ready.relayUrl, validUntil);
       let shown = row.state;
       let shownDetail = row.detail;
-
       try {
         const status = await followOrder(
           deps,
@@ -93,6 +108,7 @@ export function createComputerInstallActivities(deps: ActivityDependencies) {
             jobId: input.jobId,
             agentId: computer.id,
             issuedAt: clock().toISOString(),
+            validUntil: validUntil.toISOString(),
             package: signedManifestOf(pkg),
             source,
           }),
@@ -100,34 +116,30 @@ export function createComputerInstallActivities(deps: ActivityDependencies) {
             if (progress.state !== 'downloading' && progress.state !== 'installing') return;
             const detail = progressDetail(progress, pkg);
             if (progress.state === shown && detail === shownDetail) return;
-            await updateTarget(db, target, { state: progress.state, detail, attempts: attempt });
+            await updateTarget(db, target, { state: progress.state, detail, attempts });
             shown = progress.state;
             shownDetail = detail;
           },
         );
-        const state = status.state as ComputerState;
-        if (state === 'installed') {
+        if (status.state === 'installed') {
           await db
             .insert(installations)
             .values({ computerId: computer.id, packageId: pkg.id, jobId: input.jobId, installedAt: new Date(status.updatedAt) })
             .onConflictDoNothing();
         }
-        return (await updateTarget(db, target, { state, detail: describeOutcome(status), attempts: attempt })) as ComputerState;
+        await updateTarget(db, target, { state: targetStateOf(status), detail: describeOutcome(status), attempts });
+        return 'ended';
       } catch (error) {
         if (error instanceof AgentRefused) {
-          return (await updateTarget(db, target, { state: 'failed', detail: error.message, attempts: attempt })) as ComputerState;
+          await updateTarget(db, target, { state: 'failed', detail: error.message, attempts });
+          return 'ended';
         }
         if (!(error instanceof AgentUnreachable)) throw error;
-        const now = clock();
-        if (now >= deadline) {
-          const detail = `${error.message}; gave up at the job's deadline ${deadline.toISOString()} after ${attempt} attempts`;
-          return (await updateTarget(db, target, { state: 'unreachable', detail, attempts: attempt })) as ComputerState;
-        }
-        const detail = `${error.message} (attempt ${attempt}; retrying until ${deadline.toISOString()})`;
-        await updateTarget(db, target, { state: shown, detail, attempts: attempt });
-        return retryBeforeDeadline(error, attempt, now, deadline);
+        // Waiting computers read `pending` (or the progress they last reported), with why they wait.
+        const state = shown === 'waiting_for_relay' ? 'pending' : shown;
+        await updateTarget(db, target, { state, detail: `${error.message} (${attempts} attempts so far)`, attempts });
+        return 'retry';
       }
     },
-
   };
 }

@@ -1,4 +1,6 @@
 /** All of Courier's activities, built from injected dependencies (see worker/main.ts). */
+import { createBatchStatusActivities } from './batch-status.js';
+import { createCancelOrderActivities } from './cancel-orders.js';
 import { createComputerInstallActivities } from './computer-install.js';
 import type { ActivityDependencies } from './dependencies.js';
 import { createJobLifecycleActivities } from './job-lifecycle.js';
@@ -13,6 +15,8 @@ export function createActivities(deps: ActivityDependencies) {
     ...createRelayCopyActivities(deps),
     ...createComputerInstallActivities(deps),
     ...createOfferActivities(deps),
+    ...createCancelOrderActivities(deps),
+    ...createBatchStatusActivities(deps),
   };
 }
 
@@ -20,6 +24,8 @@ export function createActivities(deps: ActivityDependencies) {
 export type CourierActivities = ReturnType<typeof createActivities>;
 export type { ActivityDependencies } from './dependencies.js';
 export type { JobOutcome } from './job-lifecycle.js';
-export type { InstallOnComputerInput } from './computer-install.js';
-export type { StageOnRelayInput, StageOnRelayResult } from './relay-staging.js';
+export type { AttemptOutcome, InstallOnComputerInput } from './computer-install.js';
+export type { StageOnRelayInput } from './relay-staging.js';
+export type { CopyExpiry } from './relay-copies.js';
+export type { CancelOnComputersInput } from './cancel-orders.js';
 export type { OfferToComputerInput } from './offers.js';

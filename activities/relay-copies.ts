@@ -37,43 +37,41 @@ export async function recordStoredCopy(deps: ActivityDependencies, copy: StoredC
   });
 }
 
+/** What became of a copy whose timer fired: deleted, or kept because a retransfer gave it a later expiry. */
+export type CopyExpiry = { result: 'expired' } | { result: 'kept'; expiresAt: string };
+
 export function createRelayCopyActivities(deps: ActivityDependencies) {
   const { db, clock } = deps;
   return {
     /**
-     * The copy's timer fired: record it expired, so the next job that needs it transfers it again, then
-     * tell the relay to delete it. A copy whose expiry a retransfer has moved meanwhile is left alone.
+     * The copy's timer fired for the expiry `input.expiresAt`: record the copy expired, so the next job that
+     * needs it transfers it again, then tell the relay to delete it. Both steps name that expiry, so a copy a
+     * retransfer has stored meanwhile with a later one is kept, on record and on the relay alike.
      */
-    async expireRelayCopy(input: RelayCopyInput): Promise<'expired' | 'kept'> {
-      const now = clock();
-      const expired = await db
+    async expireRelayCopy(input: RelayCopyInput): Promise<CopyExpiry> {
+      const named = new Date(input.expiresAt);
+      const onRecord = and(eq(relayCopies.relayId, input.relayId), eq(relayCopies.packageId, input.packageId));
+      await db
         .update(relayCopies)
         .set({ state: 'expired' })
-        .where(
-          and(
-            eq(relayCopies.relayId, input.relayId),
-            eq(relayCopies.packageId, input.packageId),
-            lte(relayCopies.expiresAt, now),
-          ),
-        )
-        .returning();
-      if (expired.length === 0) {
-        const [copy] = await db
-          .select()
-          .from(relayCopies)
-          .where(and(eq(relayCopies.relayId, input.relayId), eq(relayCopies.packageId, input.packageId)));
-        if (copy?.state === 'stored') return 'kept';
-      }
+        .where(and(onRecord, eq(relayCopies.state, 'stored'), lte(relayCopies.expiresAt, named)));
+      const [copy] = await db.select().from(relayCopies).where(onRecord);
+      if (copy?.state === 'stored') return { result: 'kept', expiresAt: copy.expiresAt.toISOString() };
+
       const [relay] = await db.select().from(relays).where(eq(relays.id, input.relayId));
       if (!relay) throw ApplicationFailure.nonRetryable(`relay ${input.relayId} no longer exists`);
-      await followOrder(deps, relay.url, () => ({
+      const status = await followOrder(deps, relay.url, () => ({
         kind: 'delete',
         jobId: `expiry-${input.expiresAt}`,
         agentId: relay.id,
         issuedAt: clock().toISOString(),
+        validUntil: new Date(clock().getTime() + 60 * 60_000).toISOString(),
         packageId: input.packageId,
+        expiresAt: input.expiresAt,
       }));
-      return 'expired';
+      // The relay kept a copy with a later expiry: a transfer stored it and is about to record it.
+      if (status.state === 'stored' && status.expiresAt) return { result: 'kept', expiresAt: status.expiresAt };
+      return { result: 'expired' };
     },
   };
 }

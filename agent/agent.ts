@@ -5,7 +5,6 @@
  * can share a process.
  */
 import { mkdir } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { errorMessage } from '../common/errors.js';
 import { ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../common/orders.js';
 import type { OfferChoice } from '../common/workflows.js';
@@ -15,15 +14,17 @@ import { Computer } from './computer.js';
 import type { Clock, FetchLike, Log } from './deps.js';
 import { DEFAULT_RETRY_DELAYS_MS } from './download.js';
 import { enrol, saveIdentity, type AgentRole, type Identity } from './enrolment.js';
-import { createAgentApp, type OrderAnswer } from './http.js';
-import { close, defaultAdvertisedUrl, listen } from './listen.js';
+import { createAgentApp, type AgentHandlers, type OrderAnswer, type ServedAgent, type SharedListener } from './http.js';
+import { listenAlone, type OwnListener } from './listen.js';
 import { Offers, type ChoiceAnswer } from './offers.js';
 import { orderShapeProblem } from './order-shape.js';
 import { isFinal, orderKey, OrdersBook, type OrderRecord } from './orders-book.js';
 import { agentPaths, type AgentPaths } from './paths.js';
 import { Relay } from './relay.js';
 import type { RoleService } from './role.js';
+import type { CommandRunner } from './run-command.js';
 import { startSelfService, type SelfServicePage } from './self-service/server.js';
+import { hasExpired } from './validity.js';
 
 /** Everything an agent needs, injected: no process-global state, so many agents can share a process. */
 export interface AgentOptions {
@@ -42,21 +43,19 @@ export interface AgentOptions {
   sweepIntervalMs?: number;
   /** Backoff between download attempts after a connection error or 5xx. */
   retryDelaysMs?: readonly number[];
+  /** Computers: runs install commands (default: `sh -c` for real); the fleet simulator passes a simulated one. */
+  runCommand?: CommandRunner;
 }
 
-/** Where start() listens. */
-export interface ListenOptions {
-  /** Interface to bind (default 127.0.0.1). */
-  host?: string;
-  /** 0 picks a free port. */
-  port: number;
-  /**
-   * The URL the managing server sends orders to, when it differs from the bound address (a container's
-   * service name, a NAT). Default: `http://host:port`, with a wildcard host replaced by loopback.
-   */
-  advertiseUrl?: string;
+/** Where start() listens when the agent has a listener of its own. */
+export interface ListenOptions extends OwnListener {
   /** Computers: serve the self-service page on 127.0.0.1 at this port (0 picks a free one). */
   uiPort?: number;
+}
+
+/** Where start() serves an agent that shares one listener with many others (the fleet simulator). */
+export interface SharedListenOptions {
+  shared: SharedListener;
 }
 
 /** Where a started agent can be reached. */
@@ -83,7 +82,7 @@ export class Agent {
   private readonly stopping = new AbortController();
   private readonly work = new Set<Promise<void>>();
   private identity: Identity | undefined;
-  private server: Server | undefined;
+  private http: ServedAgent | undefined;
   private page: SelfServicePage | undefined;
 
   constructor(private readonly options: AgentOptions) {
@@ -104,7 +103,7 @@ export class Agent {
     } else {
       const forward = (jobId: string, choice: OfferChoice) => this.forwardChoice(jobId, choice);
       this.offers = new Offers({ book: this.book, clock: options.clock, choicesDir: this.paths.choices, forward });
-      this.role = new Computer(deps, this.offers);
+      this.role = new Computer(deps, this.offers, options.runCommand);
     }
   }
 
@@ -118,30 +117,26 @@ export class Agent {
    * away), enrols (retrying while the server is unreachable; EnrolmentRefused on a 4xx), resumes the orders
    * left unfinished by the last run, and returns where the agent is. An Agent starts only once.
    */
-  async start(where: ListenOptions): Promise<AgentUrls> {
-    if (where.uiPort !== undefined && !this.offers) throw new Error('only computers have a self-service page');
+  async start(where: ListenOptions | SharedListenOptions): Promise<AgentUrls> {
+    const uiPort = 'shared' in where ? undefined : where.uiPort;
+    if (uiPort !== undefined && !this.offers) throw new Error('only computers have a self-service page');
     await mkdir(this.paths.root, { recursive: true, mode: 0o700 });
     await this.book.load();
     await this.role.start();
-    const host = where.host ?? '127.0.0.1';
-    const app = createAgentApp(
-      {
-        receiveOrder: (body) => this.receiveOrder(body),
-        content: (packageId, ticket) =>
-          this.identity
-            ? this.role.content(packageId, ticket, this.stopping.signal)
-            : Promise.resolve({ status: 503, message: 'the agent is enrolling; try again shortly' }),
-      },
-      this.log,
-    );
-    const server = createServer(app);
-    this.server = server;
+    const handlers: AgentHandlers = {
+      receiveOrder: (body) => this.receiveOrder(body),
+      content: (packageId, ticket) =>
+        this.identity
+          ? this.role.content(packageId, ticket, this.stopping.signal)
+          : Promise.resolve({ status: 503, message: 'the agent is enrolling; try again shortly' }),
+    };
     let url: string;
     try {
-      const port = await listen(server, where.port, host);
-      url = where.advertiseUrl ?? defaultAdvertisedUrl(host, port);
-      if (this.offers && where.uiPort !== undefined) {
-        this.page = await startSelfService({ agentName: this.options.name, offers: this.offers, port: where.uiPort, log: this.log });
+      this.http =
+        'shared' in where ? where.shared.mount(this.options.name, handlers) : await listenAlone(createAgentApp(handlers, this.log), where);
+      url = this.http.url;
+      if (this.offers && uiPort !== undefined) {
+        this.page = await startSelfService({ agentName: this.options.name, offers: this.offers, port: uiPort, log: this.log });
       }
       const identity = await enrol({
         serverUrl: this.options.serverUrl,
@@ -167,7 +162,7 @@ export class Agent {
   /** Stops listening, cancels work in progress (it resumes at the next start) and waits for it to settle. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    if (this.server) await close(this.server);
+    await this.http?.close();
     await this.page?.close();
     await Promise.allSettled([...this.work]);
     await this.role.stop();
@@ -205,12 +200,15 @@ export class Agent {
     if (!this.role.kinds.has(order.kind)) {
       return refusal('wrong_role', `a ${this.options.role} does not carry out ${order.kind} orders`);
     }
-    // A repeat (same job, kind and package) is a status query, whatever state the order is in.
+    // A repeat (same job, kind and package) is a status query, whatever state the order is in, even expired.
     const known = this.book.get(order);
-    if (known) return statusAnswer(known.status);
+    if (known) return statusAnswer(this.role.answer(known));
+    if (hasExpired(order, this.options.clock.now())) {
+      return refusal('expired', `the order was valid until ${order.validUntil}; the job no longer wants it carried out`);
+    }
     const { record, isNew } = await this.book.admit(order, await this.role.admit(order));
     if (isNew && !isFinal(record.status)) this.launch(record);
-    return statusAnswer(record.status);
+    return statusAnswer(this.role.answer(record));
   }
 
   /** Runs an order's work in the background, tracked so stop() can wait for it. */

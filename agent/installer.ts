@@ -2,25 +2,30 @@
  * A computer's install orders. Download (resumable) → verify the signed manifest and the
  * content's SHA-256 → extract safely into a fresh folder → check install conditions → run the install
  * command with its timeout. Nothing is extracted or run unless every integrity check passed, and a
- * package recorded as installed is never installed again.
+ * package recorded as installed is never installed again. Until the command starts, an order ends early
+ * when its validity passes or a cancel order stops it; once started, the command runs to its end.
  */
 import { mkdir, rm, statfs } from 'node:fs/promises';
 import { evaluateConditions } from '../common/conditions.js';
 import { errorMessage } from '../common/errors.js';
-import type { InstallOrder } from '../common/orders.js';
+import type { CancelOrder, InstallOrder } from '../common/orders.js';
 import { verifyManifest } from '../trust/signing.js';
 import { UnsafeArchiveError } from './archive-guard.js';
 import { contentMismatch, download, DownloadError, OversizeContentError } from './download.js';
 import { extractPackage } from './extract.js';
 import { InstalledPackages } from './installed.js';
 import { KeyedLock } from './keyed-lock.js';
-import type { OrderRecord, StatusUpdate } from './orders-book.js';
+import { isFinal, orderKey, type OrderRecord, type StatusUpdate } from './orders-book.js';
 import { downloadFile, workFolder } from './paths.js';
 import type { RoleDeps } from './role.js';
-import { runCommand } from './run-command.js';
+import { runCommand, type CommandRunner } from './run-command.js';
+import { expiredUpdate, hasExpired } from './validity.js';
 
 /** Recorded for an install whose command was cut off by the agent stopping; it is never rerun silently. */
 const INTERRUPTED_DETAIL = 'interrupted: the agent stopped while the install command was running';
+
+/** Recorded for an install order a cancel order stopped before its command started. */
+const CANCELLED_DETAIL = 'cancelled by the managing server before the install started';
 
 /** Install steps take this lock: one command at a time, and conditions see what is really installed. */
 const INSTALL_LOCK = 'install';
@@ -29,8 +34,13 @@ const INSTALL_LOCK = 'install';
 export class Installer {
   private readonly installed: InstalledPackages;
   private readonly lock = new KeyedLock();
+  /** Aborts the work of install orders whose command has not started, by order key: what a cancel stops. */
+  private readonly cancellable = new Map<string, AbortController>();
 
-  constructor(private readonly deps: RoleDeps) {
+  constructor(
+    private readonly deps: RoleDeps,
+    private readonly run: CommandRunner = runCommand,
+  ) {
     this.installed = new InstalledPackages(deps.paths.installed, deps.clock);
   }
 
@@ -42,26 +52,64 @@ export class Installer {
     }
   }
 
-  /** First receipt: a package already installed (by any job) is not installed again. */
+  /**
+   * First receipt: nothing is done for a job cancelled before this order arrived (its cancel order is kept
+   * in the book for that), nor for a package already installed (by any job).
+   */
   admit(order: InstallOrder): Promise<StatusUpdate> {
     const { manifest } = order.package;
+    if (this.deps.book.find(order.jobId, 'cancel', manifest.packageId)) {
+      return Promise.resolve({ state: 'cancelled', detail: 'the managing server cancelled this job before this order arrived' });
+    }
     const done = this.installed.get(manifest.packageId);
     return Promise.resolve(done ? alreadyInstalled(done.jobId) : { state: 'downloading', bytes: 0 });
   }
 
+  /**
+   * Ends the job's install order as `cancelled` and stops its work, unless its command has started (then
+   * it runs to its end) or the order has ended. Returns the install order's record; undefined when the job
+   * sent none. The state is read and changed without an await in between, as runInstall marks the start.
+   */
+  async cancel(order: CancelOrder): Promise<OrderRecord | undefined> {
+    const install = this.deps.book.find(order.jobId, 'install', order.packageId);
+    if (!install || isFinal(install.status) || install.status.state === 'installing') return install;
+    // Aborted before the update, so the stopped work writes no more progress over the final state.
+    this.cancellable.get(orderKey(install.order))?.abort();
+    await this.deps.book.update(install.order, { state: 'cancelled', detail: CANCELLED_DETAIL });
+    return install;
+  }
+
   /** Downloads, verifies, extracts and installs; see RoleService.carryOut. */
-  async carryOut(record: OrderRecord, signal: AbortSignal): Promise<void> {
+  async carryOut(record: OrderRecord, stop: AbortSignal): Promise<void> {
     const order = record.order as InstallOrder;
+    let outcome: StatusUpdate | undefined;
     // Only a restart finds an order in this state: its command may have done anything, so report, never rerun.
-    const outcome: StatusUpdate =
-      record.status.state === 'installing'
-        ? { state: 'failed', detail: INTERRUPTED_DETAIL }
-        : await this.install(order, signal);
-    await this.deps.book.update(order, outcome);
+    if (record.status.state === 'installing') outcome = { state: 'failed', detail: INTERRUPTED_DETAIL };
+    else if (hasExpired(order, this.deps.clock.now())) outcome = expiredUpdate(order);
+    else outcome = await this.cancellableInstall(order, stop);
+    // Undefined: a cancel stopped the work and has recorded the outcome itself.
+    if (outcome) await this.deps.book.update(order, outcome);
     await this.cleanUp(order);
   }
 
-  private async install(order: InstallOrder, signal: AbortSignal): Promise<StatusUpdate> {
+  /** The install, its work stopped by the agent stopping or, until the command starts, by a cancel. */
+  private async cancellableInstall(order: InstallOrder, stop: AbortSignal): Promise<StatusUpdate | undefined> {
+    const key = orderKey(order);
+    const cancel = new AbortController();
+    this.cancellable.set(key, cancel);
+    try {
+      const outcome = await this.install(order, AbortSignal.any([stop, cancel.signal]), stop);
+      return cancel.signal.aborted ? undefined : outcome;
+    } catch (error) {
+      if (cancel.signal.aborted) return undefined;
+      throw error;
+    } finally {
+      this.cancellable.delete(key);
+    }
+  }
+
+  /** `signal` stops the work before the command; `stop` (the agent stopping) also stops the command. */
+  private async install(order: InstallOrder, signal: AbortSignal, stop: AbortSignal): Promise<StatusUpdate> {
     const { deps } = this;
     const { manifest } = order.package;
     if (!verifyManifest(deps.identity().serverPublicKey, order.package)) {
@@ -82,7 +130,7 @@ export class Installer {
           expectedSize: manifest.size,
           fetch: deps.fetch,
           signal,
-          onProgress: (bytes) => deps.book.progress(order, bytes),
+          onProgress: (bytes) => (signal.aborted ? Promise.resolve() : deps.book.progress(order, bytes)),
         },
         deps.retryDelaysMs,
         deps.log,
@@ -111,11 +159,11 @@ export class Installer {
       const detail = 'verified and extracted; waiting for another install on this computer to finish';
       await deps.book.update(order, { state: 'downloading', bytes: downloaded.size, detail });
     }
-    return this.lock.run(INSTALL_LOCK, () => this.runInstall(order, folder, signal));
+    return this.lock.run(INSTALL_LOCK, () => this.runInstall(order, folder, signal, stop));
   }
 
-  /** Conditions and the command, under the install lock. */
-  private async runInstall(order: InstallOrder, folder: string, signal: AbortSignal): Promise<StatusUpdate> {
+  /** Conditions, validity and the command, under the install lock. */
+  private async runInstall(order: InstallOrder, folder: string, signal: AbortSignal, stop: AbortSignal): Promise<StatusUpdate> {
     const { deps } = this;
     const { manifest } = order.package;
     // Another job may have installed the package while this one was downloading.
@@ -128,9 +176,13 @@ export class Installer {
     });
     if (!verdict.ok) return { state: 'conditions_not_met', detail: verdict.reasons.join('; ') };
 
+    // The download may have ended long after the order was received: the job may have given up meanwhile.
+    if (hasExpired(order, deps.clock.now())) return expiredUpdate(order);
     signal.throwIfAborted();
+    // From here on a cancel no longer stops the order: a half-run installer is worse than a finished one.
+    this.cancellable.delete(orderKey(order));
     await deps.book.update(order, { state: 'installing', detail: `running: ${manifest.installCommand}` });
-    const result = await runCommand({
+    const result = await this.run({
       command: manifest.installCommand,
       cwd: folder,
       env: {
@@ -140,13 +192,13 @@ export class Installer {
         COURIER_JOB_ID: order.jobId,
       },
       timeoutMs: manifest.timeoutSeconds * 1000,
-      signal,
+      signal: stop,
     });
     const { outputTail } = result;
     switch (result.outcome) {
       case 'aborted':
         // Left recorded as `installing`: the next start reports it as interrupted.
-        throw signal.reason;
+        throw stop.reason;
       case 'timed_out':
         return { state: 'failed', detail: `install command timed out after ${manifest.timeoutSeconds}s`, outputTail };
       case 'killed':

@@ -1,6 +1,28 @@
 /** Listening and the URLs that name a listening server: shared by the order server and the self-service page. */
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ServedAgent } from './http.js';
+
+/** Where an agent with a listener of its own listens. */
+export interface OwnListener {
+  /** Interface to bind (default 127.0.0.1). */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /**
+   * The URL the managing server sends orders to, when it differs from the bound address (a container's
+   * service name, a NAT). Default: `http://host:port`, with a wildcard host replaced by loopback.
+   */
+  advertiseUrl?: string;
+}
+
+/** Serves `app` on a server of its own, as the one agent of a process does. */
+export async function listenAlone(app: RequestListener, where: OwnListener): Promise<ServedAgent> {
+  const host = where.host ?? '127.0.0.1';
+  const server = createServer(app);
+  const port = await listen(server, where.port, host);
+  return { url: where.advertiseUrl ?? defaultAdvertisedUrl(host, port), close: () => close(server) };
+}
 
 /** Binds `server` and returns the port it got (a free one when `port` is 0). */
 export async function listen(server: Server, port: number, host: string): Promise<number> {

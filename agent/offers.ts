@@ -6,7 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OfferOrder, OrderStatus, WithdrawOrder } from '../common/orders.js';
+import type { CancelOrder, OfferOrder, OrderStatus, WithdrawOrder } from '../common/orders.js';
 import type { OfferChoice } from '../common/workflows.js';
 import type { Clock } from './deps.js';
 import { readJsonFolder, safeName, writeJsonAtomic } from './files.js';
@@ -70,14 +70,32 @@ export class Offers {
     }
   }
 
-  /** First receipt of an offer or a withdrawal: both end at once, the page does the rest. */
+  /**
+   * First receipt of an offer or a withdrawal: both end at once, the page does the rest. An offer of a job
+   * cancelled before it arrived is never shown.
+   */
   admit(order: OfferOrder | WithdrawOrder): Promise<StatusUpdate> {
     if (order.kind === 'offer') {
+      if (this.deps.book.find(order.jobId, 'cancel', order.package.manifest.packageId)) {
+        return Promise.resolve({ state: 'withdrawn', detail: 'the managing server cancelled this job before the offer arrived' });
+      }
       return Promise.resolve({ state: 'offered', detail: `on the self-service page until ${order.deadline}` });
     }
     const offered = this.deps.book.find(order.jobId, 'offer', order.packageId) !== undefined;
     const detail = offered ? 'the offer was taken off the self-service page' : 'this computer had no offer from this job';
     return Promise.resolve({ state: 'withdrawn', detail });
+  }
+
+  /**
+   * A cancel of the offer's job: the offer leaves the page as on a withdrawal (the page finds the cancel
+   * in the book), and its record says so. Returns the offer's record; undefined when the job sent none.
+   */
+  async cancel(order: CancelOrder): Promise<OrderRecord | undefined> {
+    const offer = this.deps.book.find(order.jobId, 'offer', order.packageId);
+    if (offer && offer.status.state !== 'withdrawn') {
+      await this.deps.book.update(offer.order, { state: 'withdrawn', detail: 'the job was cancelled; the offer was taken off the self-service page' });
+    }
+    return offer;
   }
 
   /**
@@ -127,13 +145,17 @@ export class Offers {
     this.choices.set(recorded.jobId, recorded);
   }
 
-  /** The offer as the page shows it; undefined once withdrawn (unless the job's install had already begun). */
+  /**
+   * The offer as the page shows it; undefined once withdrawn or cancelled (unless the job's install had
+   * begun and was not cancelled).
+   */
   private view(record: OrderRecord): OfferView | undefined {
     const order = record.order as OfferOrder;
     const { manifest } = order.package;
     const { book } = this.deps;
     const install = book.find(order.jobId, 'install', manifest.packageId);
-    if (!install && book.find(order.jobId, 'withdraw', manifest.packageId)) return undefined;
+    const takenBack = book.find(order.jobId, 'withdraw', manifest.packageId) ?? book.find(order.jobId, 'cancel', manifest.packageId);
+    if (takenBack && (!install || install.status.state === 'cancelled')) return undefined;
     const { jobId, deadline } = order;
     const { packageId, name, version, size } = manifest;
     return { jobId, packageId, name, version, size, deadline, ...this.standing(order, install?.status) };

@@ -27,11 +27,11 @@ const signedManifest = z.object({
   signature: z.string().min(1),
 });
 
-const base = { jobId: id, agentId: id, issuedAt: isoDate };
+const base = { jobId: id, agentId: id, issuedAt: isoDate, validUntil: isoDate };
 
 const orderSchema = z.discriminatedUnion('kind', [
   z.object({ ...base, kind: z.literal('store'), package: signedManifest, sourceUrl: z.url(), expiresAt: isoDate }),
-  z.object({ ...base, kind: z.literal('delete'), packageId: id }),
+  z.object({ ...base, kind: z.literal('delete'), packageId: id, expiresAt: isoDate }),
   z.object({
     ...base,
     kind: z.literal('install'),
@@ -40,6 +40,7 @@ const orderSchema = z.discriminatedUnion('kind', [
   }),
   z.object({ ...base, kind: z.literal('offer'), package: signedManifest, deadline: isoDate }),
   z.object({ ...base, kind: z.literal('withdraw'), packageId: id }),
+  z.object({ ...base, kind: z.literal('cancel'), packageId: id }),
 ]);
 
 /** Why the order is malformed, or undefined when it is well formed. */

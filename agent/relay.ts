@@ -3,7 +3,7 @@
  * the computers below it with server-signed tickets, and deletes copies when told to or when they expire.
  * A copy found damaged when a computer asks for it is fetched again before anything is served.
  */
-import type { Order, OrderKind, StoreOrder } from '../common/orders.js';
+import type { DeleteOrder, Order, OrderKind, OrderStatus, StoreOrder } from '../common/orders.js';
 import { openTicket } from '../trust/orders.js';
 import { verifyManifest } from '../trust/signing.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -11,6 +11,7 @@ import { orderPackageId, type OrderRecord, type StatusUpdate } from './orders-bo
 import { fetchCopy } from './relay-fetch.js';
 import { RelayStore, type CopyCheck } from './relay-store.js';
 import type { ContentAnswer, RoleDeps, RoleService } from './role.js';
+import { expiredUpdate, hasExpired } from './validity.js';
 
 /** A relay's dependencies. */
 export interface RelayOptions extends RoleDeps {
@@ -46,10 +47,7 @@ export class Relay implements RoleService {
 
   async admit(order: Order): Promise<StatusUpdate> {
     const packageId = orderPackageId(order);
-    if (order.kind === 'delete') {
-      const had = await this.lock.run(packageId, () => this.store.remove(packageId));
-      return { state: 'deleted', detail: had ? 'the copy was deleted' : 'the relay held no copy' };
-    }
+    if (order.kind === 'delete') return this.deleteCopy(order);
     const storeOrder = order as StoreOrder;
     if (!verifyManifest(this.deps.identity().serverPublicKey, storeOrder.package)) {
       return { state: 'failed', detail: "the package manifest's signature does not verify against the managing server's key" };
@@ -63,27 +61,36 @@ export class Relay implements RoleService {
     });
   }
 
+  /** A relay answers for no other order than the one asked about. */
+  answer(record: OrderRecord): OrderStatus {
+    return record.status;
+  }
+
   /**
    * Keeps the copy when it is intact and has the order's expiry; otherwise fetches the package again. An
    * intact copy with another expiry is fetched again too: that is a retransfer (DESIGN §1), and the copy
-   * in place keeps being served until the new one replaces it.
+   * in place keeps being served until the new one replaces it. An order whose validity passed before its
+   * turn came (after a restart, or queued behind another transfer) fetches nothing.
    */
   async carryOut(record: OrderRecord, signal: AbortSignal): Promise<void> {
     const order = record.order as StoreOrder;
     const packageId = orderPackageId(order);
     await this.lock.run(packageId, async () => {
-      const held = await this.store.check(packageId, this.deps.clock.now());
-      let outcome: StatusUpdate;
-      if (keptAsOrdered(held, order)) {
-        outcome = alreadyStored(order);
-      } else {
-        // A damaged or expired copy goes first; a missing one may have a partial transfer worth resuming.
-        if (!held.ok && held.reason !== 'missing') await this.store.remove(packageId);
-        const onProgress = (bytes: number) => this.deps.book.progress(order, bytes);
-        outcome = await fetchCopy(this.deps, this.store, { ...order, onProgress }, signal);
-      }
+      const now = this.deps.clock.now();
+      const outcome = hasExpired(order, now) ? expiredUpdate(order) : await this.keepOrFetch(order, now, signal);
       await this.deps.book.update(order, outcome);
     });
+  }
+
+  /** Under the package's lock: confirms the copy held when it is kept as ordered, otherwise fetches it. */
+  private async keepOrFetch(order: StoreOrder, now: Date, signal: AbortSignal): Promise<StatusUpdate> {
+    const { packageId } = order.package.manifest;
+    const held = await this.store.check(packageId, now);
+    if (keptAsOrdered(held, order)) return alreadyStored(order);
+    // A damaged or expired copy goes first; a missing one may have a partial transfer worth resuming.
+    if (!held.ok && held.reason !== 'missing') await this.store.remove(packageId);
+    const onProgress = (bytes: number) => this.deps.book.progress(order, bytes);
+    return fetchCopy(this.deps, this.store, { ...order, onProgress }, signal);
   }
 
   async content(packageId: string, ticket: string | undefined, signal: AbortSignal): Promise<ContentAnswer> {
@@ -122,6 +129,25 @@ export class Relay implements RoleService {
     if (outcome.state === 'stored') return { path: store.contentPath(packageId) };
     deps.log(`relay: could not fetch package ${packageId} again: ${outcome.detail ?? outcome.state}`);
     return notHeld(packageId);
+  }
+
+  /**
+   * Deletes the copy the order names: one expiring at or before the order's `expiresAt`. A later expiry
+   * means a retransfer stored a fresh copy since the managing server decided to delete, and that copy is
+   * kept. Read, compare and remove happen under the package's lock, so neither a transfer committing a
+   * fresh copy nor an expiry sweep can come in between.
+   */
+  private deleteCopy(order: DeleteOrder): Promise<StatusUpdate> {
+    const { packageId } = order;
+    return this.lock.run(packageId, async () => {
+      const copy = await this.store.read(packageId);
+      if (copy && Date.parse(copy.expiresAt) > Date.parse(order.expiresAt)) {
+        const detail = `kept: the copy held expires at ${copy.expiresAt}, later than the ${order.expiresAt} this order deletes`;
+        return { state: 'stored', expiresAt: copy.expiresAt, detail };
+      }
+      const had = await this.store.remove(packageId);
+      return { state: 'deleted', detail: had ? 'the copy was deleted' : 'the relay held no copy' };
+    });
   }
 
   /** Deletes every copy whose expiry has passed. Only one sweep runs at a time. */

@@ -1,5 +1,5 @@
 /** What the agent core needs from a role (relay or computer), and what every role is given. */
-import type { Order, OrderKind } from '../common/orders.js';
+import type { Order, OrderKind, OrderStatus } from '../common/orders.js';
 import type { Clock, FetchLike, Log } from './deps.js';
 import type { Identity } from './enrolment.js';
 import type { OrderRecord, OrdersBook, StatusUpdate } from './orders-book.js';
@@ -32,8 +32,14 @@ export interface RoleService {
   /** First receipt of an order: the status to record. A final one means there is nothing left to do. */
   admit(order: Order): Promise<StatusUpdate>;
   /**
+   * What a receipt of a known order is answered with: its status, except where the role answers for the
+   * order it acted on (a computer's cancel answers with the install's status, which keeps changing).
+   */
+  answer(record: OrderRecord): OrderStatus;
+  /**
    * The background work of an admitted order, also called after a restart for orders left unfinished.
-   * Records every state change in the book; stops (recording nothing more) when `signal` aborts.
+   * Records every state change in the book; stops (recording nothing more) when `signal` aborts. Work
+   * whose order's `validUntil` has passed before its irreversible step began ends as `expired`.
    */
   carryOut(record: OrderRecord, signal: AbortSignal): Promise<void>;
   /** Resolves a computer's content request (relays serve packages; computers none); `signal` aborts when the agent stops. */

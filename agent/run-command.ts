@@ -41,6 +41,9 @@ class OutputTail {
   }
 }
 
+/** Runs an install command; injected into the Installer so the fleet simulator can stand in for `sh -c`. */
+export type CommandRunner = (request: CommandRequest) => Promise<CommandResult>;
+
 /** Runs the command to its end, its timeout or the signal's abort; rejects only if it cannot be started. */
 export function runCommand(request: CommandRequest): Promise<CommandResult> {
   return new Promise((resolve, reject) => {

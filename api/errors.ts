@@ -27,6 +27,8 @@ export class Forbidden extends ServiceError {}
 export class NotFound extends ServiceError {}
 /** The request contradicts the current state (a duplicate, a finished job). */
 export class Conflict extends ServiceError {}
+/** The request is well formed but cannot succeed as things stand (a package that expires before the job ends). */
+export class Unprocessable extends ServiceError {}
 /** A part of the request is larger than the api accepts. */
 export class TooLarge extends ServiceError {}
 /** A download's Range lies outside the content. */
@@ -45,6 +47,7 @@ const statuses: [new (...args: never[]) => ServiceError, number][] = [
   [PreconditionFailed, 412],
   [TooLarge, 413],
   [RangeNotSatisfiable, 416],
+  [Unprocessable, 422],
   [Unavailable, 503],
 ];
 

@@ -1,13 +1,13 @@
 /**
  * Zod schemas for everything the api accepts, and the few pure rules that go with them (defaults that
  * depend on the clock or on the uploaded file's name). Routes parse with `parseInput`, so every rejection
- * is a 400 carrying zod's issues.
+ * is a 400 carrying zod's issues; a job's schedule that cannot work with its package is a 422.
  */
 import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
 import { computerStates, jobTypes, offerChoices, relayStates } from '../common/states.js';
-import { InvalidInput } from './errors.js';
+import { InvalidInput, Unprocessable } from './errors.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** How long relays keep a package when the manifest names no expiration date. */
@@ -142,33 +142,69 @@ export interface JobSchedule {
   deadline: Date;
 }
 
-/**
- * Where a job's deadline comes from when the request names none: a span after scheduledAt (install and
- * transfer jobs) or a fixed date with the words that explain it (offers close at the package's relay
- * expiration date).
- */
-export type DefaultDeadline = { afterMs: number } | { at: Date; source: string };
+/** The package a job distributes, as far as its schedule is concerned. */
+export interface ScheduledPackage {
+  id: string;
+  /** Relays treat their copy as expired from this moment on, so no job may still need it later. */
+  relayExpiresAt: Date;
+}
 
-/** Fills in a job's defaults (scheduledAt now, then the default deadline) and checks their order. */
-export function resolveJobSchedule(
-  request: Pick<JobRequest, 'scheduledAt' | 'deadline'>,
-  now: Date,
-  fallback: DefaultDeadline,
-): JobSchedule {
+/** What a job's schedule is checked against besides the request itself. */
+export interface ScheduleRules {
+  now: Date;
+  pkg: ScheduledPackage;
+  /**
+   * How long after scheduledAt the deadline falls when the request names none; undefined means at the
+   * package's relay expiration date (offers close then). Capped at that date either way.
+   */
+  defaultDeadlineMs?: number;
+}
+
+/** The way out named by both expiry refusals. */
+function patchExpiryHint(pkg: ScheduledPackage): string {
+  return `PATCH /packages/${pkg.id} with a later relayExpiresAt`;
+}
+
+/**
+ * Fills in a job's defaults (scheduledAt now, then the default deadline) and checks them against each
+ * other (400) and against the package's relay expiration date (422): a relay stores its copy only until
+ * then, so a job still running afterwards would have computers behind it fail on a copy already gone.
+ */
+export function resolveJobSchedule(request: Pick<JobRequest, 'scheduledAt' | 'deadline'>, rules: ScheduleRules): JobSchedule {
+  const { now, pkg } = rules;
   const scheduledAt = request.scheduledAt ?? now;
-  const fixed = request.deadline === undefined && 'at' in fallback ? fallback : undefined;
-  const deadline =
-    request.deadline ?? ('at' in fallback ? fallback.at : new Date(scheduledAt.getTime() + fallback.afterMs));
-  if (deadline.getTime() <= scheduledAt.getTime()) {
-    const message = fixed
-      ? `the default deadline, ${fixed.source} (${deadline.toISOString()}), is not later than scheduledAt ` +
-        `(${scheduledAt.toISOString()}); give a later deadline or move that date`
-      : 'deadline must be later than scheduledAt';
-    throw new InvalidInput('invalid_input', message, [
+  const expiry = pkg.relayExpiresAt;
+  if (request.deadline !== undefined && request.deadline.getTime() <= scheduledAt.getTime()) {
+    throw new InvalidInput('invalid_input', 'deadline must be later than scheduledAt', [
       { path: 'deadline', message: `must be later than ${scheduledAt.toISOString()}` },
     ]);
   }
-  return { scheduledAt, deadline };
+  const start = Math.max(scheduledAt.getTime(), now.getTime());
+  if (expiry.getTime() <= start) {
+    const when =
+      expiry.getTime() <= now.getTime() ? 'has passed' : `is not after the job's execution time (${scheduledAt.toISOString()})`;
+    throw new Unprocessable(
+      'package_expired',
+      `package ${pkg.id} expires on relays at ${expiry.toISOString()}, which ${when}: relays would treat their copy ` +
+        `as expired at once. ${patchExpiryHint(pkg)} first`,
+      { packageId: pkg.id, relayExpiresAt: expiry.toISOString(), scheduledAt: scheduledAt.toISOString() },
+    );
+  }
+  if (request.deadline !== undefined) {
+    if (request.deadline.getTime() > expiry.getTime()) {
+      throw new Unprocessable(
+        'deadline_after_package_expiry',
+        `the deadline ${request.deadline.toISOString()} is after package ${pkg.id}'s relay expiration date ` +
+          `${expiry.toISOString()}: relays would drop their copy while the job still needs it. Choose a deadline ` +
+          `no later than ${expiry.toISOString()}, or ${patchExpiryHint(pkg)}`,
+        { packageId: pkg.id, deadline: request.deadline.toISOString(), relayExpiresAt: expiry.toISOString() },
+      );
+    }
+    return { scheduledAt, deadline: request.deadline };
+  }
+  const span = rules.defaultDeadlineMs;
+  const deadline = span === undefined ? expiry.getTime() : Math.min(scheduledAt.getTime() + span, expiry.getTime());
+  return { scheduledAt, deadline: new Date(deadline) };
 }
 
 /** The body of POST /jobs/:id/choices. */

@@ -14,6 +14,11 @@ export function jobBatchWorkflowId(jobId: string, batch: number): string {
   return `job-${jobId}-batch-${batch}`;
 }
 
+/** Stages a job's package on the relays its computers download from, beside the job's batches. */
+export function jobRelaysWorkflowId(jobId: string): string {
+  return `job-${jobId}-relays`;
+}
+
 /** The workflow ID owning one relay's copy of one package (its expiry timer). */
 export function relayCopyWorkflowId(relayId: string, packageId: string): string {
   return `relay-${relayId}-package-${packageId}`;

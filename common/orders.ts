@@ -8,14 +8,25 @@ import type { SignedManifest } from './manifest.js';
 /** Orders and their answers travel as msgpack. */
 export const ORDER_CONTENT_TYPE = 'application/x-msgpack';
 
-/** How long an order stays valid after it was issued, and the clock skew tolerated either side. */
+/**
+ * How long after `issuedAt` a sealed order may still be received (replay protection, unlike the job's own
+ * `validUntil`), and the clock skew tolerated either side.
+ */
 export const ORDER_MAX_AGE_MS = 5 * 60_000;
 
-interface OrderBase {
+/** What every order carries besides its own fields. */
+export interface OrderBase {
   jobId: string;
   /** The agent the order is meant for: an order replayed to another agent is refused. */
   agentId: string;
   issuedAt: string;
+  /**
+   * When the job stops wanting the order carried out (ISO date-time). A new order received later is refused
+   * as `expired`; an unfinished one whose irreversible step (a computer's install command; anything of a
+   * relay's store) has not begun ends as `expired`, so an agent back after a week installs nothing stale.
+   * A repeat of a known order is still answered with its status.
+   */
+  validUntil: string;
 }
 
 /**
@@ -29,10 +40,14 @@ export interface StoreOrder extends OrderBase {
   expiresAt: string;
 }
 
-/** Relay: drop its copy of a package. */
+/**
+ * Relay: drop its copy of a package, if that copy expires at or before `expiresAt`: the copy the managing
+ * server means. A copy with a later expiry came from a retransfer meanwhile and is kept (answered `stored`).
+ */
 export interface DeleteOrder extends OrderBase {
   kind: 'delete';
   packageId: string;
+  expiresAt: string;
 }
 
 /** Computer: download, verify, check conditions and install. */
@@ -55,8 +70,20 @@ export interface WithdrawOrder extends OrderBase {
   packageId: string;
 }
 
+/**
+ * Computer: the job was cancelled. Its install order ends `cancelled` unless the install command has
+ * started (a half-run installer is worse than a finished one: it runs to its end); its offer is withdrawn.
+ * When neither has arrived yet, the cancel is remembered and a later install order of the job is answered
+ * `cancelled` without doing anything. The answer is the status of the install (or offer) order acted on,
+ * or the cancel's own `cancelled` status when there was none.
+ */
+export interface CancelOrder extends OrderBase {
+  kind: 'cancel';
+  packageId: string;
+}
+
 /** Any order an agent may receive. */
-export type Order = StoreOrder | DeleteOrder | InstallOrder | OfferOrder | WithdrawOrder;
+export type Order = StoreOrder | DeleteOrder | InstallOrder | OfferOrder | WithdrawOrder | CancelOrder;
 export type OrderKind = Order['kind'];
 
 /**
@@ -88,7 +115,11 @@ export type OrderState =
   | 'rejected'
   | 'conditions_not_met'
   | 'offered'
-  | 'withdrawn';
+  | 'withdrawn'
+  /** The order's `validUntil` passed before its irreversible step began. */
+  | 'expired'
+  /** A cancel order stopped it before its install command started (or came before it). */
+  | 'cancelled';
 
 /** States an order never leaves; a repeat of such an order only reads its status. */
 export const finalOrderStates: ReadonlySet<OrderState> = new Set<OrderState>([
@@ -100,6 +131,8 @@ export const finalOrderStates: ReadonlySet<OrderState> = new Set<OrderState>([
   'conditions_not_met',
   'offered',
   'withdrawn',
+  'expired',
+  'cancelled',
 ]);
 
 /** An agent's answer to an order (and to every repeat of it). */
@@ -117,15 +150,18 @@ export interface OrderStatus {
    * 0 when the relay already held an intact copy with the same expiry.
    */
   bytes?: number;
-  /** For `stored`: the expiry the relay keeps the copy until. */
+  /** For `stored` (also a delete's answer when it kept a fresher copy): the expiry the relay keeps the copy until. */
   expiresAt?: string;
   updatedAt: string;
 }
 
-/** Error body of a refused order: HTTP 4xx, or 503 `not_enrolled` while the agent has no key to verify with. */
+/**
+ * Error body of a refused order: HTTP 4xx, or 503 `not_enrolled` while the agent has no key to verify with.
+ * `expired`: a new order received after its `validUntil`.
+ */
 export interface OrderRefusal {
   error: {
-    code: 'unsigned' | 'bad_signature' | 'stale' | 'wrong_agent' | 'bad_order' | 'wrong_role' | 'not_enrolled';
+    code: 'unsigned' | 'bad_signature' | 'stale' | 'wrong_agent' | 'bad_order' | 'wrong_role' | 'expired' | 'not_enrolled';
     message: string;
   };
 }

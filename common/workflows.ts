@@ -23,16 +23,58 @@ export interface JobWorkflowInput {
   scheduledAt: string;
   /** ISO date-time after which unreachable targets stop being retried. */
   deadline: string;
-  /** Set when the workflow continued as new: where the previous run stopped handing out batches. */
-  resume?: { afterTargetId: string; nextBatch: number };
+  /** Set when the workflow continued as new: how far the previous run had come. */
+  resume?: JobCursor;
 }
 
-/** One page of a job's computer targets, handled by a child workflow. */
-export interface JobBatchInput {
+/**
+ * Where a job's fan-out stands, carried across continue-as-new: a cursor into the job's targets and the
+ * batches still running — numbers, never target lists, so it stays small at any fleet size.
+ */
+export interface JobCursor {
+  /** Last target handed to a batch (computers) or staged (transfer jobs); absent before the first. */
+  afterTargetId?: string;
+  /** Number the next batch gets. */
+  nextBatch: number;
+  /** Every target has been handed to a batch. */
+  handedOut: boolean;
+  /** Batches still working on their first pass over their computers. */
+  dispatching: number[];
+  /** Batches that have not ended yet (including those still dispatching). */
+  open: number[];
+  /** Transfer jobs: how many retry rounds over unreachable relays have run. */
+  round?: number;
+}
+
+/** A page of a job's targets: those after `afterTargetId` up to and including `throughTargetId`. */
+export interface TargetRange {
+  afterTargetId?: string;
+  throughTargetId: string;
+}
+
+/**
+ * One page of a job's computer targets, handled by a child workflow. The batch reads its own page, so no
+ * id list travels in a history.
+ */
+export interface JobBatchInput extends TargetRange {
   jobId: string;
   packageId: string;
   deadline: string;
-  computerIds: string[];
+  batch: number;
+  /** Set when the batch continued as new: its first pass is over and its parent knows. */
+  dispatched?: boolean;
+  /** Retry rounds already run over computers that could not be reached. */
+  round?: number;
+}
+
+/** Stages an install or offer job's package on every relay that serves one of its computers. */
+export interface RelayStagingInput {
+  jobId: string;
+  packageId: string;
+  deadline: string;
+  /** Carried across continue-as-new. */
+  afterRelayId?: string;
+  round?: number;
 }
 
 /** Identifies one relay copy; its workflow ID comes from relayCopyWorkflowId(relayId, packageId). */
@@ -59,3 +101,18 @@ export interface OfferChoiceMessage {
 
 /** Carries an OfferChoiceMessage; the api has already checked and recorded the choice, so no answer is awaited. */
 export const offerChoiceSignal = defineSignal<[OfferChoiceMessage]>('offerChoice');
+
+/**
+ * A batch tells its job how far it has come: `dispatched` once every computer of its page has had its first
+ * attempt (the job may then start the next batch), `done` once every computer has ended. A signal, since
+ * batches outlive the job's runs across continue-as-new and the job must hear them whatever run is current.
+ */
+export interface BatchReport {
+  batch: number;
+  phase: 'dispatched' | 'done';
+}
+
+export const batchReportSignal = defineSignal<[BatchReport]>('batchReport');
+
+/** Memo key a batch sets once its first pass is over, so its job can read it back (activities/batch-status.ts). */
+export const BATCH_DISPATCHED_MEMO = 'dispatched';

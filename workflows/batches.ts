@@ -1,57 +1,146 @@
 /**
- * Hands a job's computers out in pages to child workflows, a few at a time, so that no single history grows
- * with the fleet: the job's own history grows by a handful of events per page, and continues as new when
- * Temporal suggests it.
+ * Hands a job's computers out in pages to child workflows. A batch counts against the job's window only
+ * during its first pass over its computers; after that it waits for its stragglers on timers of its own,
+ * and the job goes on. The job hears how its batches are doing through BatchReport signals, so it keeps a
+ * cursor and batch numbers, never target lists, and continues as new whenever Temporal suggests it.
  */
-import { ParentClosePolicy, continueAsNew, isCancellation, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
 import { jobBatchWorkflowId } from '../common/names.js';
-import type { JobBatchInput, JobWorkflowInput } from '../common/workflows.js';
-import { causeMessage } from '../common/errors.js';
-import { databaseWrite } from './activity-options.js';
-
-const { targetPage, failTargets } = proxyActivities<CourierActivities>(databaseWrite);
+import { batchReportSignal, type JobBatchInput, type JobCursor, type JobWorkflowInput } from '../common/workflows.js';
+import { boundedByDeadline, databaseWrite } from './activity-options.js';
 
 /** Computers per child workflow: keeps a batch's history (a few events per computer) far below the limits. */
-const BATCH_SIZE = 500;
-/** Batches running at once. */
-const MAX_CONCURRENT_BATCHES = 4;
+export const BATCH_SIZE = 500;
+/** Batches in their first pass at once: how many computers are being worked on together, at most. */
+const MAX_DISPATCHING_BATCHES = 4;
+/** How long a cancelled job waits for its batches to tell their computers to stop. */
+const CANCEL_WAIT_MS = 5 * 60_000;
+/**
+ * How long the job waits for a batch report before it checks its bookkeeping against Temporal. A report
+ * signalled while the job continues as new can be applied after the run has already computed the state it
+ * hands on (temporalio/sdk-dotnet#427 describes the same race), so the next run would wait for it forever.
+ */
+const RECONCILE_AFTER_MS = 30_000;
 
 export type BatchWorkflow = (input: JobBatchInput) => Promise<void>;
 
-/** Runs `batchWorkflow` over every unfinished computer target; continues the calling job workflow as new when told. */
-export async function runInBatches(input: JobWorkflowInput, batchWorkflow: BatchWorkflow): Promise<void> {
-  const running = new Set<Promise<void>>();
-  let afterId = input.resume?.afterTargetId;
-  let batch = input.resume?.nextBatch ?? 0;
-  for (;;) {
-    const computerIds = await targetPage(input.jobId, 'computer', afterId, BATCH_SIZE);
-    if (computerIds.length === 0) break;
-    afterId = computerIds[computerIds.length - 1];
-    const run = runBatch(input, batchWorkflow, batch++, computerIds).finally(() => running.delete(run));
-    running.add(run);
-    if (running.size >= MAX_CONCURRENT_BATCHES) await Promise.race(running);
-    if (workflowInfo().continueAsNewSuggested && afterId !== undefined) {
-      await Promise.all(running);
-      // Continues the calling job workflow (install or offer), which skips straight back here.
-      await continueAsNew<(input: JobWorkflowInput) => Promise<unknown>>({ ...input, resume: { afterTargetId: afterId, nextBatch: batch } });
-    }
+/** The job's batches as the current run knows them; created before the job's first await. */
+export class BatchTracker {
+  readonly dispatching: Set<number>;
+  readonly open: Set<number>;
+
+  constructor(cursor: JobCursor | undefined) {
+    this.dispatching = new Set(cursor?.dispatching);
+    this.open = new Set(cursor?.open);
+    setHandler(batchReportSignal, ({ batch, phase }) => {
+      this.dispatching.delete(batch);
+      if (phase === 'done') this.open.delete(batch);
+    });
   }
-  await Promise.all(running);
+
+  /** Waits until `ready()`, checking the bookkeeping against Temporal whenever no report came for a while. */
+  async waitUntil(input: JobWorkflowInput, ready: () => boolean): Promise<void> {
+    while (!(await condition(ready, RECONCILE_AFTER_MS))) await this.reconcile(input);
+  }
+
+  /** Drops batches that Temporal says have ended, or have ended their first pass, from the bookkeeping. */
+  async reconcile(input: JobWorkflowInput): Promise<void> {
+    if (this.open.size === 0) return;
+    const { batchStates } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
+    const states = await batchStates(input.jobId, [...this.open]);
+    const open = new Set(states.open);
+    const dispatching = new Set(states.dispatching);
+    for (const batch of [...this.open]) if (!open.has(batch)) this.open.delete(batch);
+    for (const batch of [...this.dispatching]) if (!dispatching.has(batch)) this.dispatching.delete(batch);
+  }
 }
 
-async function runBatch(input: JobWorkflowInput, batchWorkflow: BatchWorkflow, batch: number, computerIds: string[]): Promise<void> {
-  const child = await startChild(batchWorkflow, {
-    workflowId: jobBatchWorkflowId(input.jobId, batch),
-    args: [{ jobId: input.jobId, packageId: input.packageId, deadline: input.deadline, computerIds }],
-    typedSearchAttributes: workflowInfo().typedSearchAttributes,
-    staticSummary: `batch ${batch + 1} of job ${input.jobId}: ${computerIds.length} computers`,
-    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-  });
+/** Runs `batchWorkflow` over every unfinished computer target, then waits for every batch to end. */
+export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracker, batchWorkflow: BatchWorkflow): Promise<void> {
+  const { pageEnd } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
+  const cursor: JobCursor = input.resume ?? { nextBatch: 0, handedOut: false, dispatching: [], open: [] };
+  const { dispatching, open } = tracker;
+  const continueIfSuggested = async (): Promise<void> => {
+    if (!workflowInfo().continueAsNewSuggested) return;
+    const resume: JobCursor = { ...cursor, dispatching: [...dispatching], open: [...open] };
+    // Continues the calling job workflow (install or offer), which skips straight back here.
+    await continueAsNew<(input: JobWorkflowInput) => Promise<unknown>>({ ...input, resume });
+  };
+
   try {
-    await child.result();
+    // A report may have missed the run that handed this one its state.
+    if (input.resume) await tracker.reconcile(input);
+    while (!cursor.handedOut) {
+      await tracker.waitUntil(input, () => dispatching.size < MAX_DISPATCHING_BATCHES);
+      await continueIfSuggested();
+      const through = await pageEnd(input.jobId, 'computer', cursor.afterTargetId, BATCH_SIZE);
+      if (through === null) {
+        cursor.handedOut = true;
+        break;
+      }
+      const batch = cursor.nextBatch++;
+      dispatching.add(batch);
+      open.add(batch);
+      await startBatch(input, batchWorkflow, { batch, afterTargetId: cursor.afterTargetId, throughTargetId: through });
+      cursor.afterTargetId = through;
+    }
+    for (;;) {
+      await tracker.waitUntil(input, () => open.size === 0 || workflowInfo().continueAsNewSuggested);
+      if (open.size === 0) break;
+      await continueIfSuggested();
+    }
   } catch (error) {
-    if (isCancellation(error)) throw error;
-    await failTargets(input.jobId, computerIds, `batch ${batch + 1} failed: ${causeMessage(error)}`);
+    if (isCancellation(error)) await cancelBatches(input, open);
+    throw error;
   }
+}
+
+async function startBatch(
+  input: JobWorkflowInput,
+  batchWorkflow: BatchWorkflow,
+  page: Pick<JobBatchInput, 'batch' | 'afterTargetId' | 'throughTargetId'>,
+): Promise<void> {
+  await startChild(batchWorkflow, {
+    workflowId: jobBatchWorkflowId(input.jobId, page.batch),
+    args: [{ jobId: input.jobId, packageId: input.packageId, deadline: input.deadline, ...page }],
+    typedSearchAttributes: workflowInfo().typedSearchAttributes,
+    staticSummary: `batch ${page.batch + 1} of job ${input.jobId}`,
+    // Batches outlive the job's runs (it continues as new while they wait for stragglers); a cancelled
+    // job cancels them itself.
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+  });
+}
+
+/** Asks every open batch to cancel, then waits (bounded) for them to tell their computers to stop. */
+async function cancelBatches(input: JobWorkflowInput, open: Set<number>): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    await Promise.all([...open].map((batch) => cancelWorkflow(jobBatchWorkflowId(input.jobId, batch))));
+    await condition(() => open.size === 0, CANCEL_WAIT_MS);
+  });
+}
+
+/**
+ * Requests cancellation of another workflow of the job; one that has already ended needs none. Not
+ * cancellable itself, since it runs while the job is being cancelled.
+ */
+export async function cancelWorkflow(workflowId: string): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    try {
+      await getExternalWorkflowHandle(workflowId).cancel();
+    } catch {
+      // Already ended (or never started): nothing to cancel.
+    }
+  });
 }

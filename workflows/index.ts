@@ -5,3 +5,4 @@ export { transferJob } from './transfer-job.js';
 export { relayCopy } from './relay-copy.js';
 export { offerJob } from './offer-job.js';
 export { offerBatch } from './offer-batch.js';
+export { jobRelayStaging } from './relay-staging.js';

@@ -1,7 +1,8 @@
 /**
  * One relay's copy of one package, from the transfer that stored it to its expiry: a durable timer that a
- * retransfer moves, and at expiry the relay is told to delete the copy. A later job that needs the package
- * transfers it again, which starts a new run of this workflow.
+ * retransfer moves, and at expiry the relay is told to delete the copy. The delete names the expiry it
+ * deletes, so a copy a retransfer stored meanwhile with a later expiry is kept, and the timer starts over
+ * for it. A later job that needs the package transfers it again, which starts a new run of this workflow.
  */
 import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
@@ -17,14 +18,16 @@ const { expireRelayCopy } = proxyActivities<CourierActivities>({
 export async function relayCopy(input: RelayCopyInput): Promise<void> {
   let expiresAt = input.expiresAt;
   setHandler(copyStoredSignal, (stored) => {
-    expiresAt = stored.expiresAt;
+    if (Date.parse(stored.expiresAt) > Date.parse(expiresAt)) expiresAt = stored.expiresAt;
   });
   for (;;) {
     const current = expiresAt;
     const untilExpiry = Math.max(1, Date.parse(current) - Date.now());
     // Wakes early only when a retransfer moved the expiry; then the timer starts over from the new date.
-    const moved = await condition(() => expiresAt !== current, untilExpiry);
-    if (!moved) break;
+    if (await condition(() => expiresAt !== current, untilExpiry)) continue;
+    const outcome = await expireRelayCopy({ relayId: input.relayId, packageId: input.packageId, expiresAt: current });
+    if (outcome.result === 'kept' && Date.parse(outcome.expiresAt) > Date.parse(expiresAt)) expiresAt = outcome.expiresAt;
+    // A retransfer during the delete moved the expiry (by signal or on record): the copy lives on.
+    if (expiresAt === current) return;
   }
-  await expireRelayCopy({ relayId: input.relayId, packageId: input.packageId, expiresAt });
 }

@@ -21,7 +21,9 @@ export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
     res.json(await getJob(deps.db, req.params.id, parseInput(jobQuerySchema, req.query, 'query')));
   });
   router.post('/jobs/:id/cancel', guards.admin, async (req: Request<{ id: string }>, res) => {
-    res.status(202).json(await cancelJob(deps, req.params.id));
+    const { job, settled } = await cancelJob(deps, req.params.id);
+    // 200: cancelled already (it had not started); 202: its workflow was asked to cancel and records it.
+    res.status(settled ? 200 : 202).json(job);
   });
   router.post('/jobs/:id/rerun', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.status(201).json(await rerunJob(deps, req.params.id));

@@ -1,23 +1,25 @@
 /**
  * Creating, rerunning and cancelling jobs. A job is written to PostgreSQL (row and targets, one
- * transaction) and then handed to its Temporal workflow; if Temporal refuses, the job is deleted again so
- * no job exists that nothing will ever run. Progress is recorded by the workflow, never by the api.
+ * transaction) and then handed to its Temporal workflow (job-workflows.ts); if Temporal refuses, the job is
+ * deleted again so no job exists that nothing will ever run. A job must be able to end before its package
+ * expires on relays. Progress is recorded by the workflow, never by the api.
  */
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { and, eq, notInArray } from 'drizzle-orm';
+import { and, eq, isNull, notInArray } from 'drizzle-orm';
+import { causeMessage } from '../../common/errors.js';
 import { jobWorkflowId } from '../../common/names.js';
 import { successfulTargetStates, type JobStatus, type JobType } from '../../common/states.js';
 import type { PackageRow } from '../../db/repositories/packages.js';
 import { jobs, jobTargets, type TargetSpec } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
-import { Conflict } from '../errors.js';
-import { resolveJobSchedule, type DefaultDeadline, type JobQuery, type JobRequest, type JobSchedule } from '../validation.js';
+import { Conflict, Unavailable } from '../errors.js';
+import { resolveJobSchedule, type JobQuery, type JobRequest, type JobSchedule, type ScheduleRules } from '../validation.js';
 import { insertJobTargets, targetKindOf } from './job-targets.js';
-import { markLaunched, startJobWorkflow } from './job-workflows.js';
+import { cancelBeforeLaunch, cancelJobWorkflow, handOverJob } from './job-workflows.js';
 import { findJob, getJob, type JobView } from './job-views.js';
 import { findPackage } from './packages.js';
-import { callTemporal, temporalUnavailable } from './temporal-calls.js';
+import { isDefiniteRefusal, temporalUnavailable } from './temporal-calls.js';
 
 type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config'>;
 
@@ -41,8 +43,15 @@ interface NewJob {
   rerunOf?: string;
 }
 
-/** Writes the job and its targets in one transaction, then starts its workflow or undoes the write. */
-async function launchJob({ db, temporal, config }: Deps, job: NewJob): Promise<JobView> {
+/**
+ * Writes the job and its targets in one transaction, then hands it to Temporal. Only a definite refusal
+ * undoes the write (Temporal answered that it started nothing). After an ambiguous failure (a timeout, a
+ * lost connection) the workflow may exist or not: the job stays, unlaunched, and the recovery sweep starts
+ * it once Temporal answers, which the workflow ID makes safe either way. So no job is left that nothing
+ * will run, and none runs twice.
+ */
+async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
+  const { db } = deps;
   const { type, pkg, schedule } = job;
   const jobId = randomUUID();
   const workflowId = jobWorkflowId(jobId);
@@ -62,34 +71,37 @@ async function launchJob({ db, temporal, config }: Deps, job: NewJob): Promise<J
   });
 
   try {
-    await startJobWorkflow({ temporal, config }, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf });
+    await handOverJob(deps, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf });
   } catch (error) {
-    // job_targets rows go with the job (ON DELETE CASCADE).
-    await db.delete(jobs).where(eq(jobs.id, jobId));
-    throw temporalUnavailable("start the job's workflow", error);
+    if (isDefiniteRefusal(error)) {
+      // job_targets rows go with the job (ON DELETE CASCADE).
+      await db.delete(jobs).where(and(eq(jobs.id, jobId), isNull(jobs.launchedAt)));
+      const reason = causeMessage(error);
+      throw new Unavailable('temporal_unavailable', `Temporal refused to start the job's workflow, so no job was created: ${reason}`);
+    }
+    // The admin gets the job (it is real and will run), not an error that would invite a duplicate.
+    console.warn(`api: Temporal did not confirm the start of job ${jobId} (${causeMessage(error)}); the recovery sweep starts it`);
   }
-  // Should the api die before this line, the job is handed over again at its next start (job-recovery.ts).
-  await markLaunched(db, jobId);
   return getJob(db, jobId, firstPage);
 }
 
-/** An offer closes at the package's relay expiration date unless the admin names a deadline. */
-function defaultDeadline(type: JobType, pkg: PackageRow, config: Deps['config']): DefaultDeadline {
-  if (type === 'offer') return { at: pkg.relayExpiresAt, source: "the package's relay expiration date" };
-  return { afterMs: config.defaultDeadlineMs };
+/** The schedule rules of a new job: offers close at the package's relay expiration unless told otherwise. */
+function scheduleRules(type: JobType, pkg: PackageRow, config: Deps['config'], now: Date): ScheduleRules {
+  return { now, pkg, defaultDeadlineMs: type === 'offer' ? undefined : config.defaultDeadlineMs };
 }
 
 /** Creates a job, its targets and its workflow; answers with the job as it now stands. */
 export async function createJob(deps: Deps, request: JobRequest): Promise<JobView> {
   const pkg = await findPackage(deps.db, request.packageId);
-  const schedule = resolveJobSchedule(request, new Date(), defaultDeadline(request.type, pkg, deps.config));
+  const schedule = resolveJobSchedule(request, scheduleRules(request.type, pkg, deps.config, new Date()));
   return launchJob(deps, { type: request.type, pkg, schedule, targets: request.targets });
 }
 
 /**
  * A new job of the same type and package for the finished job's targets that did not succeed (failed,
  * unreachable, cancelled, never reached…). It starts now and gets as long as the original had between
- * its execution time and its deadline; offers too, so a rerun offer stays open as long as the first.
+ * its execution time and its deadline (offers too, so a rerun offer stays open as long as the first), but
+ * never beyond the package's relay expiration date, like any deadline the admin did not give.
  */
 export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
   const original = await findJob(deps.db, id);
@@ -112,33 +124,45 @@ export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
   }
   const ids = rows.map((row) => row.id);
   const pkg = await findPackage(deps.db, original.packageId);
-  const now = new Date();
   const window = original.deadline.getTime() - original.scheduledAt.getTime();
+  const schedule = resolveJobSchedule({}, { now: new Date(), pkg, defaultDeadlineMs: window });
   return launchJob(deps, {
     type: original.type,
     pkg,
-    schedule: { scheduledAt: now, deadline: new Date(now.getTime() + window) },
+    schedule,
     targets: kind === 'relay' ? { relays: ids } : { computers: ids },
     rerunOf: original.id,
   });
 }
 
+/** A cancelled job as it now stands, and whether it has ended already or its workflow was asked to end. */
+export interface CancelOutcome {
+  job: JobView;
+  /** True when the job never launched and was cancelled on the spot; false when its workflow cancels it. */
+  settled: boolean;
+}
+
 /**
- * Asks the job's workflow to cancel. The workflow moves unfinished targets to `cancelled` and records the
- * job's final status itself, so the view returned here may still say `scheduled` or `running`.
+ * Cancels a job. One that was never handed to Temporal is cancelled at once in PostgreSQL (so the recovery
+ * sweep will not start it). Otherwise its workflow is asked to cancel; it moves unfinished targets to
+ * `cancelled` and records the job's final status itself, so the view may still say `scheduled` or `running`.
  */
-export async function cancelJob({ db, temporal }: Pick<AppDependencies, 'db' | 'temporal'>, id: string): Promise<JobView> {
+export async function cancelJob(deps: Pick<AppDependencies, 'db' | 'temporal'>, id: string): Promise<CancelOutcome> {
+  const { db, temporal } = deps;
   const job = await findJob(db, id);
   if (finishedJobStatuses.has(job.status)) {
     throw new Conflict('job_finished', `job ${job.id} has already ended as ${job.status}`);
   }
+  if (job.launchedAt === null && (await cancelBeforeLaunch(deps, job.id, job.workflowId))) {
+    return { job: await getJob(db, job.id, firstPage), settled: true };
+  }
   try {
-    await callTemporal(temporal, () => temporal.workflow.getHandle(job.workflowId).cancel());
+    await cancelJobWorkflow(temporal, job.workflowId);
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) {
       throw new Conflict('job_finished', `job ${job.id}'s workflow has already ended; its status is being recorded`);
     }
     throw temporalUnavailable('cancel the job', error);
   }
-  return getJob(db, job.id, firstPage);
+  return { job: await getJob(db, job.id, firstPage), settled: false };
 }

@@ -2,8 +2,9 @@
  * A computer's user chose Install or Decline on an offer. The api records the choice once (the row is the
  * guard against double clicks and retries) and passes it as a signal to the batch workflow that owns the
  * computer's offer, which carries it out. A choice Temporal did not take is taken back, so the agent can
- * simply send it again.
+ * simply send it again; a batch that has ended took every recorded choice from the row itself.
  */
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { TargetState } from '../../common/states.js';
 import { offerChoiceSignal, type OfferChoice } from '../../common/workflows.js';
@@ -100,6 +101,9 @@ export async function recordOfferChoice(
       temporal.workflow.getHandle(batchWorkflowId).signal(offerChoiceSignal, { computerId, choice }),
     );
   } catch (error) {
+    // The batch has ended: it closed its offers at the deadline and, doing so, read back every choice
+    // recorded in time (this one included) and carried it out. Nothing is to be taken back.
+    if (error instanceof WorkflowNotFoundError) return { jobId: job.id, computerId, choice };
     await db
       .update(jobTargets)
       .set({ choice: null, updatedAt: sql`now()` })

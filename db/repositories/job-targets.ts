@@ -3,8 +3,9 @@
  * same row again instead of a second one. A target in a terminal state is never changed afterwards: the
  * first real outcome wins, and a late retry cannot overwrite it.
  */
-import { and, asc, eq, gt, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, lte, notInArray, sql, type SQL } from 'drizzle-orm';
 import { terminalTargetStates, type TargetKind, type TargetState } from '../../common/states.js';
+import type { TargetRange } from '../../common/workflows.js';
 import type { Database } from '../client.js';
 import { jobTargets } from '../schema/index.js';
 
@@ -95,6 +96,32 @@ export async function unfinishedTargetPage(
     )
     .orderBy(asc(jobTargets.targetId))
     .limit(limit);
+  return rows.map((row) => row.targetId);
+}
+
+/** The condition selecting a job's targets of one kind within one batch's range. */
+export function inTargetRange(jobId: string, kind: TargetKind, range: TargetRange): SQL {
+  return and(
+    eq(jobTargets.jobId, jobId),
+    eq(jobTargets.kind, kind),
+    ...(range.afterTargetId ? [gt(jobTargets.targetId, range.afterTargetId)] : []),
+    lte(jobTargets.targetId, range.throughTargetId),
+  )!;
+}
+
+/** A job's unfinished targets of one kind within one batch's range, leaving out those in `skipStates`. */
+export async function unfinishedTargetsInRange(
+  db: Database,
+  jobId: string,
+  kind: TargetKind,
+  range: TargetRange,
+  skipStates: readonly TargetState[] = [],
+): Promise<string[]> {
+  const rows = await db
+    .select({ targetId: jobTargets.targetId })
+    .from(jobTargets)
+    .where(and(inTargetRange(jobId, kind, range), notInArray(jobTargets.state, [...terminal, ...skipStates])))
+    .orderBy(asc(jobTargets.targetId));
   return rows.map((row) => row.targetId);
 }
 

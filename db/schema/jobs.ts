@@ -61,3 +61,24 @@ export const jobTargets = pgTable(
     index('job_targets_state').on(table.jobId, table.kind, table.state),
   ],
 );
+
+/**
+ * The relays an install or offer job stages its package on (and, for transfer jobs, its relay targets):
+ * each relay's staging state for this job, so that a computer behind it knows whether to download now,
+ * wait, or fail with the relay's reason.
+ */
+export const jobRelays = pgTable(
+  'job_relays',
+  {
+    jobId: uuid('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    relayId: uuid('relay_id').notNull(),
+    /** `pending` and `transferring` while staging; `stored`, `already_stored` or `failed` once done. */
+    state: text('state').$type<'pending' | 'transferring' | 'stored' | 'already_stored' | 'failed'>().notNull().default('pending'),
+    detail: text('detail'),
+    attempts: integer('attempts').notNull().default(0),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [primaryKey({ columns: [table.jobId, table.relayId] }), index('job_relays_state').on(table.jobId, table.state)],
+);

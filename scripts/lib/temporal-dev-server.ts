@@ -15,6 +15,8 @@ export interface DevServerOptions {
   /** SQLite file that keeps workflows across restarts; omitted keeps them in memory. */
   dbFile?: string;
   logFile?: NodeJS.WritableStream;
+  /** Dynamic config values (`--dynamic-config-value KEY=VALUE`), e.g. a low continue-as-new threshold in tests. */
+  dynamicConfig?: Record<string, number | string | boolean>;
 }
 
 export interface DevServer {
@@ -34,6 +36,9 @@ function devServerArgs(options: DevServerOptions): string[] {
   args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   for (const key of Object.values(searchAttributes)) args.push('--search-attribute', `${key.name}=Keyword`);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
   return args;
 }
 

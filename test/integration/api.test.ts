@@ -395,13 +395,25 @@ describe('api', () => {
     expect(transferToComputers.status).toBe(400);
     expect(transferToComputers.body.error.code).toBe('invalid_targets');
 
-    // The offer would close at the package's relay expiration date, before it even opens.
-    const closedOffer = await call<ErrorBody>('POST', '/jobs', {
+    // Relays would already treat the package as expired when the job starts.
+    const afterExpiry = await call<ErrorBody>('POST', '/jobs', {
       ...admin,
       json: { type: 'offer', packageId: pkg.id, targets: { all: true }, scheduledAt: '3000-01-01T00:00:00Z' },
     });
-    expect(closedOffer.status).toBe(400);
-    expect(closedOffer.body.error.message).toContain("the package's relay expiration date (2999-06-01T00:00:00.000Z)");
+    expect(afterExpiry.status).toBe(422);
+    expect(afterExpiry.body.error.code).toBe('package_expired');
+    expect(afterExpiry.body.error.message).toContain('2999-06-01T00:00:00.000Z');
+
+    // Relays would drop their copy while the job still needs it.
+    const outlasting = await call<ErrorBody>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'install', packageId: pkg.id, targets: { all: true }, deadline: '2999-06-01T00:00:01Z' },
+    });
+    expect(outlasting.status).toBe(422);
+    expect(outlasting.body.error.code).toBe('deadline_after_package_expiry');
+    expect(outlasting.body.error.message).toContain('2999-06-01T00:00:01.000Z');
+    expect(outlasting.body.error.message).toContain('2999-06-01T00:00:00.000Z');
+    expect(outlasting.body.error.message).toContain(`PATCH /packages/${pkg.id} with a later relayExpiresAt`);
 
     await call('POST', '/enroll', { token: enrollSecret, json: { role: 'relay', name: 'empty', url: 'http://127.0.0.1:4002' } });
     const nobody = await call<ErrorBody>('POST', '/jobs', {
@@ -449,7 +461,7 @@ describe('api', () => {
     expect(await description.staticSummary()).toBe(`install hello 1.0.0 on 2 computers at ${scheduledAt}`);
   });
 
-  it('deletes the job again and answers 503 when Temporal cannot start its workflow', async () => {
+  it('deletes the job again and answers 503 when Temporal refuses to start its workflow', async () => {
     // A namespace Temporal does not have makes the start fail at once, as a real refusal would.
     const refusing = new Client({ connection, namespace: `missing-${randomBytes(4).toString('hex')}` });
     const config = loadConfig({ COURIER_DATA_DIR: dataDir, COURIER_ADMIN_TOKEN: adminToken, COURIER_TASK_QUEUE: taskQueue });
@@ -632,6 +644,48 @@ describe('api', () => {
     expect(retransfer.body.targets.map((t: any) => [t.kind, t.name])).toEqual([['relay', 'relay-1']]);
   });
 
+  it("caps default deadlines at the package's relay expiration and refuses a package that has expired, also on rerun", async () => {
+    const soon = new Date(Date.now() + 3600_000);
+    const manifest = { name: 'short-lived', version: '1', installCommand: 'sh install.sh', relayExpiresAt: soon.toISOString() };
+    const upload = await call<{ id: string; relayExpiresAt: string }>('POST', '/packages', { ...admin, body: uploadForm(manifest) });
+    expect(upload.status).toBe(201);
+    const shortLived = upload.body;
+
+    // The 24-hour default would outlast the relays' copy: the job ends when the copy does.
+    const capped = await call<any>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'install', packageId: shortLived.id, targets: { computers: ['pc-1'] } },
+    });
+    expect(capped.status).toBe(201);
+    expect(capped.body.deadline).toBe(shortLived.relayExpiresAt);
+
+    const jobCount = async () => (await database.db.select().from(jobs)).length;
+    const before = await jobCount();
+    // Time passes: the package's relay expiration is behind us.
+    await database.db.update(packages).set({ relayExpiresAt: new Date(Date.now() - 60_000) }).where(eq(packages.id, shortLived.id));
+    const expired = await call<ErrorBody>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'install', packageId: shortLived.id, targets: { computers: ['pc-1'] } },
+    });
+    expect(expired.status).toBe(422);
+    expect(expired.body.error.code).toBe('package_expired');
+    expect(expired.body.error.message).toContain(`PATCH /packages/${shortLived.id}`);
+
+    await database.db.update(jobTargets).set({ state: 'failed' }).where(eq(jobTargets.jobId, capped.body.id));
+    await database.db.update(jobs).set({ status: 'completed_with_errors' }).where(eq(jobs.id, capped.body.id));
+    const expiredRerun = await call<ErrorBody>('POST', `/jobs/${capped.body.id}/rerun`, admin);
+    expect(expiredRerun.status).toBe(422);
+    expect(expiredRerun.body.error.code).toBe('package_expired');
+    expect(await jobCount()).toBe(before);
+
+    // Given a new date, the rerun runs, for its original span but no longer than the package lasts.
+    const halfHour = new Date(Date.now() + 1800_000).toISOString();
+    expect((await call('PATCH', `/packages/${shortLived.id}`, { ...admin, json: { relayExpiresAt: halfHour } })).status).toBe(200);
+    const rerun = await call<any>('POST', `/jobs/${capped.body.id}/rerun`, admin);
+    expect(rerun.status).toBe(201);
+    expect(rerun.body.deadline).toBe(new Date(halfHour).toISOString());
+  });
+
   /** The offerChoice signals a workflow has received, decoded. */
   async function offerChoiceSignals(workflowId: string): Promise<unknown[]> {
     const history = await temporal.workflow.getHandle(workflowId).fetchHistory();
@@ -682,19 +736,19 @@ describe('api', () => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('already_decided');
 
-    // A batch workflow Temporal does not know: the choice is taken back so the agent can send it again.
-    await setTarget(jobId, ids.direct!, { state: 'offered', batchWorkflowId: `${batchWorkflowId}-gone` });
-    const lost = await choose(jobId, tokens.direct, 'decline');
-    expect(lost.status).toBe(503);
-    expect(lost.body.error.code).toBe('temporal_unavailable');
-    const [reset] = await database.db
+    // A batch workflow that has ended (it closed its offers at the deadline just after the api recorded the
+    // choice): it read the recorded choice back at its close, so the choice stands and is not taken back.
+    await setTarget(jobId, ids.direct!, { state: 'offered', batchWorkflowId: `${batchWorkflowId}-ended` });
+    const late = await choose(jobId, tokens.direct, 'decline');
+    expect(late.status).toBe(202);
+    const [kept] = await database.db
       .select()
       .from(jobTargets)
       .where(and(eq(jobTargets.jobId, jobId), eq(jobTargets.targetId, ids.direct!)));
-    expect(reset?.choice).toBeNull();
+    expect(kept?.choice).toBe('decline');
 
     // Two clicks at once: one choice is recorded and signalled, the other is refused.
-    await setTarget(jobId, ids.direct!, { batchWorkflowId });
+    await setTarget(jobId, ids.direct!, { batchWorkflowId, choice: null });
     const both = await Promise.all([choose(jobId, tokens.direct, 'install'), choose(jobId, tokens.direct, 'decline')]);
     expect(both.map((answer) => answer.status).sort()).toEqual([202, 409]);
     const winner = both.find((answer) => answer.status === 202)!.body.choice;

@@ -24,6 +24,12 @@ import { systemClock } from '../../agent/deps.js';
 
 export const ENROLL_SECRET = 'test-enrol-secret';
 
+/** The times of an order issued now and valid for `validForMs` (an hour by default). */
+export function issuedNow(validForMs = 3_600_000): { issuedAt: string; validUntil: string } {
+  const now = Date.now();
+  return { issuedAt: new Date(now).toISOString(), validUntil: new Date(now + validForMs).toISOString() };
+}
+
 /** An enrolled agent, as the server remembers it. */
 export interface Enrolled {
   id: string;
@@ -61,6 +67,8 @@ export class FakeManagingServer {
   readonly content = new Map<string, string>();
   /** Every content request: which package and which Range header. */
   readonly contentRequests: { packageId: string; range: string | undefined }[] = [];
+  /** The package of every content request whose client hung up before it was answered in full. */
+  readonly abandoned: string[] = [];
   /** Packages whose content is served only half-way, the connection then left hanging (a stalled network). */
   readonly stalled = new Set<string>();
   readonly choices: ReceivedChoice[] = [];
@@ -68,6 +76,8 @@ export class FakeManagingServer {
   readonly choiceAnswers = new Map<string, { status: number; body: unknown }>();
   /** While set, choices are answered only once it resolves (a slow server). */
   choiceGate: Promise<void> | undefined;
+  /** While set, content requests are answered only once it resolves (a slow download). */
+  contentGate: Promise<void> | undefined;
   url = '';
   private server: Server | undefined;
   private packageCount = 0;
@@ -99,7 +109,7 @@ export class FakeManagingServer {
       this.enrolled.set(name, { id, token, url });
       res.json({ id, token, serverPublicKey: this.key.publicKeyPem });
     });
-    app.get('/api/v1/packages/:packageId/content', (req, res) => {
+    app.get('/api/v1/packages/:packageId/content', async (req, res) => {
       const path = this.content.get(req.params.packageId);
       if (!this.agentWithToken(req.get('authorization'))) {
         res.status(401).json({ error: { code: 'unauthorized', message: 'unknown agent token' } });
@@ -107,6 +117,10 @@ export class FakeManagingServer {
         res.status(404).json({ error: { code: 'not_found', message: 'no such package' } });
       } else {
         this.contentRequests.push({ packageId: req.params.packageId, range: req.get('range') });
+        res.once('close', () => {
+          if (!res.writableFinished) this.abandoned.push(req.params.packageId);
+        });
+        await this.contentGate;
         if (this.stalled.has(req.params.packageId)) {
           void readFile(path).then((bytes) => {
             res.writeHead(200, { 'content-length': bytes.length, 'content-type': 'application/octet-stream' });

@@ -15,6 +15,8 @@ export class FakeRelays {
   readonly fetched: { relay: string; packageId: string }[] = [];
   /** Hosts that refuse connections, as a stopped relay would. */
   readonly down = new Set<string>();
+  /** Runs when a delete order arrives, before the relay acts on it: lets a test race a retransfer in. */
+  beforeDelete?: (relay: string, packageId: string) => Promise<void>;
 
   constructor(
     private readonly key: ServerKey,
@@ -49,8 +51,15 @@ export class FakeRelays {
       held.set(packageId, order.expiresAt);
       status = { jobId: order.jobId, kind: 'store', state: 'stored', expiresAt: order.expiresAt, bytes: fetched, updatedAt: now };
     } else if (order.kind === 'delete') {
-      held.delete(order.packageId);
-      status = { jobId: order.jobId, kind: 'delete', state: 'deleted', updatedAt: now };
+      await this.beforeDelete?.(relay, order.packageId);
+      // As a relay agent does: only a copy whose expiry is at or before the named one is deleted.
+      const expiry = held.get(order.packageId);
+      if (expiry !== undefined && Date.parse(expiry) > Date.parse(order.expiresAt)) {
+        status = { jobId: order.jobId, kind: 'delete', state: 'stored', expiresAt: expiry, detail: 'kept: a later copy', updatedAt: now };
+      } else {
+        held.delete(order.packageId);
+        status = { jobId: order.jobId, kind: 'delete', state: 'deleted', updatedAt: now };
+      }
     } else {
       status = { jobId: order.jobId, kind: order.kind, state: 'failed', detail: 'a relay does not install', updatedAt: now };
     }

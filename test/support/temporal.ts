@@ -80,11 +80,13 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
 
 /**
  * With COURIER_RECORD_HISTORIES=1, saves a finished run's history for test/workflows/replay.test.ts, which
- * replays it against the current workflow code so a change that would break running jobs fails CI.
+ * replays it against the current workflow code so a change that would break running jobs fails CI. Without
+ * `runId`, the workflow's latest run is saved.
  */
-export async function recordHistory(workflowId: string, name: string): Promise<void> {
+export async function recordHistory(workflowId: string, name: string, runId?: string): Promise<void> {
   if (process.env.COURIER_RECORD_HISTORIES !== '1') return;
   const args = ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', inject('temporalAddress')];
+  if (runId) args.push('--run-id', runId);
   const { stdout } = await promisify(execFile)(temporalCliPath(), args, { maxBuffer: 64 * 1024 * 1024 });
   await writeFile(join(historiesDir, `${name}.json`), stdout);
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DownloadSource, Order } from '../../common/orders.js';
 import { signTicket } from '../../trust/orders.js';
 import { loadOrCreateServerKey } from '../../trust/signing.js';
-import { FakeManagingServer, startTestAgent, type RunningAgent, type TestPackage } from '../support/fake-managing-server.js';
+import { FakeManagingServer, issuedNow, startTestAgent, type RunningAgent, type TestPackage } from '../support/fake-managing-server.js';
 
 let base: string;
 let server: FakeManagingServer;
@@ -33,7 +33,7 @@ function viaServer(pkg: TestPackage): DownloadSource {
 }
 
 function installOrder(pkg: TestPackage, jobId: string, source: DownloadSource): Buffer {
-  return server.seal({ kind: 'install', jobId, agentId: server.idOf(computer.name), issuedAt: new Date().toISOString(), package: pkg.signed, source });
+  return server.seal({ kind: 'install', jobId, agentId: server.idOf(computer.name), ...issuedNow(), package: pkg.signed, source });
 }
 
 function install(pkg: TestPackage, jobId: string) {
@@ -62,7 +62,7 @@ describe('computer', () => {
       kind: 'store',
       jobId: 'job-stage',
       agentId: server.idOf(relay.name),
-      issuedAt: new Date().toISOString(),
+      ...issuedNow(),
       package: pkg.signed,
       sourceUrl: `${server.url}/api/v1/packages/${pkg.packageId}/content`,
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
@@ -170,7 +170,7 @@ describe('computer', () => {
 
   it('refuses unsigned, mis-addressed and wrong-role orders', async () => {
     const pkg = await server.makePackage({ installCommand: 'true' });
-    const order: Order = { kind: 'install', jobId: 'job-unsigned', agentId: server.idOf(computer.name), issuedAt: new Date().toISOString(), package: pkg.signed, source: viaServer(pkg) };
+    const order: Order = { kind: 'install', jobId: 'job-unsigned', agentId: server.idOf(computer.name), ...issuedNow(), package: pkg.signed, source: viaServer(pkg) };
     const unsigned = await server.send(computer.url, pack(order));
     expect(unsigned.status).toBe(403);
     expect(unsigned.body.error.code).toBe('unsigned');
@@ -179,8 +179,9 @@ describe('computer', () => {
     expect(elsewhere.status).toBe(403);
     expect(elsewhere.body.error.code).toBe('wrong_agent');
 
-    const deleteOrder = server.seal({ kind: 'delete', jobId: 'job-role', agentId: server.idOf(computer.name), issuedAt: new Date().toISOString(), packageId: pkg.packageId });
-    const wrongRole = await server.send(computer.url, deleteOrder);
+    const { packageId } = pkg;
+    const deleteOrder: Order = { kind: 'delete', jobId: 'job-role', agentId: server.idOf(computer.name), ...issuedNow(), packageId, expiresAt: new Date().toISOString() };
+    const wrongRole = await server.send(computer.url, server.seal(deleteOrder));
     expect(wrongRole.status).toBe(403);
     expect(wrongRole.body.error.code).toBe('wrong_role');
     expect(server.requestsFor(pkg.packageId)).toHaveLength(0);

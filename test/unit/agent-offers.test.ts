@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OfferView } from '../../agent/offers.js';
-import { FakeManagingServer, startTestAgent, type RunningAgent, type TestPackage } from '../support/fake-managing-server.js';
+import { FakeManagingServer, issuedNow, startTestAgent, type RunningAgent, type TestPackage } from '../support/fake-managing-server.js';
 import { eventually } from '../support/temporal.js';
 
 let base: string;
@@ -24,16 +24,20 @@ function inOneHour(): string {
 }
 
 function offerOrder(pkg: TestPackage, jobId: string, deadline = inOneHour()): Buffer {
-  return server.seal({ kind: 'offer', jobId, agentId: server.idOf(computer.name), issuedAt: new Date().toISOString(), package: pkg.signed, deadline });
+  return server.seal({ kind: 'offer', jobId, agentId: server.idOf(computer.name), ...issuedNow(), package: pkg.signed, deadline });
 }
 
 function withdrawOrder(pkg: TestPackage, jobId: string): Buffer {
-  return server.seal({ kind: 'withdraw', jobId, agentId: server.idOf(computer.name), issuedAt: new Date().toISOString(), packageId: pkg.packageId });
+  return server.seal({ kind: 'withdraw', jobId, agentId: server.idOf(computer.name), ...issuedNow(), packageId: pkg.packageId });
+}
+
+function cancelOrder(pkg: TestPackage, jobId: string): Buffer {
+  return server.seal({ kind: 'cancel', jobId, agentId: server.idOf(computer.name), ...issuedNow(), packageId: pkg.packageId });
 }
 
 function installOrder(pkg: TestPackage, jobId: string): Buffer {
   const source = { url: `${server.url}/api/v1/packages/${pkg.packageId}/content`, via: 'server' as const, ticket: '' };
-  return server.seal({ kind: 'install', jobId, agentId: server.idOf(computer.name), issuedAt: new Date().toISOString(), package: pkg.signed, source });
+  return server.seal({ kind: 'install', jobId, agentId: server.idOf(computer.name), ...issuedNow(), package: pkg.signed, source });
 }
 
 /** Offers a fresh package under `jobId` and returns it. */
@@ -107,6 +111,19 @@ describe('offer orders', () => {
 
     const never = await server.send(computer.url, withdrawOrder(pkg, 'job-never-offered'));
     expect(never.body).toMatchObject({ state: 'withdrawn', detail: 'this computer had no offer from this job' });
+  });
+
+  it('takes an offer off the page when its job is cancelled, and never shows one arriving after the cancel', async () => {
+    const pkg = await offered('job-cancelled');
+    const cancelled = await server.send(computer.url, cancelOrder(pkg, 'job-cancelled'));
+    expect(cancelled.body).toMatchObject({ jobId: 'job-cancelled', kind: 'offer', state: 'withdrawn' });
+    expect(await offerOf('job-cancelled')).toBeUndefined();
+    expect((await choose('job-cancelled', { choice: 'install' })).status).toBe(404);
+
+    const overtaken = await server.makePackage({ installCommand: 'true' });
+    expect((await server.send(computer.url, cancelOrder(overtaken, 'job-overtaken'))).body).toMatchObject({ kind: 'cancel', state: 'cancelled' });
+    expect((await server.send(computer.url, offerOrder(overtaken, 'job-overtaken'))).body).toMatchObject({ kind: 'offer', state: 'withdrawn' });
+    expect(await offerOf('job-overtaken')).toBeUndefined();
   });
 
   it('takes an offer off the page once its deadline has passed, and takes no choice on it', async () => {

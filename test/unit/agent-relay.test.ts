@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Order } from '../../common/orders.js';
 import { signTicket } from '../../trust/orders.js';
-import { FakeManagingServer, startTestAgent, type RunningAgent, type TestPackage } from '../support/fake-managing-server.js';
+import { FakeManagingServer, issuedNow, startTestAgent, type RunningAgent, type TestPackage } from '../support/fake-managing-server.js';
 
 let base: string;
 let server: FakeManagingServer;
@@ -26,11 +26,15 @@ function storeOrder(pkg: TestPackage, jobId: string, expiresAt = new Date(Date.n
     kind: 'store',
     jobId,
     agentId: server.idOf(relay.name),
-    issuedAt: new Date().toISOString(),
+    ...issuedNow(),
     package: pkg.signed,
     sourceUrl: `${server.url}/api/v1/packages/${pkg.packageId}/content`,
     expiresAt,
   });
+}
+
+function deleteOrder(pkg: TestPackage, jobId: string, expiresAt: string): Buffer {
+  return server.seal({ kind: 'delete', jobId, agentId: server.idOf(relay.name), ...issuedNow(), packageId: pkg.packageId, expiresAt });
 }
 
 function ticketFor(pkg: TestPackage): string {
@@ -137,14 +141,28 @@ describe('relay', () => {
     expect(existsSync(join(relay.dataDir, 'packages', `${pkg.packageId}.json`))).toBe(false);
   });
 
-  it('deletes a copy when told to, and answers deleted when it holds none', async () => {
+  it('deletes the copy whose expiry a delete order names, and answers deleted when it holds none', async () => {
     const pkg = await server.makePackage({ installCommand: 'true' });
-    await storeOnRelay(pkg, 'job-keep');
-    const deleteOrder = (jobId: string) =>
-      server.seal({ kind: 'delete', jobId, agentId: server.idOf(relay.name), issuedAt: new Date().toISOString(), packageId: pkg.packageId });
-    expect((await server.send(relay.url, deleteOrder('job-delete'))).body).toMatchObject({ state: 'deleted', detail: 'the copy was deleted' });
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    await server.follow(relay.url, storeOrder(pkg, 'job-keep', expiresAt));
+    expect((await server.send(relay.url, deleteOrder(pkg, 'job-delete', expiresAt))).body).toMatchObject({ state: 'deleted', detail: 'the copy was deleted' });
     expect((await relayContent(pkg, { 'x-courier-ticket': ticketFor(pkg) })).status).toBe(404);
-    expect((await server.send(relay.url, deleteOrder('job-delete-again'))).body).toMatchObject({ state: 'deleted', detail: 'the relay held no copy' });
+    const again = await server.send(relay.url, deleteOrder(pkg, 'job-delete-again', expiresAt));
+    expect(again.body).toMatchObject({ state: 'deleted', detail: 'the relay held no copy' });
+  });
+
+  it('keeps a fresher copy than the one a delete order names (a retransfer stored it meanwhile)', async () => {
+    const pkg = await server.makePackage({ installCommand: 'true' });
+    const first = new Date(Date.now() + 3_600_000).toISOString();
+    const fresh = new Date(Date.now() + 7_200_000).toISOString();
+    await server.follow(relay.url, storeOrder(pkg, 'job-old-copy', first));
+    await server.follow(relay.url, storeOrder(pkg, 'job-fresh-copy', fresh));
+    const kept = await server.send(relay.url, deleteOrder(pkg, 'job-delete-old', first));
+    expect(kept.body).toMatchObject({ kind: 'delete', state: 'stored', expiresAt: fresh, detail: expect.stringMatching(/^kept: /) });
+    const served = await relayContent(pkg, { 'x-courier-ticket': ticketFor(pkg) });
+    expect(Buffer.from(await served.arrayBuffer()).equals(pkg.bytes)).toBe(true);
+    const metadata = JSON.parse(await readFile(join(relay.dataDir, 'packages', `${pkg.packageId}.json`), 'utf8')) as { expiresAt: string };
+    expect(metadata.expiresAt).toBe(fresh);
   });
 
   it('deletes a copy once its expiry has passed', async () => {
@@ -170,12 +188,13 @@ describe('relay', () => {
     expect(server.requestsFor(pkg.packageId)).toHaveLength(1);
   });
 
-  it('refuses install and offer orders, which are for computers', async () => {
+  it('refuses install, offer and cancel orders, which are for computers', async () => {
     const pkg = await server.makePackage({ installCommand: 'true' });
-    const common = { jobId: 'job-x', agentId: server.idOf(relay.name), issuedAt: new Date().toISOString(), package: pkg.signed };
+    const base = { jobId: 'job-x', agentId: server.idOf(relay.name), ...issuedNow() };
     const orders: Order[] = [
-      { ...common, kind: 'install', source: { url: `${server.url}/api/v1/packages/${pkg.packageId}/content`, via: 'server', ticket: '' } },
-      { ...common, kind: 'offer', deadline: new Date(Date.now() + 3_600_000).toISOString() },
+      { ...base, kind: 'install', package: pkg.signed, source: { url: `${server.url}/api/v1/packages/${pkg.packageId}/content`, via: 'server', ticket: '' } },
+      { ...base, kind: 'offer', package: pkg.signed, deadline: new Date(Date.now() + 3_600_000).toISOString() },
+      { ...base, kind: 'cancel', packageId: pkg.packageId },
     ];
     for (const order of orders) {
       const answer = await server.send(relay.url, server.seal(order));

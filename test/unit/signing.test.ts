@@ -25,7 +25,16 @@ afterAll(async () => {
 });
 
 function order(overrides: Partial<DeleteOrder> = {}): DeleteOrder {
-  return { kind: 'delete', jobId: 'job-1', agentId: 'agent-1', issuedAt: now.toISOString(), packageId: 'pkg-1', ...overrides };
+  return {
+    kind: 'delete',
+    jobId: 'job-1',
+    agentId: 'agent-1',
+    issuedAt: now.toISOString(),
+    validUntil: now.toISOString(),
+    packageId: 'pkg-1',
+    expiresAt: now.toISOString(),
+    ...overrides,
+  };
 }
 
 function refusalCode(body: Uint8Array, options = { publicKeyPem: key.publicKeyPem, agentId: 'agent-1', now }): string {

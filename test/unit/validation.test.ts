@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidInput } from '../../api/errors.js';
+import { InvalidInput, Unprocessable } from '../../api/errors.js';
 import {
   DEFAULT_RELAY_EXPIRY_MS,
   enrollSchema,
@@ -22,6 +22,16 @@ function rejection(run: () => unknown): InvalidInput {
     throw error;
   }
   throw new Error('expected an InvalidInput');
+}
+
+function unprocessable(run: () => unknown): Unprocessable {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof Unprocessable) return error;
+    throw error;
+  }
+  throw new Error('expected an Unprocessable');
 }
 
 function issuePaths(error: InvalidInput): string[] {
@@ -141,40 +151,57 @@ describe('job requests', () => {
     }
   });
 
+  const now = new Date('2030-01-01T00:00:00Z');
+  const pkg = { id: 'f0f0f0f0-0000-4000-8000-000000000001', relayExpiresAt: new Date('2030-03-01T00:00:00Z') };
+  const day = { now, pkg, defaultDeadlineMs: DAY_MS };
+  const offer = { now, pkg };
+
   it('defaults scheduledAt to now and deadline to scheduledAt plus the default', () => {
-    const now = new Date('2030-01-01T00:00:00Z');
-    const day = { afterMs: DAY_MS };
-    expect(resolveJobSchedule({}, now, day)).toEqual({ scheduledAt: now, deadline: new Date('2030-01-02T00:00:00Z') });
+    expect(resolveJobSchedule({}, day)).toEqual({ scheduledAt: now, deadline: new Date('2030-01-02T00:00:00Z') });
     const scheduledAt = new Date('2030-02-01T00:00:00Z');
-    expect(resolveJobSchedule({ scheduledAt }, now, day).deadline).toEqual(new Date('2030-02-02T00:00:00Z'));
+    expect(resolveJobSchedule({ scheduledAt }, day).deadline).toEqual(new Date('2030-02-02T00:00:00Z'));
   });
 
   it('rejects a deadline that is not after the execution time', () => {
-    const now = new Date('2030-01-01T00:00:00Z');
     const at = new Date('2030-02-01T00:00:00Z');
-    const day = { afterMs: DAY_MS };
-    expect(issuePaths(rejection(() => resolveJobSchedule({ scheduledAt: at, deadline: at }, now, day)))).toEqual([
-      'deadline',
-    ]);
-    expect(() => resolveJobSchedule({ deadline: new Date('2029-12-31T00:00:00Z') }, now, day)).toThrow(InvalidInput);
+    expect(issuePaths(rejection(() => resolveJobSchedule({ scheduledAt: at, deadline: at }, day)))).toEqual(['deadline']);
+    expect(() => resolveJobSchedule({ deadline: new Date('2029-12-31T00:00:00Z') }, day)).toThrow(InvalidInput);
   });
 
-  it('uses a fixed default deadline (an offer closing at the relay expiration) unless one is given', () => {
-    const now = new Date('2030-01-01T00:00:00Z');
-    const expiry = { at: new Date('2030-03-01T00:00:00Z'), source: "the package's relay expiration date" };
-    expect(resolveJobSchedule({}, now, expiry).deadline).toEqual(expiry.at);
+  it("closes an offer at the package's relay expiration date unless a deadline is given", () => {
+    expect(resolveJobSchedule({}, offer).deadline).toEqual(pkg.relayExpiresAt);
     const given = new Date('2030-01-05T00:00:00Z');
-    expect(resolveJobSchedule({ deadline: given }, now, expiry).deadline).toEqual(given);
+    expect(resolveJobSchedule({ deadline: given }, offer).deadline).toEqual(given);
   });
 
-  it('explains a fixed default deadline that is not after the execution time', () => {
-    const expiry = { at: new Date('2030-03-01T00:00:00Z'), source: "the package's relay expiration date" };
-    const error = rejection(() => resolveJobSchedule({ scheduledAt: new Date('2030-04-01T00:00:00Z') }, new Date(0), expiry));
-    expect(error.message).toContain("the package's relay expiration date (2030-03-01T00:00:00.000Z)");
-    expect(issuePaths(error)).toEqual(['deadline']);
-    // An explicit later deadline is the way out.
-    const later = { scheduledAt: new Date('2030-04-01T00:00:00Z'), deadline: new Date('2030-04-02T00:00:00Z') };
-    expect(resolveJobSchedule(later, new Date(0), expiry).deadline).toEqual(later.deadline);
+  it("caps a default deadline at the package's relay expiration date", () => {
+    const lateStart = new Date('2030-02-28T12:00:00Z');
+    expect(resolveJobSchedule({ scheduledAt: lateStart }, day)).toEqual({ scheduledAt: lateStart, deadline: pkg.relayExpiresAt });
+    expect(resolveJobSchedule({}, { now, pkg, defaultDeadlineMs: 365 * DAY_MS }).deadline).toEqual(pkg.relayExpiresAt);
+  });
+
+  it("refuses a deadline after the package's relay expiration date, naming both dates and the way out", () => {
+    const deadline = new Date('2030-03-01T00:00:01Z');
+    const error = unprocessable(() => resolveJobSchedule({ deadline }, day));
+    expect(error.code).toBe('deadline_after_package_expiry');
+    expect(error.message).toContain('2030-03-01T00:00:01.000Z');
+    expect(error.message).toContain('2030-03-01T00:00:00.000Z');
+    expect(error.message).toContain(`PATCH /packages/${pkg.id} with a later relayExpiresAt`);
+    expect(error.details).toEqual({ packageId: pkg.id, deadline: deadline.toISOString(), relayExpiresAt: '2030-03-01T00:00:00.000Z' });
+    // Up to the expiration itself is fine: the copy is still there until then.
+    expect(resolveJobSchedule({ deadline: pkg.relayExpiresAt }, day).deadline).toEqual(pkg.relayExpiresAt);
+  });
+
+  it('refuses a package that has expired, or expires before the job would start', () => {
+    const passed = unprocessable(() => resolveJobSchedule({}, { ...day, now: new Date('2030-03-02T00:00:00Z') }));
+    expect(passed.code).toBe('package_expired');
+    expect(passed.message).toContain('has passed');
+    const late = unprocessable(() => resolveJobSchedule({ scheduledAt: new Date('2030-04-01T00:00:00Z') }, offer));
+    expect(late.code).toBe('package_expired');
+    expect(late.message).toContain("is not after the job's execution time (2030-04-01T00:00:00.000Z)");
+    // An explicit deadline does not make an expired package usable.
+    const explicit = { scheduledAt: new Date('2030-04-01T00:00:00Z'), deadline: new Date('2030-04-02T00:00:00Z') };
+    expect(unprocessable(() => resolveJobSchedule(explicit, day)).code).toBe('package_expired');
   });
 });
 

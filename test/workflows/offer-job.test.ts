@@ -1,125 +1,84 @@
 /**
- * offerJob on the real dev server with in-memory activities: offers go out, choices arrive as signals to
- * the batch that owns each computer, the deadline expires the rest, and cancelling withdraws open offers.
+ * offerJob on the real dev server with an in-memory fleet: offers go out, choices arrive as signals to the
+ * batch that owns each computer, the deadline expires the rest, a choice recorded just in time is carried
+ * out even when its signal never comes, and cancelling withdraws open offers.
  */
-import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import type { CourierActivities } from '../../activities/index.js';
 import { jobBatchWorkflowId, jobWorkflowId } from '../../common/names.js';
-import { offerChoiceSignal, type JobWorkflowInput } from '../../common/workflows.js';
+import { offerChoiceSignal, type OfferChoice } from '../../common/workflows.js';
+import { FakeFleet, computerId } from '../support/fake-fleet.js';
+import { jobInput, jobStart } from '../support/job-workflows.js';
 import { TemporalTestConnections, eventually, recordHistory } from '../support/temporal.js';
-
-class FakeOffer {
-  readonly offered = new Set<string>();
-  readonly installed: string[] = [];
-  readonly declined: string[] = [];
-  readonly expired: string[] = [];
-  readonly withdrawn: string[] = [];
-  readonly calls: string[] = [];
-
-  constructor(readonly computers: string[]) {}
-
-  activities(): Partial<CourierActivities> {
-    return {
-      startJob: async () => void this.calls.push('startJob'),
-      relaysServingTargets: async () => [],
-      targetPage: async (_jobId, _kind, afterId) => (afterId === undefined ? this.computers : []),
-      offerToComputer: async ({ computerId }) => {
-        this.offered.add(computerId);
-        return 'offered';
-      },
-      installOnComputer: async ({ computerId }) => {
-        this.installed.push(computerId);
-        return 'installed';
-      },
-      recordDecline: async (_jobId, computerId) => void this.declined.push(computerId),
-      expireOffers: async (_jobId, ids) => {
-        const open = ids.filter((id) => !this.installed.includes(id) && !this.declined.includes(id));
-        this.expired.push(...open);
-        return open.length;
-      },
-      withdrawOffers: async (_jobId, _packageId, ids) => {
-        this.withdrawn.push(...ids);
-        return ids.length;
-      },
-      failTargets: async () => undefined,
-      finishJob: async () => {
-        this.calls.push('finishJob');
-        return { status: 'completed', counts: {} };
-      },
-      cancelJob: async () => void this.calls.push('cancelJob'),
-      failJob: async () => void this.calls.push('failJob'),
-    };
-  }
-}
 
 const temporal = TemporalTestConnections.forThisFile();
 
-function input(deadlineInMs: number): JobWorkflowInput {
-  const now = Date.now();
-  return {
-    jobId: randomUUID(),
-    packageId: randomUUID(),
-    scheduledAt: new Date(now).toISOString(),
-    deadline: new Date(now + deadlineInMs).toISOString(),
-  };
-}
-
-function withWorker<T>(offer: FakeOffer, run: (taskQueue: string) => Promise<T>): Promise<T> {
-  return temporal.withWorker('offer-job', offer.activities(), run);
+/** What the api does with a choice: record it, then signal the batch that owns the computer. */
+async function choose(fleet: FakeFleet, jobId: string, index: number, choice: OfferChoice): Promise<void> {
+  fleet.recordChoice(computerId(index), choice);
+  await temporal.client.workflow.getHandle(jobBatchWorkflowId(jobId, 0)).signal(offerChoiceSignal, { computerId: computerId(index), choice });
 }
 
 describe('offerJob', () => {
   it('installs for users who choose Install, records declines, and expires the silent at the deadline', async () => {
-    const offer = new FakeOffer(['a', 'b', 'c']);
-    const args = input(5000);
-    await withWorker(offer, async (taskQueue) => {
-      const handle = await temporal.client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
-      await eventually(async () => (offer.offered.size === 3 ? true : undefined), 15_000, 'the offers');
-      const batch = temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0));
-      await batch.signal(offerChoiceSignal, { computerId: 'a', choice: 'install' });
-      await batch.signal(offerChoiceSignal, { computerId: 'b', choice: 'decline' });
-      await batch.signal(offerChoiceSignal, { computerId: 'a', choice: 'decline' }); // a repeat changes nothing
+    const fleet = new FakeFleet({ computers: 3 });
+    const args = jobInput(0, 6000);
+    await temporal.withWorker('offer-job', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.inState('offered').length === 3 ? true : undefined), 15_000, 'the offers');
+      await choose(fleet, args.jobId, 1, 'install');
+      await choose(fleet, args.jobId, 2, 'decline');
+      // A repeated signal (the api refuses a second choice; a retried signal is guarded) changes nothing.
+      await temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0)).signal(offerChoiceSignal, { computerId: computerId(1), choice: 'decline' });
       await handle.result();
       await recordHistory(jobWorkflowId(args.jobId), 'offer-job');
       await recordHistory(jobBatchWorkflowId(args.jobId, 0), 'offer-batch');
     });
-    expect(offer.installed).toEqual(['a']);
-    expect(offer.declined).toEqual(['b']);
-    expect(offer.expired).toEqual(['c']);
-    expect(offer.calls).toEqual(['startJob', 'finishJob']);
+    expect(fleet.counts()).toEqual({ installed: 1, declined: 1, expired: 1 });
+    expect(fleet.calls).toEqual(['startJob', 'finishJob']);
   });
 
   it('finishes as soon as every user has chosen, without waiting for the deadline', async () => {
-    const offer = new FakeOffer(['a', 'b']);
-    const args = input(3_600_000);
-    await withWorker(offer, async (taskQueue) => {
-      const handle = await temporal.client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
-      await eventually(async () => (offer.offered.size === 2 ? true : undefined), 15_000, 'the offers');
-      const batch = temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0));
-      await batch.signal(offerChoiceSignal, { computerId: 'b', choice: 'install' });
-      await batch.signal(offerChoiceSignal, { computerId: 'a', choice: 'install' });
+    const fleet = new FakeFleet({ computers: 2 });
+    const args = jobInput(0, 3_600_000);
+    await temporal.withWorker('offer-job', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.inState('offered').length === 2 ? true : undefined), 15_000, 'the offers');
+      await choose(fleet, args.jobId, 2, 'install');
+      await choose(fleet, args.jobId, 1, 'install');
       await handle.result();
     });
-    expect(offer.installed.sort()).toEqual(['a', 'b']);
-    expect(offer.expired).toEqual([]);
+    expect(fleet.counts()).toEqual({ installed: 2 });
+  });
+
+  it('carries out a choice recorded just before the deadline whose signal came too late', async () => {
+    const fleet = new FakeFleet({ computers: 2 });
+    const args = jobInput(0, 5000);
+    await temporal.withWorker('offer-job', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.inState('offered').length === 2 ? true : undefined), 15_000, 'the offers');
+      // The api recorded the choice; its signal is lost (the batch had stopped listening).
+      fleet.recordChoice(computerId(1), 'install');
+      await handle.result();
+    });
+    expect(fleet.targets.get(computerId(1))?.state).toBe('installed');
+    expect(fleet.targets.get(computerId(2))?.state).toBe('expired');
   });
 
   it('cancelled while waiting for choices: open offers are withdrawn and the job records the cancellation', async () => {
-    const offer = new FakeOffer(['a', 'b']);
-    const args = input(3_600_000);
-    await withWorker(offer, async (taskQueue) => {
-      const handle = await temporal.client.workflow.start('offerJob', { taskQueue, workflowId: jobWorkflowId(args.jobId), args: [args] });
-      await eventually(async () => (offer.offered.size === 2 ? true : undefined), 15_000, 'the offers');
-      await temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0)).signal(offerChoiceSignal, { computerId: 'a', choice: 'decline' });
-      await eventually(async () => (offer.declined.length === 1 ? true : undefined), 15_000, 'the decline');
+    const fleet = new FakeFleet({ computers: 2 });
+    const args = jobInput(0, 3_600_000);
+    await temporal.withWorker('offer-job', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.inState('offered').length === 2 ? true : undefined), 15_000, 'the offers');
+      await choose(fleet, args.jobId, 1, 'decline');
+      await eventually(async () => (fleet.inState('declined').length === 1 ? true : undefined), 15_000, 'the decline');
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       await recordHistory(jobBatchWorkflowId(args.jobId, 0), 'offer-batch-cancelled');
     });
-    expect(offer.withdrawn.sort()).toEqual(['a', 'b']);
-    expect(offer.calls).toEqual(['startJob', 'cancelJob']);
-    expect(offer.installed).toEqual([]);
+    expect([...fleet.cancelled]).toEqual([computerId(2)]);
+    expect(fleet.calls).toEqual(['startJob', 'cancelJob']);
+    expect(fleet.counts()).toEqual({ declined: 1, cancelled: 1 });
   });
 });

@@ -136,6 +136,28 @@ describe('transferJob', () => {
     expect(relays.fetches('relay-c')).toBe(2);
   });
 
+  it('a retransfer that lands while the expired copy is being deleted keeps the fresh copy and its timer', async () => {
+    const expiry = new Date(Date.now() + 3000);
+    const packageId = await insertPackage(database.db, expiry);
+    await transfer(packageId, ['relay-a']);
+    const later = new Date(Date.now() + 3_600_000);
+    relays.beforeDelete = async (relay, deleting) => {
+      if (relay !== 'relay-a' || deleting !== packageId) return;
+      relays.beforeDelete = undefined;
+      await database.db.update(packages).set({ relayExpiresAt: later }).where(eq(packages.id, packageId));
+      await transfer(packageId, ['relay-a']);
+    };
+    await eventually(async () => (relays.count('relay-a', 'delete') >= 1 && !relays.beforeDelete ? true : undefined), 20_000, 'the delete order');
+    const copyWorkflow = client.workflow.getHandle(relayCopyWorkflowId(relayIds.get('relay-a')!, packageId));
+    // The copy lives on: on the relay, on record, and under a timer set to its new expiry.
+    await eventually(async () => ((await copyOf('relay-a', packageId))?.state === 'stored' ? true : undefined), 10_000, 'the record');
+    expect(relays.copies.get('relay-a')!.get(packageId)).toBe(later.toISOString());
+    expect((await copyOf('relay-a', packageId))!.expiresAt.getTime()).toBe(later.getTime());
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await copyWorkflow.describe()).status.name).toBe('RUNNING');
+    await recordHistory(copyWorkflow.workflowId, 'relay-copy-retransfer-during-delete');
+  });
+
   it('an unreachable relay is retried until the deadline, then fails with the reason; the others are stored', async () => {
     const packageId = await insertPackage(database.db, new Date(Date.now() + 3_600_000));
     relays.down.add('relay-b');

@@ -1,0 +1,268 @@
+/**
+ * An in-memory fleet and job store for workflow tests: the job's targets and relays behave as they do in
+ * PostgreSQL (pages honour their limit and order, a target that ended never changes), and its computers
+ * and relays as real machines can: slow, switched off, dead, or back on later. Every activity the job
+ * workflows call is implemented here, so the tests watch the workflows' own decisions at fleet scale.
+ */
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { createBatchStatusActivities } from '../../activities/batch-status.js';
+import type { CourierActivities } from '../../activities/index.js';
+import { finalJobStatus, isTerminal, type TargetState } from '../../common/states.js';
+import type { OfferChoice, OfferChoiceMessage, TargetRange } from '../../common/workflows.js';
+
+interface Target {
+  state: TargetState;
+  attempts: number;
+  detail?: string;
+  choice?: OfferChoice;
+}
+
+interface RelayStaging {
+  state: 'pending' | 'transferring' | 'stored' | 'already_stored' | 'failed';
+  detail?: string;
+  readyAt?: number;
+}
+
+/** What a test sets up: computers (with their relay), relays, and how each behaves. */
+export interface FleetSpec {
+  computers: number;
+  /** Relay of each computer by index; undefined means served directly. Default: all direct. */
+  relayOf?: (index: number) => string | undefined;
+  /** Transfer jobs: relay targets by name. */
+  relayTargets?: string[];
+  installMs?: number;
+}
+
+/** Zero-padded, so ids sort as numbers do. */
+export function computerId(index: number): string {
+  return `pc-${String(index).padStart(6, '0')}`;
+}
+
+export class FakeFleet {
+  readonly targets = new Map<string, Target>();
+  readonly relays = new Map<string, RelayStaging>();
+  readonly relayOf = new Map<string, string>();
+  /** Computers that do not answer (switched off); a test may switch one back on. */
+  readonly offline = new Set<string>();
+  /** Relays that never answer. */
+  readonly deadRelays = new Set<string>();
+  /** How long each relay takes to store the package. */
+  readonly relayStoreMs = new Map<string, number>();
+  /** Runs of the install command per computer: must never exceed 1. */
+  readonly installRuns = new Map<string, number>();
+  readonly offeredAt = new Map<string, number>();
+  readonly endedAt = new Map<string, number>();
+  readonly cancelled = new Set<string>();
+  readonly calls: string[] = [];
+  /** Largest page any activity was asked for, to prove the limit is honoured. */
+  largestPage = 0;
+  startAllowed = true;
+  private readonly installMs: number;
+
+  constructor(spec: FleetSpec) {
+    this.installMs = spec.installMs ?? 0;
+    for (let index = 1; index <= spec.computers; index++) {
+      const id = computerId(index);
+      this.targets.set(id, { state: 'pending', attempts: 0 });
+      const relay = spec.relayOf?.(index);
+      if (relay) this.relayOf.set(id, relay);
+    }
+    for (const relay of spec.relayTargets ?? []) this.targets.set(relay, { state: 'pending', attempts: 0 });
+  }
+
+  /** Ids of targets in `state`. */
+  inState(state: TargetState): string[] {
+    return [...this.targets].filter(([, target]) => target.state === state).map(([id]) => id);
+  }
+
+  /** How many targets are in each state. */
+  counts(): Partial<Record<TargetState, number>> {
+    const counts: Partial<Record<TargetState, number>> = {};
+    for (const { state } of this.targets.values()) counts[state] = (counts[state] ?? 0) + 1;
+    return counts;
+  }
+
+  /** The api's part of a choice: recorded on the target before it is signalled. */
+  recordChoice(computer: string, choice: OfferChoice): void {
+    const target = this.targets.get(computer);
+    if (target?.state !== 'offered' || target.choice) throw new Error(`${computer} cannot choose now`);
+    target.choice = choice;
+  }
+
+  private set(id: string, state: TargetState, detail?: string): void {
+    const target = this.targets.get(id);
+    if (!target || isTerminal(target.state)) return;
+    target.state = state;
+    if (detail !== undefined) target.detail = detail;
+    if (isTerminal(state)) this.endedAt.set(id, Date.now());
+  }
+
+  private sorted(filter: (id: string, target: Target) => boolean): string[] {
+    return [...this.targets].filter(([id, target]) => filter(id, target)).map(([id]) => id).sort();
+  }
+
+  private inRange(range: TargetRange, extra: (target: Target) => boolean = () => true): string[] {
+    return this.sorted(
+      (id, target) =>
+        !this.isRelayTarget(id) &&
+        !isTerminal(target.state) &&
+        (range.afterTargetId === undefined || id > range.afterTargetId) &&
+        id <= range.throughTargetId &&
+        extra(target),
+    );
+  }
+
+  private isRelayTarget(id: string): boolean {
+    return !id.startsWith('pc-');
+  }
+
+  /** Whether a computer may download: its relay's staging state. */
+  private relayGate(computer: string): 'go' | 'wait' | 'failed' {
+    const relay = this.relayOf.get(computer);
+    if (!relay) return 'go';
+    const staging = this.relays.get(relay);
+    if (staging?.state === 'stored' || staging?.state === 'already_stored') return 'go';
+    return staging?.state === 'failed' ? 'failed' : 'wait';
+  }
+
+  /** The activities, over this fleet; where batches stand is read from Temporal through `client`, as in production. */
+  activities(client: Client): Partial<CourierActivities> {
+    const sleep = (ms: number) => (ms > 0 ? Context.current().sleep(ms) : Promise.resolve());
+    return {
+      ...createBatchStatusActivities({ temporal: client }),
+      startJob: async () => {
+        this.calls.push('startJob');
+        return this.startAllowed;
+      },
+      finishJob: async () => {
+        this.calls.push('finishJob');
+        const counts = this.counts();
+        return { status: finalJobStatus(counts), counts };
+      },
+      cancelJob: async () => {
+        this.calls.push('cancelJob');
+        for (const id of this.targets.keys()) this.set(id, 'cancelled', 'the job was cancelled');
+      },
+      failJob: async (_jobId, reason) => {
+        this.calls.push(`failJob: ${reason}`);
+      },
+      pageEnd: async (_jobId, kind, afterId, limit) => {
+        this.largestPage = Math.max(this.largestPage, limit);
+        const page = this.sorted(
+          (id, target) => (kind === 'relay') === this.isRelayTarget(id) && !isTerminal(target.state) && (afterId === undefined || id > afterId),
+        ).slice(0, limit);
+        return page.at(-1) ?? null;
+      },
+      batchComputers: async (_jobId, range, waitingOnly) => this.inRange(range, (target) => !(waitingOnly && target.state === 'offered')),
+      failTargets: async (_jobId, ids, reason) => ids.forEach((id) => this.set(id, 'failed', reason)),
+      settleAtDeadline: async (_jobId, ids) => {
+        for (const id of ids) {
+          const target = this.targets.get(id);
+          this.set(id, target?.state === 'waiting_for_relay' ? 'failed' : 'unreachable', `${target?.detail ?? 'never answered'}; gave up at the deadline`);
+        }
+      },
+      prepareJobRelays: async (_jobId, purpose) => {
+        const relays = purpose === 'transfer' ? this.sorted((id) => this.isRelayTarget(id)) : [...new Set(this.relayOf.values())];
+        for (const relay of relays) if (!this.relays.has(relay)) this.relays.set(relay, { state: 'pending' });
+        return this.relays.size;
+      },
+      relayStagingPage: async (_jobId, afterId, limit) => {
+        this.largestPage = Math.max(this.largestPage, limit);
+        return [...this.relays]
+          .filter(([id, relay]) => (relay.state === 'pending' || relay.state === 'transferring') && (afterId === undefined || id > afterId))
+          .map(([id]) => id)
+          .sort()
+          .slice(0, limit);
+      },
+      stageOnRelay: async ({ relayId }) => {
+        const relay = this.relays.get(relayId);
+        if (!relay || (relay.state !== 'pending' && relay.state !== 'transferring')) return 'ended';
+        relay.state = 'transferring';
+        if (this.deadRelays.has(relayId)) return 'retry';
+        await sleep(this.relayStoreMs.get(relayId) ?? 0);
+        relay.state = 'stored';
+        relay.readyAt = Date.now();
+        this.set(relayId, 'stored');
+        return 'ended';
+      },
+      failJobRelay: async (_jobId, relayId, reason) => this.failRelay(relayId, reason),
+      settleRelaysAtDeadline: async () => {
+        for (const [id, relay] of this.relays) if (relay.state === 'pending' || relay.state === 'transferring') this.failRelay(id, 'gave up at the deadline');
+      },
+      installOnComputer: async ({ computerId }) => {
+        const target = this.targets.get(computerId);
+        if (!target || isTerminal(target.state)) return 'ended';
+        const gate = this.relayGate(computerId);
+        if (gate === 'failed') {
+          this.set(computerId, 'failed', 'its relay could not get the package');
+          return 'ended';
+        }
+        if (gate === 'wait') {
+          this.set(computerId, 'waiting_for_relay', `waiting for relay ${this.relayOf.get(computerId)}`);
+          return 'waiting_for_relay';
+        }
+        target.attempts++;
+        if (this.offline.has(computerId)) {
+          this.set(computerId, 'pending', 'unreachable');
+          return 'retry';
+        }
+        this.set(computerId, 'installing');
+        await sleep(this.installMs);
+        this.installRuns.set(computerId, (this.installRuns.get(computerId) ?? 0) + 1);
+        this.set(computerId, 'installed');
+        return 'ended';
+      },
+      offerToComputer: async ({ computerId }) => {
+        const target = this.targets.get(computerId);
+        if (!target || (target.state !== 'pending' && target.state !== 'waiting_for_relay')) return 'ended';
+        const gate = this.relayGate(computerId);
+        if (gate === 'wait') {
+          this.set(computerId, 'waiting_for_relay');
+          return 'waiting_for_relay';
+        }
+        if (gate === 'failed') {
+          this.set(computerId, 'failed', 'its relay could not get the package');
+          return 'ended';
+        }
+        target.attempts++;
+        if (this.offline.has(computerId)) return 'retry';
+        this.set(computerId, 'offered');
+        this.offeredAt.set(computerId, Date.now());
+        return 'ended';
+      },
+      recordDecline: async (_jobId, computerId) => this.set(computerId, 'declined'),
+      recordedChoices: async (_jobId, range) => this.choicesIn(range),
+      undecidedOffers: async (_jobId, range) => this.inRange(range, (target) => target.state === 'offered' && !target.choice).length,
+      closeOffers: async (_jobId, range) => {
+        for (const id of this.inRange(range, (target) => target.state === 'offered' && !target.choice)) this.set(id, 'expired');
+        return this.choicesIn(range);
+      },
+      cancelOnComputers: async (input) => {
+        const reached = this.inRange(input, (target) => target.attempts > 0 || target.state === 'offered');
+        for (const id of reached) {
+          this.cancelled.add(id);
+          this.set(id, 'cancelled', 'the computer stopped its order');
+        }
+        return reached.length;
+      },
+    };
+  }
+
+  private choicesIn(range: TargetRange): OfferChoiceMessage[] {
+    return this.inRange(range, (target) => target.state === 'offered' && target.choice !== undefined).map((computerId) => ({
+      computerId,
+      choice: this.targets.get(computerId)?.choice as OfferChoice,
+    }));
+  }
+
+  private failRelay(relayId: string, reason: string): void {
+    const relay = this.relays.get(relayId);
+    if (relay) {
+      relay.state = 'failed';
+      relay.detail = reason;
+    }
+    this.set(relayId, 'failed', reason);
+    for (const [computer, relay] of this.relayOf) if (relay === relayId) this.set(computer, 'failed', `its relay could not get the package: ${reason}`);
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Job workflows at fleet scale on the real dev server, whose continue-as-new threshold the suite sets low
+ * (test/setup/global.ts), against an in-memory fleet whose pages honour their limit: thousands of
+ * computers in several batches, jobs and batches that continue as new many times, offline computers and
+ * dead relays that must not hold anybody else up.
+ */
+import { describe, expect, it } from 'vitest';
+import { jobWorkflowId, jobBatchWorkflowId, jobRelaysWorkflowId } from '../../common/names.js';
+import { offerChoiceSignal } from '../../common/workflows.js';
+import { BATCH_SIZE } from '../../workflows/batches.js';
+import { FakeFleet, computerId } from '../support/fake-fleet.js';
+import { jobInput, jobRuns, jobStart } from '../support/job-workflows.js';
+import { TemporalTestConnections, eventually, recordHistory } from '../support/temporal.js';
+
+const temporal = TemporalTestConnections.forThisFile();
+
+/** Largest history of any run of the job's workflows, and how many runs its own workflow had. */
+async function histories(jobId: string) {
+  const runs = await jobRuns(temporal.client, jobId);
+  return {
+    jobRuns: runs.filter((run) => run.workflowId === jobWorkflowId(jobId)).length,
+    batchRuns: runs.filter((run) => run.workflowId.includes('-batch-')).length,
+    largest: Math.max(...runs.map((run) => run.historyLength)),
+  };
+}
+
+function everyInstallRanOnce(fleet: FakeFleet): void {
+  expect([...fleet.installRuns.values()].every((runs) => runs === 1)).toBe(true);
+}
+
+describe('jobs at fleet scale', () => {
+  it('an install job of 2,000 computers continues as new, pages for real and installs everywhere once', async () => {
+    const fleet = new FakeFleet({ computers: 2000 });
+    const args = jobInput(0, 120_000);
+    const { outcome, firstRunId } = await temporal.withWorker('fleet-install', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      return { outcome: await handle.result(), firstRunId: handle.firstExecutionRunId };
+    });
+    expect(outcome.status).toBe('completed');
+    expect(fleet.counts()).toEqual({ installed: 2000 });
+    everyInstallRanOnce(fleet);
+    expect(fleet.largestPage).toBe(BATCH_SIZE);
+    await recordHistory(jobWorkflowId(args.jobId), 'install-job-first-run-continues-as-new', firstRunId);
+    await recordHistory(jobWorkflowId(args.jobId), 'install-job-last-run-after-continue-as-new');
+    await recordHistory(jobBatchWorkflowId(args.jobId, 3), 'install-batch-last-of-four');
+    const { jobRuns: runs, batchRuns } = await eventually(async () => {
+      const seen = await histories(args.jobId);
+      return seen.batchRuns >= 4 ? seen : undefined;
+    });
+    expect(runs).toBeGreaterThan(1);
+    expect(batchRuns).toBe(2000 / BATCH_SIZE);
+  });
+
+  it('an offer of 2,500 computers reaches all of them, and carries out a choice while offers still go out', async () => {
+    const fleet = new FakeFleet({ computers: 2500 });
+    const args = jobInput(0, 45_000);
+    let choiceSentAt = 0;
+    await temporal.withWorker('fleet-offer', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.offeredAt.has(computerId(1)) ? true : undefined), 30_000, 'the first offer');
+      fleet.recordChoice(computerId(1), 'install');
+      choiceSentAt = Date.now();
+      await temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0)).signal(offerChoiceSignal, { computerId: computerId(1), choice: 'install' });
+      await handle.result();
+    });
+    expect(fleet.offeredAt.size).toBe(2500);
+    const lastOffer = Math.max(...fleet.offeredAt.values());
+    const offersTook = lastOffer - Date.parse(args.scheduledAt);
+    console.log(`offer of 2,500: every offer out ${offersTook} ms after the execution time`);
+    // Every computer had its offer long before the deadline, not only the first 2,000.
+    expect(lastOffer).toBeLessThan(Date.parse(args.deadline) - 10_000);
+    expect(fleet.endedAt.get(computerId(1))!).toBeGreaterThanOrEqual(choiceSentAt);
+    expect(fleet.endedAt.get(computerId(1))!).toBeLessThan(lastOffer);
+    expect(fleet.counts()).toEqual({ installed: 1, expired: 2499 });
+  });
+
+  it('10 % of computers switched off do not delay the others; one that comes back is installed', async () => {
+    const fleet = new FakeFleet({ computers: 2000 });
+    for (let index = 1; index <= 2000; index += 10) fleet.offline.add(computerId(index));
+    const comesBack = computerId(11);
+    const args = jobInput(0, 60_000);
+    const outcome = await temporal.withWorker('fleet-offline', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.inState('installed').length === 1800 ? true : undefined), 60_000, 'the reachable computers');
+      fleet.offline.delete(comesBack);
+      return handle.result();
+    });
+    const reachableDone = Math.max(...fleet.inState('installed').filter((id) => id !== comesBack).map((id) => fleet.endedAt.get(id)!));
+    const took = reachableDone - Date.parse(args.scheduledAt);
+    console.log(`2,000 computers, 200 switched off: the 1,800 others ended ${took} ms after the execution time (deadline 60,000 ms)`);
+    // The bound: the reachable computers end within two thirds of the job's window (their first pass),
+    // however long the switched-off ones wait.
+    expect(took).toBeLessThan(40_000);
+    expect(fleet.targets.get(comesBack)?.state).toBe('installed');
+    expect(fleet.counts()).toEqual({ installed: 1801, unreachable: 199 });
+    const offline = fleet.targets.get(computerId(1))!;
+    expect(offline.attempts).toBeGreaterThan(2);
+    expect(fleet.endedAt.get(computerId(1))!).toBeGreaterThanOrEqual(Date.parse(args.deadline));
+    everyInstallRanOnce(fleet);
+    expect(outcome.status).toBe('completed_with_errors');
+  });
+
+  it('a dead relay delays only its computers; a slow one only its own; the others wait for neither', async () => {
+    const relayOf = (index: number) => ['relay-a', 'relay-slow', 'relay-dead', undefined][index % 4];
+    const fleet = new FakeFleet({ computers: 2000, relayOf });
+    fleet.deadRelays.add('relay-dead');
+    fleet.relayStoreMs.set('relay-slow', 30_000);
+    const args = jobInput(0, 75_000);
+    const outcome = await temporal.withWorker('fleet-relays', fleet.activities(temporal.client), (taskQueue) =>
+      temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)),
+    );
+    await recordHistory(jobRelaysWorkflowId(args.jobId), 'job-relay-staging');
+    const behind = (relay: string | undefined) => [...fleet.targets.keys()].filter((_id, position) => relayOf(position + 1) === relay);
+    const lastEnd = (ids: string[]) => Math.max(...ids.map((id) => fleet.endedAt.get(id)!));
+    const slowReady = fleet.relays.get('relay-slow')!.readyAt!;
+    expect(lastEnd(behind(undefined))).toBeLessThan(slowReady);
+    console.log(
+      `relays: direct computers done after ${lastEnd(behind(undefined)) - Date.parse(args.scheduledAt)} ms, ` +
+        `relay-a's after ${lastEnd(behind('relay-a')) - Date.parse(args.scheduledAt)} ms, the slow relay ready after ` +
+        `${slowReady - Date.parse(args.scheduledAt)} ms and its computers done after ${lastEnd(behind('relay-slow')) - Date.parse(args.scheduledAt)} ms`,
+    );
+    expect(lastEnd(behind('relay-a'))).toBeLessThan(slowReady);
+    expect(lastEnd(behind('relay-slow'))).toBeLessThan(Date.parse(args.deadline) - 10_000);
+    expect(behind('relay-dead').every((id) => fleet.targets.get(id)?.state === 'failed')).toBe(true);
+    expect(fleet.targets.get(behind('relay-dead')[0]!)?.detail).toMatch(/relay/);
+    expect(fleet.counts()).toEqual({ installed: 1500, failed: 500 });
+    everyInstallRanOnce(fleet);
+    expect(outcome.status).toBe('completed_with_errors');
+  });
+
+  it('a transfer to 300 relays continues as new and ends every relay, a dead one failed at the deadline', async () => {
+    const relays = Array.from({ length: 300 }, (_, index) => `relay-${String(index).padStart(3, '0')}`);
+    const fleet = new FakeFleet({ computers: 0, relayTargets: relays });
+    fleet.deadRelays.add('relay-007');
+    const args = jobInput(0, 15_000);
+    const outcome = await temporal.withWorker('fleet-transfer', fleet.activities(temporal.client), (taskQueue) =>
+      temporal.client.workflow.execute('transferJob', jobStart(taskQueue, args)),
+    );
+    expect(fleet.counts()).toEqual({ stored: 299, failed: 1 });
+    expect(outcome.status).toBe('completed_with_errors');
+    const { jobRuns: runs } = await histories(args.jobId);
+    expect(runs).toBeGreaterThan(1);
+  });
+});

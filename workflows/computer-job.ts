@@ -1,0 +1,31 @@
+/**
+ * What install and offer jobs share: the package is staged on the relays of the job's computers by a
+ * child workflow, while the computers themselves are handed out in batches at once. A computer behind a
+ * relay waits only for its own relay; computers served directly never wait.
+ */
+import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
+import { jobRelaysWorkflowId } from '../common/names.js';
+import type { JobWorkflowInput } from '../common/workflows.js';
+import { BatchTracker, cancelWorkflow, runInBatches, type BatchWorkflow } from './batches.js';
+import { jobRelayStaging } from './relay-staging.js';
+
+export async function distributeToComputers(input: JobWorkflowInput, tracker: BatchTracker, batchWorkflow: BatchWorkflow): Promise<void> {
+  if (!input.resume) {
+    await startChild(jobRelayStaging, {
+      workflowId: jobRelaysWorkflowId(input.jobId),
+      args: [{ jobId: input.jobId, packageId: input.packageId, deadline: input.deadline }],
+      typedSearchAttributes: workflowInfo().typedSearchAttributes,
+      staticSummary: `relays of job ${input.jobId}`,
+      // It outlives the job's runs across continue-as-new; the job cancels it when it ends or is cancelled.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  }
+  try {
+    await runInBatches(input, tracker, batchWorkflow);
+  } finally {
+    // Every computer has ended, so no one needs the relays any more; usually staging has ended already.
+    await cancelWorkflow(jobRelaysWorkflowId(input.jobId));
+  }
+}
+
+export { BatchTracker };
