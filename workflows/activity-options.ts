@@ -23,7 +23,7 @@ export const agentOrder = {
 /** How long past a job's deadline its work may still be retried: an install that began in time may finish. */
 export const DEADLINE_GRACE_MS = 2 * 60 * 60_000;
 /** A job whose deadline is (nearly) past still gets this long to record what happened. */
-const MIN_RETRY_WINDOW_MS = 10 * 60_000;
+const MIN_RETRY_WINDOW_MS = 30_000;
 
 /**
  * `options` with every retry bounded by the job's deadline plus a grace, so an activity that keeps failing

@@ -3,7 +3,7 @@
  * child workflow, while the computers themselves are handed out in batches at once. A computer behind a
  * relay waits only for its own relay; computers served directly never wait.
  */
-import { ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
+import { ContinueAsNew, ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
 import { jobRelaysWorkflowId } from '../common/names.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
 import { BatchTracker, cancelWorkflow, runInBatches, type BatchWorkflow } from './batches.js';
@@ -22,10 +22,13 @@ export async function distributeToComputers(input: JobWorkflowInput, tracker: Ba
   }
   try {
     await runInBatches(input, tracker, batchWorkflow);
-  } finally {
-    // Every computer has ended, so no one needs the relays any more; usually staging has ended already.
-    await cancelWorkflow(jobRelaysWorkflowId(input.jobId));
+  } catch (error) {
+    // The next run carries on with the same staging; a cancelled or failed job needs it no more.
+    if (!(error instanceof ContinueAsNew)) await cancelWorkflow(jobRelaysWorkflowId(input.jobId));
+    throw error;
   }
+  // Every computer has ended, so no one needs the relays any more; usually staging has ended already.
+  await cancelWorkflow(jobRelaysWorkflowId(input.jobId));
 }
 
 export { BatchTracker };

@@ -47,6 +47,8 @@ export class FakeFleet {
   readonly offline = new Set<string>();
   /** Relays that never answer. */
   readonly deadRelays = new Set<string>();
+  /** Attempts at each relay, to show that dead relays keep being retried until the deadline. */
+  readonly relayAttempts = new Map<string, number>();
   /** How long each relay takes to store the package. */
   readonly relayStoreMs = new Map<string, number>();
   /** Runs of the install command per computer: must never exceed 1. */
@@ -179,6 +181,7 @@ export class FakeFleet {
         const relay = this.relays.get(relayId);
         if (!relay || (relay.state !== 'pending' && relay.state !== 'transferring')) return 'ended';
         relay.state = 'transferring';
+        this.relayAttempts.set(relayId, (this.relayAttempts.get(relayId) ?? 0) + 1);
         if (this.deadRelays.has(relayId)) return 'retry';
         await sleep(this.relayStoreMs.get(relayId) ?? 0);
         relay.state = 'stored';

@@ -122,6 +122,8 @@ describe('jobs at fleet scale', () => {
     expect(lastEnd(behind('relay-a'))).toBeLessThan(slowReady);
     expect(lastEnd(behind('relay-slow'))).toBeLessThan(Date.parse(args.deadline) - 10_000);
     expect(behind('relay-dead').every((id) => fleet.targets.get(id)?.state === 'failed')).toBe(true);
+    // The dead relay was tried again and again until the deadline, across every run of the job.
+    expect(fleet.relayAttempts.get('relay-dead')).toBeGreaterThan(4);
     expect(fleet.targets.get(behind('relay-dead')[0]!)?.detail).toMatch(/relay/);
     expect(fleet.counts()).toEqual({ installed: 1500, failed: 500 });
     everyInstallRanOnce(fleet);

@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobWorkflowId } from '../../common/names.js';
+import { DEADLINE_GRACE_MS } from '../../workflows/activity-options.js';
 import { FakeFleet, computerId } from '../support/fake-fleet.js';
 import { jobInput, jobStart } from '../support/job-workflows.js';
 import { TemporalTestConnections, eventually, recordHistory } from '../support/temporal.js';
@@ -45,6 +46,27 @@ describe('installJob', () => {
     await recordHistory(jobWorkflowId(args.jobId), 'install-job-one-target-fails');
     expect(fleet.targets.get(computerId(2))).toMatchObject({ state: 'failed', detail: expect.stringContaining('computer 2 exploded') });
     expect(fleet.counts()).toEqual({ installed: 2, failed: 1 });
+    expect(outcome.status).toBe('completed_with_errors');
+  });
+
+  it('an activity that keeps failing for an unexpected reason is retried only until the deadline plus a grace', async () => {
+    const fleet = new FakeFleet({ computers: 2 });
+    const fake = fleet.activities(temporal.client);
+    let tries = 0;
+    const activities: Partial<CourierActivities> = {
+      ...fake,
+      installOnComputer: async (input) => {
+        if (input.computerId !== computerId(1)) return fake.installOnComputer!(input);
+        tries++;
+        throw new Error('a bug in the activity');
+      },
+    };
+    // A deadline so long past that the grace is over too: what is left is the short window to record.
+    const args = jobInput(-(DEADLINE_GRACE_MS + 3_600_000), 60_000);
+    const outcome = await withWorker(activities, (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
+    expect(tries).toBeGreaterThan(1);
+    expect(fleet.targets.get(computerId(1))).toMatchObject({ state: 'failed', detail: expect.stringContaining('could not be carried out') });
+    expect(fleet.targets.get(computerId(2))?.state).toBe('installed');
     expect(outcome.status).toBe('completed_with_errors');
   });
 
