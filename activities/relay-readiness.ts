@@ -4,11 +4,12 @@
  * behind a relay that holds it for this job, behind one still receiving it (the computer waits, and says
  * so), or behind one that could not get it (the computer fails with the relay's reason).
  */
-import { and, eq } from 'drizzle-orm';
-import { updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
+import { and, eq, exists, inArray, notInArray, sql } from 'drizzle-orm';
+import { terminalTargetStates } from '../common/states.js';
+import { matchesTarget, updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
 import { findPackage, type PackageRow } from '../db/repositories/packages.js';
 import type { Database } from '../db/client.js';
-import { computers, jobRelays, relays } from '../db/schema/index.js';
+import { computers, jobRelays, jobTargets, relays } from '../db/schema/index.js';
 
 type ComputerRow = typeof computers.$inferSelect;
 
@@ -65,8 +66,27 @@ export async function readyForOrder(db: Database, target: TargetKey, packageId: 
     return 'ended';
   }
   if (relay.kind === 'waiting') {
-    await updateTarget(db, target, { state: 'waiting_for_relay', detail: relay.detail });
-    return 'waiting_for_relay';
+    if (await markWaitingForRelay(db, target, computer.relayId as string, relay.detail)) return 'waiting_for_relay';
+    // The relay got the package since we looked: the computer need not wait after all.
+    return readyForOrder(db, target, packageId);
   }
   return { computer, pkg, relayUrl: relay.kind === 'ready' ? relay.relayUrl : undefined };
+}
+
+/**
+ * Marks the computer `waiting_for_relay`, in one statement that holds only while the relay is still
+ * receiving the package for this job: a relay that finishes meanwhile moves its waiting computers back to
+ * `pending` (relay-staging.ts), and no computer is left reading that it waits for a relay that is ready.
+ */
+async function markWaitingForRelay(db: Database, target: TargetKey, relayId: string, detail: string): Promise<boolean> {
+  const relayStillStaging = db
+    .select({ relayId: jobRelays.relayId })
+    .from(jobRelays)
+    .where(and(eq(jobRelays.jobId, target.jobId), eq(jobRelays.relayId, relayId), inArray(jobRelays.state, ['pending', 'transferring'])));
+  const marked = await db
+    .update(jobTargets)
+    .set({ state: 'waiting_for_relay', detail, updatedAt: sql`now()` })
+    .where(and(matchesTarget(target), notInArray(jobTargets.state, [...terminalTargetStates]), exists(relayStillStaging)))
+    .returning({ state: jobTargets.state });
+  return marked.length > 0;
 }

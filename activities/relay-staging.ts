@@ -52,18 +52,24 @@ export function createRelayStagingActivities(deps: ActivityDependencies) {
       .where(and(eq(jobRelays.jobId, jobId), eq(jobRelays.relayId, relayId), inArray(jobRelays.state, [...staging])));
     const target: TargetKey = { jobId, kind: 'relay', targetId: relayId };
     await updateTarget(db, target, { state: outcome.state, ...(outcome.detail !== null && { detail: outcome.detail }), attempts });
-    if (outcome.state !== 'failed') return;
+    if (outcome.state === 'transferring') return;
+    const behindRelay = and(
+      eq(jobTargets.jobId, jobId),
+      eq(jobTargets.kind, 'computer'),
+      inArray(jobTargets.targetId, db.select({ id: computers.id }).from(computers).where(eq(computers.relayId, relayId))),
+    );
+    if (outcome.state === 'failed') {
+      await db
+        .update(jobTargets)
+        .set({ state: 'failed', detail: `its relay could not get the package: ${outcome.detail}`, updatedAt: sql`now()` })
+        .where(and(behindRelay, notInArray(jobTargets.state, terminal)));
+      return;
+    }
+    // Computers that waited for this relay now wait only for their turn: their state says so.
     await db
       .update(jobTargets)
-      .set({ state: 'failed', detail: `its relay could not get the package: ${outcome.detail}`, updatedAt: sql`now()` })
-      .where(
-        and(
-          eq(jobTargets.jobId, jobId),
-          eq(jobTargets.kind, 'computer'),
-          notInArray(jobTargets.state, terminal),
-          inArray(jobTargets.targetId, db.select({ id: computers.id }).from(computers).where(eq(computers.relayId, relayId))),
-        ),
-      );
+      .set({ state: 'pending', detail: 'its relay holds the package; the download starts at its next turn', updatedAt: sql`now()` })
+      .where(and(behindRelay, eq(jobTargets.state, 'waiting_for_relay')));
   }
 
   return {

@@ -177,13 +177,12 @@ describe('cancel on a simulated fleet', () => {
     });
     try {
       const names = Array.from({ length: 50 }, (_, index) => `slow-pc-${String(index + 1).padStart(5, '0')}`);
+      const installOrders = async (state: string) => ((await slow.stats()).orders.install?.[state] ?? 0) as number;
       const busy = await stack.request('POST', '/jobs', { type: 'install', packageId: (await newPackage('busy')).id, targets: { computers: names } });
+      await eventually(async () => ((await installOrders('installing')) === 50 ? true : undefined), 60_000, 'the first job to be installing everywhere');
       const second = await stack.request('POST', '/jobs', { type: 'install', packageId: (await newPackage('second')).id, targets: { computers: names } });
       const secondId: string = second.body.id;
-      await eventually(async () => {
-        const stats = await slow.stats();
-        return (stats.orders.install?.downloading ?? 0) + (stats.orders.install?.installing ?? 0) >= 100 ? true : undefined;
-      }, 60_000, "the second job's orders to reach every computer");
+      await eventually(async () => ((await installOrders('downloading')) === 50 ? true : undefined), 60_000, "the second job's orders to wait on every computer");
       expect((await stack.request('POST', `/jobs/${secondId}/cancel`)).status).toBeLessThan(300);
       const cancelled = await stack.finishedJob(secondId, 120_000);
       expect(cancelled.status).toBe('cancelled');
