@@ -106,6 +106,22 @@ export function createJobLifecycleActivities({ db }: ActivityDependencies) {
         .where(mine);
     },
 
+    /** Those of `computerIds` that still wait for their relay (a relay that finished moved them on). */
+    async stillWaitingForRelay(jobId: string, computerIds: string[]): Promise<string[]> {
+      const rows = await db
+        .select({ targetId: jobTargets.targetId })
+        .from(jobTargets)
+        .where(
+          and(
+            eq(jobTargets.jobId, jobId),
+            eq(jobTargets.kind, 'computer'),
+            inArray(jobTargets.targetId, computerIds),
+            eq(jobTargets.state, 'waiting_for_relay'),
+          ),
+        );
+      return rows.map((row) => row.targetId);
+    },
+
     /** The job could not run at all (not one target's problem): it ends `failed` with the reason. */
     async failJob(jobId: string, reason: string): Promise<void> {
       await settleUnfinishedTargets(db, jobId, 'failed', `the job failed: ${reason}`);

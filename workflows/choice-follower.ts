@@ -5,7 +5,7 @@
  */
 import { condition, setHandler } from '@temporalio/workflow';
 import { offerChoiceSignal, type OfferChoiceMessage } from '../common/workflows.js';
-import { MAX_ATTEMPTS_PER_BATCH } from './batch-rounds.js';
+import { MAX_ATTEMPTS_PER_BATCH } from './attempt-round.js';
 
 export class ChoiceFollower {
   private readonly queue: OfferChoiceMessage[] = [];

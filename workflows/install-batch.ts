@@ -9,7 +9,8 @@ import type { CourierActivities } from '../activities/index.js';
 import { causeMessage } from '../common/errors.js';
 import type { JobBatchInput } from '../common/workflows.js';
 import { agentOrder, boundedByDeadline } from './activity-options.js';
-import { attemptRound, batchActivities, cancelBatch, rangeOf, rememberDispatched, reportToJob, type Attempt } from './batch-rounds.js';
+import { attemptRound, type Attempt } from './attempt-round.js';
+import { batchActivities, cancelBatch, rangeOf, rememberDispatched, reportToJob } from './batch-rounds.js';
 import { retryRoundDelayMs } from './retry-rounds.js';
 
 export async function installBatch(input: JobBatchInput): Promise<void> {
@@ -32,7 +33,7 @@ async function runComputerRounds(input: JobBatchInput, attempt: Attempt): Promis
   try {
     computerIds = await batchComputers(input.jobId, rangeOf(input));
     for (;;) {
-      const { left, unreachable } = await attemptRound(input, computerIds, attempt);
+      const { left, unreachable } = await attemptRound(input, computerIds, attempt, input.dispatched === true);
       if (!input.dispatched) {
         await reportToJob(input, 'dispatched');
         input = { ...input, dispatched: true };

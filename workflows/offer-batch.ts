@@ -17,7 +17,8 @@ import type { CourierActivities } from '../activities/index.js';
 import { causeMessage } from '../common/errors.js';
 import type { JobBatchInput, OfferChoiceMessage } from '../common/workflows.js';
 import { agentOrder, boundedByDeadline } from './activity-options.js';
-import { attemptRound, batchActivities, cancelBatch, rangeOf, rememberDispatched, reportToJob, type Attempt } from './batch-rounds.js';
+import { attemptRound, type Attempt } from './attempt-round.js';
+import { batchActivities, cancelBatch, rangeOf, rememberDispatched, reportToJob } from './batch-rounds.js';
 import { ChoiceFollower } from './choice-follower.js';
 import { retryRoundDelayMs } from './retry-rounds.js';
 
@@ -41,7 +42,7 @@ export async function offerBatch(input: JobBatchInput): Promise<void> {
     const offerUntilClosed = async (): Promise<void> => {
       for (;;) {
         let unreachable = false;
-        if (toOffer.length > 0) ({ left: toOffer, unreachable } = await attemptRound(input, toOffer, offer));
+        if (toOffer.length > 0) ({ left: toOffer, unreachable } = await attemptRound(input, toOffer, offer, input.dispatched === true));
         if (!input.dispatched) {
           await reportToJob(input, 'dispatched');
           input = { ...input, dispatched: true };

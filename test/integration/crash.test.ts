@@ -28,7 +28,7 @@ afterAll(async () => {
 describe('a crash in the middle of a job', () => {
   it('killing the worker while computers install loses no job and installs nothing twice', async () => {
     // Each run of the install command appends one line, so a second run would show.
-    const archive = await makeTarGz({ 'install.sh': 'echo run >> "$COURIER_TARGET_DIR/runs"\nsleep 3\n' });
+    const archive = await makeTarGz({ 'install.sh': 'echo run >> "$COURIER_TARGET_DIR/runs"\nsleep 8\n' });
     const upload = await uploadPackage(stack, { name: 'slow', version: '1.0.0', installCommand: 'sh install.sh' }, archive);
     const created = await stack.request('POST', '/jobs', {
       type: 'install',

@@ -157,6 +157,7 @@ export class FakeFleet {
         return page.at(-1) ?? null;
       },
       batchComputers: async (_jobId, range, waitingOnly) => this.inRange(range, (target) => !(waitingOnly && target.state === 'offered')),
+      stillWaitingForRelay: async (_jobId, ids) => ids.filter((id) => this.targets.get(id)?.state === 'waiting_for_relay'),
       failTargets: async (_jobId, ids, reason) => ids.forEach((id) => this.set(id, 'failed', reason)),
       settleAtDeadline: async (_jobId, ids) => {
         for (const id of ids) {
@@ -187,6 +188,9 @@ export class FakeFleet {
         relay.state = 'stored';
         relay.readyAt = Date.now();
         this.set(relayId, 'stored');
+        for (const [computer, behind] of this.relayOf) {
+          if (behind === relayId && this.targets.get(computer)?.state === 'waiting_for_relay') this.set(computer, 'pending');
+        }
         return 'ended';
       },
       failJobRelay: async (_jobId, relayId, reason) => this.failRelay(relayId, reason),
