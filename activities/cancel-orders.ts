@@ -8,6 +8,7 @@ import { and, eq, gt, notInArray, or } from 'drizzle-orm';
 import type { OrderStatus } from '../common/orders.js';
 import { terminalTargetStates, type ComputerState } from '../common/states.js';
 import type { TargetRange } from '../common/workflows.js';
+import { forEachLimited } from '../common/concurrency.js';
 import { errorMessage } from '../common/errors.js';
 import { inTargetRange, updateTarget, type TargetUpdate } from '../db/repositories/job-targets.js';
 import { computers, jobTargets } from '../db/schema/index.js';
@@ -56,28 +57,24 @@ export function createCancelOrderActivities(deps: ActivityDependencies) {
         );
       const validUntil = orderValidUntil(clock(), new Date(input.deadline)).toISOString();
       let told = 0;
-      for (let start = 0; start < reached.length; start += CANCEL_CONCURRENCY) {
-        await Promise.all(
-          reached.slice(start, start + CANCEL_CONCURRENCY).map(async (computer) => {
-            const target = { jobId: input.jobId, kind: 'computer' as const, targetId: computer.id };
-            try {
-              const status = await deps.agents.send(computer.url, {
-                kind: 'cancel',
-                jobId: input.jobId,
-                agentId: computer.id,
-                issuedAt: clock().toISOString(),
-                validUntil,
-                packageId: input.packageId,
-              });
-              await updateTarget(db, target, recordedOutcome(status));
-              told++;
-            } catch (error) {
-              const detail = `the job was cancelled; the computer could not be told (${errorMessage(error)}); it drops the order once the order's validity ends, by ${validUntil} at the latest`;
-              await updateTarget(db, target, { state: 'cancelled', detail });
-            }
-          }),
-        );
-      }
+      await forEachLimited(reached, CANCEL_CONCURRENCY, async (computer) => {
+        const target = { jobId: input.jobId, kind: 'computer' as const, targetId: computer.id };
+        try {
+          const status = await deps.agents.send(computer.url, {
+            kind: 'cancel',
+            jobId: input.jobId,
+            agentId: computer.id,
+            issuedAt: clock().toISOString(),
+            validUntil,
+            packageId: input.packageId,
+          });
+          await updateTarget(db, target, recordedOutcome(status));
+          told++;
+        } catch (error) {
+          const detail = `the job was cancelled; the computer could not be told (${errorMessage(error)}); it drops the order once the order's validity ends, by ${validUntil} at the latest`;
+          await updateTarget(db, target, { state: 'cancelled', detail });
+        }
+      });
       return told;
     },
   };

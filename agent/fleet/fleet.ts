@@ -9,7 +9,7 @@ import { Agent } from '../agent.js';
 import type { Clock, FetchLike, Log } from '../deps.js';
 import { controlRoutes, type FleetStats } from './control.js';
 import { FleetHost } from './host.js';
-import { forEachLimited } from './limit.js';
+import { forEachLimited } from '../../common/concurrency.js';
 import { countOrderStates } from './order-stats.js';
 import { planFleet, type FleetPlan, type FleetShape, type PlannedAgent } from './plan.js';
 import { seededRandom } from './random.js';

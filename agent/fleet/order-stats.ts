@@ -5,7 +5,7 @@
 import type { OrderRecord } from '../orders-book.js';
 import { readJsonFolder } from '../files.js';
 import { agentPaths } from '../paths.js';
-import { forEachLimited } from './limit.js';
+import { forEachLimited } from '../../common/concurrency.js';
 
 /** kind → state → how many orders. */
 export type OrderStateCounts = Record<string, Record<string, number>>;

@@ -1,4 +1,7 @@
-/** Bounded concurrency: a fleet of 100,000 agents must neither enrol nor read its disk all at once. */
+/**
+ * Bounded concurrency for work done outside workflows: a fleet must not enrol all at once, nor the
+ * managing server call every agent at once.
+ */
 
 /**
  * Calls `work` for every item with at most `limit` calls in flight. The first failure stops new calls and
