@@ -44,12 +44,17 @@ export async function attemptRound(
   let unreachable = false;
   let busy = 0;
   const over = () => queue.length === 0 && busy === 0;
+  // Set by the first lane to find the round over: from then on no lane runs, so nothing may be put back in line.
+  let lanesStopped = false;
 
   const lane = async (): Promise<void> => {
     for (;;) {
       await condition(() => queue.length > 0 || over());
       const computerId = queue.shift();
-      if (computerId === undefined) return;
+      if (computerId === undefined) {
+        lanesStopped = true;
+        return;
+      }
       busy++;
       try {
         const outcome = await attempt(computerId);
@@ -68,8 +73,9 @@ export async function attemptRound(
   };
   const watchParked = async (): Promise<void> => {
     for (let check = 0; ; check++) {
-      await condition(() => parked.size > 0 || over());
-      if (over() || (await condition(over, Math.min(1000 * 2 ** check, MAX_RELAY_CHECK_MS)))) return;
+      const roundOver = () => lanesStopped || over();
+      await condition(() => parked.size > 0 || roundOver());
+      if (roundOver() || (await condition(roundOver, Math.min(1000 * 2 ** check, MAX_RELAY_CHECK_MS)))) return;
       const stillWaiting = new Set(await stillWaitingForRelay(input.jobId, [...parked]));
       for (const computerId of [...parked]) {
         if (stillWaiting.has(computerId)) continue;
