@@ -12,7 +12,7 @@ import { forEachLimited } from '../common/concurrency.js';
 import { errorMessage } from '../common/errors.js';
 import { inTargetRange, updateTarget, type TargetUpdate } from '../db/repositories/job-targets.js';
 import { computers, jobTargets } from '../db/schema/index.js';
-import { orderValidUntil } from './computer-install.js';
+import { orderValidUntil } from './install-orders.js';
 import type { ActivityDependencies } from './dependencies.js';
 
 /** Cancel orders in flight at once from one activity. */

@@ -13,7 +13,11 @@ export interface ActivityDependencies {
   taskQueue: string;
   /** Base URL agents and relays download package content from (the api). */
   publicUrl: string;
-  /** Pause between two status queries to an agent that is still working. */
+  /** Pause between two status queries to a relay that is still storing a package. */
   agentPollMs: number;
+  /** How often computers report on an install order they hold (sent in the order); silence is measured in these. */
+  reportEveryMs: number;
+  /** Download slots of a job, unless the job sets its own (common/throughput.ts). */
+  downloads: { perRelay: number; server: number };
   clock: () => Date;
 }

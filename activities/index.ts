@@ -1,10 +1,10 @@
 /** All of Courier's activities, built from injected dependencies (see worker/main.ts). */
 import { createBatchStatusActivities } from './batch-status.js';
 import { createCancelOrderActivities } from './cancel-orders.js';
-import { createComputerInstallActivities } from './computer-install.js';
+import { createBatchDriverActivities } from './batch-driver.js';
+import { createBatchEndingActivities } from './batch-endings.js';
 import type { ActivityDependencies } from './dependencies.js';
 import { createJobLifecycleActivities } from './job-lifecycle.js';
-import { createOfferActivities } from './offers.js';
 import { createRelayCopyActivities } from './relay-copies.js';
 import { createRelayStagingActivities } from './relay-staging.js';
 
@@ -13,8 +13,8 @@ export function createActivities(deps: ActivityDependencies) {
     ...createJobLifecycleActivities(deps),
     ...createRelayStagingActivities(deps),
     ...createRelayCopyActivities(deps),
-    ...createComputerInstallActivities(deps),
-    ...createOfferActivities(deps),
+    ...createBatchDriverActivities(deps),
+    ...createBatchEndingActivities(deps),
     ...createCancelOrderActivities(deps),
     ...createBatchStatusActivities(deps),
   };
@@ -24,8 +24,8 @@ export function createActivities(deps: ActivityDependencies) {
 export type CourierActivities = ReturnType<typeof createActivities>;
 export type { ActivityDependencies } from './dependencies.js';
 export type { JobOutcome } from './job-lifecycle.js';
-export type { AttemptOutcome, InstallOnComputerInput } from './computer-install.js';
+export type { BatchProgress, DriveBatchInput } from './batch-driver.js';
+export type { AttemptOutcome } from './relay-staging.js';
 export type { StageOnRelayInput } from './relay-staging.js';
 export type { CopyExpiry } from './relay-copies.js';
 export type { CancelOnComputersInput } from './cancel-orders.js';
-export type { OfferToComputerInput } from './offers.js';

@@ -1,33 +1,32 @@
 /**
- * What every attempt at a computer checks before it sends an order: that the computer and the package still
- * exist, and whether the computer can fetch the package now — served directly by the managing server,
- * behind a relay that holds it for this job, behind one still receiving it (the computer waits, and says
- * so), or behind one that could not get it (the computer fails with the relay's reason).
+ * Whether the computers behind a relay can fetch the job's package now: from a relay that holds it for
+ * this job, or not yet (the computer waits, and says so), or never (the computer fails with the relay's
+ * reason). Asked for all of a batch's relays at once.
  */
-import { and, eq, exists, inArray, notInArray, sql } from 'drizzle-orm';
-import { terminalTargetStates } from '../common/states.js';
-import { matchesTarget, updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
-import { findPackage, type PackageRow } from '../db/repositories/packages.js';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { computers, jobRelays, jobTargets, relays } from '../db/schema/index.js';
-
-type ComputerRow = typeof computers.$inferSelect;
+import { jobRelays, jobTargets, relays } from '../db/schema/index.js';
 
 export type RelayReadiness =
-  | { kind: 'direct' }
   | { kind: 'ready'; relayUrl: string }
   | { kind: 'waiting'; detail: string }
   | { kind: 'failed'; detail: string };
 
-/** Whether `computer` can fetch the job's package now, as far as its relay goes. */
-export async function relayReadiness(db: Database, jobId: string, computer: ComputerRow): Promise<RelayReadiness> {
-  if (!computer.relayId) return { kind: 'direct' };
-  const [row] = await db
-    .select({ state: jobRelays.state, detail: jobRelays.detail, name: relays.name, url: relays.url })
+/** The readiness of each of `relayIds` for the job, in one query. */
+export async function relaysReadiness(db: Database, jobId: string, relayIds: readonly string[]): Promise<Map<string, RelayReadiness>> {
+  const readiness = new Map<string, RelayReadiness>();
+  if (relayIds.length === 0) return readiness;
+  const rows = await db
+    .select({ id: relays.id, state: jobRelays.state, detail: jobRelays.detail, name: relays.name, url: relays.url })
     .from(relays)
     .leftJoin(jobRelays, and(eq(jobRelays.relayId, relays.id), eq(jobRelays.jobId, jobId)))
-    .where(eq(relays.id, computer.relayId));
-  if (!row) return { kind: 'failed', detail: `its relay ${computer.relayId} no longer exists` };
+    .where(inArray(relays.id, [...relayIds]));
+  for (const relayId of relayIds) readiness.set(relayId, { kind: 'failed', detail: `its relay ${relayId} no longer exists` });
+  for (const row of rows) readiness.set(row.id, readinessOf(row));
+  return readiness;
+}
+
+function readinessOf(row: { state: string | null; detail: string | null; name: string; url: string }): RelayReadiness {
   switch (row.state) {
     case 'stored':
     case 'already_stored':
@@ -42,51 +41,32 @@ export async function relayReadiness(db: Database, jobId: string, computer: Comp
   }
 }
 
-/** A computer ready for an order: its row, the package, and where it downloads from (its relay's URL, or none). */
-export interface ReadyComputer {
-  computer: ComputerRow;
-  pkg: PackageRow;
-  relayUrl?: string;
-}
-
 /**
- * Checks a computer before an order is sent to it. Returns what to send the order with, or, when no order
- * can go out, the attempt's outcome, having recorded why on the target.
- */
-export async function readyForOrder(db: Database, target: TargetKey, packageId: string): Promise<ReadyComputer | 'ended' | 'waiting_for_relay'> {
-  const [computer] = await db.select().from(computers).where(eq(computers.id, target.targetId));
-  const pkg = await findPackage(db, packageId);
-  if (!computer || !pkg) {
-    await updateTarget(db, target, { state: 'failed', detail: 'the computer or the package no longer exists' });
-    return 'ended';
-  }
-  const relay = await relayReadiness(db, target.jobId, computer);
-  if (relay.kind === 'failed') {
-    await updateTarget(db, target, { state: 'failed', detail: relay.detail });
-    return 'ended';
-  }
-  if (relay.kind === 'waiting') {
-    if (await markWaitingForRelay(db, target, computer.relayId as string, relay.detail)) return 'waiting_for_relay';
-    // The relay got the package since we looked: the computer need not wait after all.
-    return readyForOrder(db, target, packageId);
-  }
-  return { computer, pkg, relayUrl: relay.kind === 'ready' ? relay.relayUrl : undefined };
-}
-
-/**
- * Marks the computer `waiting_for_relay`, in one statement that holds only while the relay is still
+ * Marks computers `waiting_for_relay`, in one statement that holds only while the relay is still
  * receiving the package for this job: a relay that finishes meanwhile moves its waiting computers back to
  * `pending` (relay-staging.ts), and no computer is left reading that it waits for a relay that is ready.
+ * Returns how many were marked; the others are simply tried again at the batch's next look.
  */
-async function markWaitingForRelay(db: Database, target: TargetKey, relayId: string, detail: string): Promise<boolean> {
-  const relayStillStaging = db
-    .select({ relayId: jobRelays.relayId })
-    .from(jobRelays)
-    .where(and(eq(jobRelays.jobId, target.jobId), eq(jobRelays.relayId, relayId), inArray(jobRelays.state, ['pending', 'transferring'])));
+export async function markWaitingForRelay(
+  db: Database,
+  jobId: string,
+  relayId: string,
+  computerIds: readonly string[],
+  detail: string,
+): Promise<number> {
   const marked = await db
     .update(jobTargets)
     .set({ state: 'waiting_for_relay', detail, updatedAt: sql`now()` })
-    .where(and(matchesTarget(target), notInArray(jobTargets.state, [...terminalTargetStates]), exists(relayStillStaging)))
-    .returning({ state: jobTargets.state });
-  return marked.length > 0;
+    .where(
+      and(
+        eq(jobTargets.jobId, jobId),
+        eq(jobTargets.kind, 'computer'),
+        inArray(jobTargets.targetId, [...computerIds]),
+        inArray(jobTargets.state, ['pending', 'waiting_for_relay']),
+        sql`exists (select 1 from ${jobRelays} where ${jobRelays.jobId} = ${jobId} and ${jobRelays.relayId} = ${relayId}
+          and ${jobRelays.state} in ('pending', 'transferring'))`,
+      ),
+    )
+    .returning({ targetId: jobTargets.targetId });
+  return marked.length;
 }

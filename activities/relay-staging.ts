@@ -10,11 +10,16 @@ import { updateTarget, type TargetKey } from '../db/repositories/job-targets.js'
 import { findPackage, signedManifestOf } from '../db/repositories/packages.js';
 import { computers, jobRelays, jobTargets, relayCopies, relays } from '../db/schema/index.js';
 import { AgentRefused, AgentUnreachable } from './agent-client.js';
-import type { AttemptOutcome } from './computer-install.js';
-import { orderValidUntil } from './computer-install.js';
 import type { ActivityDependencies } from './dependencies.js';
+import { orderValidUntil } from './install-orders.js';
 import { followOrder } from './order-follower.js';
 import { recordStoredCopy } from './relay-copies.js';
+
+/**
+ * How one attempt at a relay went: it `ended` (the relay's state is final) or the relay could not be
+ * reached and is to be tried again later (`retry`), on a durable timer rather than in a worker slot.
+ */
+export type AttemptOutcome = 'ended' | 'retry';
 
 export interface StageOnRelayInput {
   jobId: string;

@@ -1,8 +1,8 @@
 /**
  * One agent, relay or computer: its HTTP server, its enrolment and its order intake, and for computers the
- * self-service page. Orders are idempotent: the first receipt records the order and starts its work in the
- * background; every receipt answers the recorded status at once. No process-global state, so many agents
- * can share a process.
+ * self-service page and the reports of their install orders to the managing server. Orders are idempotent:
+ * the first receipt records the order and starts its work in the background; every receipt answers the
+ * recorded status at once. No process-global state, so many agents can share a process.
  */
 import { mkdir } from 'node:fs/promises';
 import { errorMessage } from '../common/errors.js';
@@ -21,6 +21,7 @@ import { orderShapeProblem } from './order-shape.js';
 import { isFinal, orderKey, OrdersBook, type OrderRecord } from './orders-book.js';
 import { agentPaths, type AgentPaths } from './paths.js';
 import { Relay } from './relay.js';
+import { OrderReporter, type ReportBackoff } from './reporter.js';
 import type { RoleService } from './role.js';
 import type { CommandRunner } from './run-command.js';
 import { startSelfService, type SelfServicePage } from './self-service/server.js';
@@ -45,6 +46,8 @@ export interface AgentOptions {
   retryDelaysMs?: readonly number[];
   /** Computers: runs install commands (default: `sh -c` for real); the fleet simulator passes a simulated one. */
   runCommand?: CommandRunner;
+  /** Computers: backoff between attempts to report an install order after a connection error or 5xx. */
+  reportBackoff?: ReportBackoff;
 }
 
 /** Where start() listens when the agent has a listener of its own. */
@@ -77,6 +80,8 @@ export class Agent {
   private readonly role: RoleService;
   /** Computers only. */
   private readonly offers: Offers | undefined;
+  /** Computers only: tells the managing server how their install orders go. */
+  private readonly reporter: OrderReporter | undefined;
   private readonly log: Log;
   /** Aborted by stop(): cancels enrolment retries, downloads and running install commands. */
   private readonly stopping = new AbortController();
@@ -87,7 +92,7 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.paths = agentPaths(options.dataDir);
-    this.book = new OrdersBook(this.paths.orders, options.clock);
+    this.book = new OrdersBook(this.paths.orders, options.clock, (record) => this.reporter?.report(record));
     this.log = (message) => options.log(`courier agent ${options.name} (${options.role}): ${message}`);
     const deps = {
       paths: this.paths,
@@ -104,6 +109,14 @@ export class Agent {
       const forward = (jobId: string, choice: OfferChoice) => this.forwardChoice(jobId, choice);
       this.offers = new Offers({ book: this.book, clock: options.clock, choicesDir: this.paths.choices, forward });
       this.role = new Computer(deps, this.offers, options.runCommand);
+      this.reporter = new OrderReporter({
+        serverUrl: options.serverUrl,
+        token: () => this.requireIdentity().token,
+        fetch: options.fetch,
+        log: this.log,
+        signal: this.stopping.signal,
+        backoff: options.reportBackoff,
+      });
     }
   }
 
@@ -155,7 +168,10 @@ export class Agent {
       await this.stop();
       throw error;
     }
-    for (const record of this.book.unfinished()) this.launch(record);
+    for (const record of this.book.unfinished()) {
+      this.reporter?.report(record);
+      this.launch(record);
+    }
     return { url, pageUrl: this.page?.url };
   }
 
@@ -207,7 +223,11 @@ export class Agent {
       return refusal('expired', `the order was valid until ${order.validUntil}; the job no longer wants it carried out`);
     }
     const { record, isNew } = await this.book.admit(order, await this.role.admit(order));
-    if (isNew && !isFinal(record.status)) this.launch(record);
+    if (isNew && !isFinal(record.status)) {
+      // Reported before the work begins, so the server hears of the order in its admitted state.
+      this.reporter?.report(record);
+      this.launch(record);
+    }
     return statusAnswer(this.role.answer(record));
   }
 
@@ -226,6 +246,15 @@ export class Agent {
       .catch((error: unknown) => this.log(`cannot record the failure of order ${orderKey(record.order)}: ${String(error)}`))
       .finally(() => this.work.delete(task));
     this.work.add(task);
+  }
+
+  /**
+   * The user's Install or Decline on an offer, exactly as the self-service page makes it (the fleet
+   * simulator's users choose through this). Relays have no offers: 404.
+   */
+  choose(jobId: string, choice: OfferChoice): Promise<ChoiceAnswer> {
+    if (!this.offers) return Promise.resolve({ status: 404, body: { error: { code: 'not_found', message: 'a relay has no offers' } } });
+    return this.offers.choose(jobId, choice);
   }
 }
 

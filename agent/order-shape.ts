@@ -37,6 +37,7 @@ const orderSchema = z.discriminatedUnion('kind', [
     kind: z.literal('install'),
     package: signedManifest,
     source: z.object({ url: z.url(), via: z.enum(['relay', 'server']), ticket: z.string() }),
+    reportEveryMs: z.number().int().positive().optional(),
   }),
   z.object({ ...base, kind: z.literal('offer'), package: signedManifest, deadline: isoDate }),
   z.object({ ...base, kind: z.literal('withdraw'), packageId: id }),

@@ -18,6 +18,12 @@ export interface OrderRecord {
 /** A status change: the new state and the fields that describe it (fields not given are cleared). */
 export type StatusUpdate = Omit<OrderStatus, 'jobId' | 'kind' | 'updatedAt'>;
 
+/**
+ * Told of every state change once it is on disk (the computer's reporter sends it to the managing server);
+ * not of download progress, which is no change of state.
+ */
+export type UpdateListener = (record: OrderRecord) => void;
+
 /** How often, at most, download progress is written to disk; the in-memory status is always current. */
 const PROGRESS_PERSIST_MS = 1000;
 
@@ -51,6 +57,7 @@ export class OrdersBook {
   constructor(
     private readonly dir: string,
     private readonly clock: Clock,
+    private readonly onUpdate?: UpdateListener,
   ) {}
 
   /** Reads every record in the folder (at start). */
@@ -102,11 +109,12 @@ export class OrdersBook {
     return { record, isNew: true };
   }
 
-  /** Moves an order to a new state and writes it to disk before returning. */
+  /** Moves an order to a new state and writes it to disk before returning; then tells the listener. */
   async update(order: Order, update: StatusUpdate): Promise<void> {
     const record = this.require(order);
     record.status = this.status(order, update);
     await this.persist(orderKey(order));
+    this.onUpdate?.(record);
   }
 
   /** Updates the bytes received so far; written to disk at most once a second. */

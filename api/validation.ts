@@ -210,6 +210,21 @@ export function resolveJobSchedule(request: Pick<JobRequest, 'scheduledAt' | 'de
 /** The body of POST /jobs/:id/choices. */
 export const offerChoiceSchema = z.object({ choice: z.enum(offerChoices) }).strict();
 
+/** States an install order reports (common/orders.ts OrderReport). */
+const installOrderStates = ['downloading', 'installing', 'installed', 'failed', 'rejected', 'conditions_not_met', 'expired', 'cancelled'] as const;
+
+/** A computer's report on its install order. Unknown fields are dropped: a newer agent may say more. */
+export const orderReportSchema = z.object({
+  kind: z.literal('install'),
+  packageId: z.uuid(),
+  state: z.enum(installOrderStates),
+  detail: z.string().max(10_000).optional(),
+  exitCode: z.number().int().optional(),
+  outputTail: z.string().max(100_000).optional(),
+  bytes: z.number().int().nonnegative().optional(),
+  updatedAt: z.iso.datetime({ offset: true }),
+});
+
 const offset = z.coerce.number().int().min(0).default(0);
 
 /** Paging of GET /relays and GET /computers. */

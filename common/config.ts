@@ -3,6 +3,8 @@
  * defaults. Pure: the caller passes the environment, so tests build configs without touching process.env.
  */
 import { DEFAULT_TASK_QUEUE } from './names.js';
+import { DEFAULT_REPORT_EVERY_MS } from './orders.js';
+import { DEFAULT_DOWNLOADS_PER_RELAY, DEFAULT_SERVER_DOWNLOADS } from './throughput.js';
 
 /** The managing server's settings, as loadConfig derives them. */
 export interface CourierConfig {
@@ -21,8 +23,13 @@ export interface CourierConfig {
   signingKeyFile: string;
   /** How long a job keeps retrying unreachable targets when it was given no deadline. */
   defaultDeadlineMs: number;
-  /** How often an activity re-sends an order to ask an agent how it is getting on. */
+  /** How often an activity re-sends an order to ask a relay how a store is getting on. */
   agentPollMs: number;
+  /** How often computers report on an install order they hold; three missed reports make a computer silent. */
+  reportEveryMs: number;
+  /** A job's download slots per relay and on the managing server, unless the job sets its own. */
+  downloadsPerRelay: number;
+  serverDownloads: number;
 }
 
 /** Environment variables, as process.env holds them. */
@@ -33,6 +40,12 @@ function integer(env: Environment, name: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function positive(env: Environment, name: string, fallback: number): number {
+  const value = integer(env, name, fallback);
+  if (value === 0) throw new Error(`${name} must be at least 1`);
   return value;
 }
 
@@ -54,5 +67,8 @@ export function loadConfig(env: Environment): CourierConfig {
     signingKeyFile: env.COURIER_SIGNING_KEY_FILE || `${dataDir}/keys/server-ed25519.pem`,
     defaultDeadlineMs: integer(env, 'COURIER_DEFAULT_DEADLINE_SECONDS', 24 * 3600) * 1000,
     agentPollMs: integer(env, 'COURIER_AGENT_POLL_MS', 1000),
+    reportEveryMs: positive(env, 'COURIER_REPORT_EVERY_MS', DEFAULT_REPORT_EVERY_MS),
+    downloadsPerRelay: positive(env, 'COURIER_DOWNLOADS_PER_RELAY', DEFAULT_DOWNLOADS_PER_RELAY),
+    serverDownloads: positive(env, 'COURIER_SERVER_DOWNLOADS', DEFAULT_SERVER_DOWNLOADS),
   };
 }

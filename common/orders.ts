@@ -55,6 +55,12 @@ export interface InstallOrder extends OrderBase {
   kind: 'install';
   package: SignedManifest;
   source: DownloadSource;
+  /**
+   * How often the agent repeats the status of this order to the managing server while it is unfinished
+   * (see OrderReport). The server counts an order silent after a few missed reports and repeats the order
+   * as a status query. Absent in orders from older servers: DEFAULT_REPORT_EVERY_MS.
+   */
+  reportEveryMs?: number;
 }
 
 /** Computer: show the package on the self-service page until `deadline`, for the user to choose. */
@@ -153,6 +159,27 @@ export interface OrderStatus {
   /** For `stored` (also a delete's answer when it kept a fresher copy): the expiry the relay keeps the copy until. */
   expiresAt?: string;
   updatedAt: string;
+}
+
+/** Report interval of install orders that do not name one. */
+export const DEFAULT_REPORT_EVERY_MS = 30_000;
+
+/**
+ * What a computer tells the managing server about one of its install orders, with its own token, at every
+ * change of state and every `reportEveryMs` while the order is unfinished: `POST /api/v1/jobs/:jobId/reports`
+ * (JSON). The managing server learns of progress and outcomes this way instead of polling the agent.
+ */
+export interface OrderReport extends OrderProgress {
+  kind: 'install';
+  packageId: string;
+}
+
+/** The part of an order's status that tells how the order is going (`updatedAt`: when the agent recorded it). */
+export type OrderProgress = Pick<OrderStatus, 'state' | 'detail' | 'exitCode' | 'outputTail' | 'bytes' | 'updatedAt'>;
+
+/** The path an agent posts an OrderReport of job `jobId` to, under the api's base URL. */
+export function reportPath(jobId: string): string {
+  return `/api/v1/jobs/${encodeURIComponent(jobId)}/reports`;
 }
 
 /**

@@ -3,7 +3,7 @@
  * (to register) and the workflows themselves, so a name is spelled once.
  */
 import { defineSignal } from '@temporalio/workflow';
-import type { JobType, OfferChoice } from './states.js';
+import type { JobType } from './states.js';
 
 /** Workflow type name of each job type's workflow (the exported function's name in workflows/). */
 export const jobWorkflowTypes = {
@@ -63,9 +63,16 @@ export interface JobBatchInput extends TargetRange {
   batch: number;
   /** Set when the batch continued as new: its first pass is over and its parent knows. */
   dispatched?: boolean;
-  /** Retry rounds already run over computers that could not be reached. */
-  round?: number;
+  /** Carried across continue-as-new: where the batch stands against its deadline. */
+  phase?: BatchPhase;
 }
+
+/**
+ * Where a batch of computers stands against its job's deadline: `running` sends what is due; `last_call`
+ * (at the deadline) sends every computer still without its order one last time; `draining` (after it)
+ * sends nothing new and only waits for, and asks after, orders the computers hold.
+ */
+export type BatchPhase = 'running' | 'last_call' | 'draining';
 
 /** Stages an install or offer job's package on every relay that serves one of its computers. */
 export interface RelayStagingInput {
@@ -93,14 +100,12 @@ export const copyStoredSignal = defineSignal<[{ expiresAt: string; jobId: string
 
 export type { OfferChoice } from './states.js';
 
-/** A user's choice on an offer, signalled to the batch workflow that owns the computer's offer. */
-export interface OfferChoiceMessage {
-  computerId: string;
-  choice: OfferChoice;
-}
-
-/** Carries an OfferChoiceMessage; the api has already checked and recorded the choice, so no answer is awaited. */
-export const offerChoiceSignal = defineSignal<[OfferChoiceMessage]>('offerChoice');
+/**
+ * Tells a batch of computers to look at them now rather than at its next check: the api sends it when the
+ * batch's last working computer has reported its outcome, and when a user chose on one of its offers. What
+ * happened is in PostgreSQL; a nudge that goes astray only delays the batch until its next check.
+ */
+export const batchNudgeSignal = defineSignal('batchNudge');
 
 /**
  * A batch tells its job how far it has come: `dispatched` once every computer of its page has had its first

@@ -34,6 +34,8 @@ const worker = await Worker.create({
     taskQueue: config.taskQueue,
     publicUrl: config.publicUrl,
     agentPollMs: config.agentPollMs,
+    reportEveryMs: config.reportEveryMs,
+    downloads: { perRelay: config.downloadsPerRelay, server: config.serverDownloads },
     clock: () => new Date(),
   }),
   // Installs mostly wait on agents, so many can be followed at once without loading the machine.

@@ -20,6 +20,17 @@ export const agentOrder = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 } as const satisfies ActivityOptions;
 
+/**
+ * One look at a batch of computers (activities/batch-driver.ts): it sends orders many at once and may wait
+ * a while for download slots, heartbeating throughout, so a crashed worker is noticed within the heartbeat
+ * timeout and the look is simply taken again.
+ */
+export const batchDriving = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+} as const satisfies ActivityOptions;
+
 /** How long past a job's deadline its work may still be retried: an install that began in time may finish. */
 export const DEADLINE_GRACE_MS = 2 * 60 * 60_000;
 /** A job whose deadline is (nearly) past still gets this long to record what happened. */

@@ -6,7 +6,7 @@
 import type { JobOutcome } from '../activities/index.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
 import { BatchTracker, distributeToComputers } from './computer-job.js';
-import { installBatch } from './install-batch.js';
+import { installBatch } from './computer-batch.js';
 import { runJob } from './job-run.js';
 
 export async function installJob(input: JobWorkflowInput): Promise<JobOutcome> {

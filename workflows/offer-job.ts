@@ -7,7 +7,7 @@ import type { JobOutcome } from '../activities/index.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
 import { BatchTracker, distributeToComputers } from './computer-job.js';
 import { runJob } from './job-run.js';
-import { offerBatch } from './offer-batch.js';
+import { offerBatch } from './computer-batch.js';
 
 export async function offerJob(input: JobWorkflowInput): Promise<JobOutcome> {
   const tracker = new BatchTracker(input.resume);

@@ -10,7 +10,7 @@ import { causeMessage } from '../common/errors.js';
 import type { RelayStagingInput } from '../common/workflows.js';
 import { agentOrder, boundedByDeadline, databaseWrite } from './activity-options.js';
 import { forEachBounded } from './bounded.js';
-import { retryRoundDelayMs } from './retry-rounds.js';
+import { retryRoundDelayMs } from '../common/retry-rounds.js';
 
 /** Relays being sent the package at once. */
 export const MAX_CONCURRENT_RELAY_TRANSFERS = 20;

@@ -1,16 +1,22 @@
-/** Job routes: create, list, one, cancel and rerun (admin), and a user's choice on an offer (computer). */
+/**
+ * Job routes: create, list, one, cancel and rerun (admin); a user's choice on an offer and a computer's
+ * reports on its install order (computer).
+ */
 import { Router, type Request } from 'express';
 import { computerIdOf, type Guards } from '../auth.js';
 import { jobJsonBody, jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
 import { getJob, listJobs } from '../services/job-views.js';
 import { cancelJob, createJob, rerunJob } from '../services/jobs.js';
+import { BatchNudges } from '../services/batch-nudges.js';
 import { recordOfferChoice } from '../services/offer-choices.js';
-import { jobQuerySchema, jobRequestSchema, listJobsQuerySchema, offerChoiceSchema, parseInput } from '../validation.js';
+import { recordOrderReport } from '../services/order-reports.js';
+import { jobQuerySchema, jobRequestSchema, listJobsQuerySchema, offerChoiceSchema, orderReportSchema, parseInput } from '../validation.js';
 
 /** Mounts the job routes. */
 export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
   const router = Router();
+  const nudges = new BatchNudges(deps.temporal);
   router.post('/jobs', guards.admin, jobJsonBody, async (req, res) => {
     res.status(201).json(await createJob(deps, parseInput(jobRequestSchema, req.body)));
   });
@@ -30,7 +36,11 @@ export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
   });
   router.post('/jobs/:id/choices', guards.computer, jsonBody, async (req: Request<{ id: string }>, res) => {
     const { choice } = parseInput(offerChoiceSchema, req.body);
-    res.status(202).json(await recordOfferChoice(deps, req.params.id, computerIdOf(res), choice));
+    res.status(202).json(await recordOfferChoice(deps, nudges, req.params.id, computerIdOf(res), choice));
+  });
+  router.post('/jobs/:id/reports', guards.computer, jsonBody, async (req: Request<{ id: string }>, res) => {
+    const report = parseInput(orderReportSchema, req.body);
+    res.status(202).json(await recordOrderReport(deps, nudges, req.params.id, computerIdOf(res), report));
   });
   return router;
 }

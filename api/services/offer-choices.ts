@@ -1,20 +1,20 @@
 /**
  * A computer's user chose Install or Decline on an offer. The api records the choice once (the row is the
- * guard against double clicks and retries) and passes it as a signal to the batch workflow that owns the
- * computer's offer, which carries it out. A choice Temporal did not take is taken back, so the agent can
- * simply send it again; a batch that has ended took every recorded choice from the row itself.
+ * guard against double clicks and retries) and nudges the batch workflow that owns the computer's offer,
+ * which reads the choice from the row and carries it out. The row is what counts: a nudge that goes astray
+ * only delays the batch until its next check, and a batch closing its offers takes every choice recorded
+ * in time.
  */
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import type { TargetState } from '../../common/states.js';
-import { offerChoiceSignal, type OfferChoice } from '../../common/workflows.js';
+import type { OfferChoice } from '../../common/workflows.js';
 import { findTarget, matchesTarget, type TargetKey } from '../../db/repositories/job-targets.js';
 import { jobTargets, type jobs } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { Conflict, Forbidden, NotFound, type ServiceError } from '../errors.js';
 import { findJob } from './job-views.js';
 import { finishedJobStatuses } from './jobs.js';
-import { callTemporal, temporalUnavailable } from './temporal-calls.js';
+import type { BatchNudges } from './batch-nudges.js';
 
 type JobRow = typeof jobs.$inferSelect;
 type TargetRow = typeof jobTargets.$inferSelect;
@@ -65,9 +65,10 @@ function refusal(job: JobRow, target: TargetRow | undefined, now: Date): Service
   return new Conflict('already_decided', `this computer's offer is already ${target.state}`);
 }
 
-/** Records the computer's choice and signals it to the offer's batch workflow. */
+/** Records the computer's choice and nudges the offer's batch workflow to carry it out. */
 export async function recordOfferChoice(
-  { db, temporal }: Pick<AppDependencies, 'db' | 'temporal'>,
+  { db }: Pick<AppDependencies, 'db'>,
+  nudges: BatchNudges,
   jobId: string,
   computerId: string,
   choice: OfferChoice,
@@ -80,7 +81,7 @@ export async function recordOfferChoice(
   if (refused) throw refused;
 
   // Only one request can move choice from NULL: a concurrent second choice finds no row and gets a 409,
-  // so the workflow never receives two signals for one computer.
+  // so a computer's choice is taken once.
   const [claimed] = await db
     .update(jobTargets)
     .set({ choice, updatedAt: sql`now()` })
@@ -95,20 +96,6 @@ export async function recordOfferChoice(
     );
   }
 
-  const batchWorkflowId = claimed.batchWorkflowId;
-  try {
-    await callTemporal(temporal, () =>
-      temporal.workflow.getHandle(batchWorkflowId).signal(offerChoiceSignal, { computerId, choice }),
-    );
-  } catch (error) {
-    // The batch has ended: it closed its offers at the deadline and, doing so, read back every choice
-    // recorded in time (this one included) and carried it out. Nothing is to be taken back.
-    if (error instanceof WorkflowNotFoundError) return { jobId: job.id, computerId, choice };
-    await db
-      .update(jobTargets)
-      .set({ choice: null, updatedAt: sql`now()` })
-      .where(and(matchesKey, eq(jobTargets.choice, choice)));
-    throw temporalUnavailable("pass the choice to the offer's workflow", error);
-  }
+  nudges.nudge(claimed.batchWorkflowId);
   return { jobId: job.id, computerId, choice };
 }

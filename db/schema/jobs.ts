@@ -52,13 +52,23 @@ export const jobTargets = pgTable(
     detail: text('detail'),
     /** Offer jobs: the user's choice, recorded once by the api before it signals the workflow. */
     choice: text('choice').$type<OfferChoice>(),
-    /** Offer jobs: the batch workflow that owns this computer's offer and receives its choice. */
+    /** The batch workflow that sent this computer its order: the api nudges it when its computers report. */
     batchWorkflowId: text('batch_workflow_id'),
+    /** The relay the computer's install order sent it to download from; null for the managing server. */
+    relayId: uuid('relay_id'),
+    /** When the computer last told us of its order (its answer to the order, or a report). */
+    lastReportAt: timestamp('last_report_at', { withTimezone: true }),
+    /** The earliest time the batch contacts the computer again (after it could not be reached). */
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     primaryKey({ columns: [table.jobId, table.kind, table.targetId] }),
     index('job_targets_state').on(table.jobId, table.kind, table.state),
+    // Download slots in use: the computers of a job downloading from one relay.
+    index('job_targets_downloading').on(table.jobId, table.relayId).where(sql`state = 'downloading'`),
+    // Whether a batch still has computers at work: asked by the api at every final report.
+    index('job_targets_working').on(table.jobId, table.batchWorkflowId).where(sql`state in ('downloading', 'installing')`),
   ],
 );
 

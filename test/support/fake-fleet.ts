@@ -7,15 +7,20 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { createBatchStatusActivities } from '../../activities/batch-status.js';
-import type { CourierActivities } from '../../activities/index.js';
+import type { BatchProgress, CourierActivities, DriveBatchInput } from '../../activities/index.js';
 import { finalJobStatus, isTerminal, type TargetState } from '../../common/states.js';
-import type { OfferChoice, OfferChoiceMessage, TargetRange } from '../../common/workflows.js';
+import { retryRoundDelayMs } from '../../common/retry-rounds.js';
+import { batchNudgeSignal, type OfferChoice, type TargetRange } from '../../common/workflows.js';
 
 interface Target {
   state: TargetState;
   attempts: number;
   detail?: string;
   choice?: OfferChoice;
+  /** When the batch may try the computer again after it could not be reached. */
+  nextAttemptAt?: number;
+  /** The batch that sent the computer its order: the one its report nudges. */
+  batchWorkflowId?: string;
 }
 
 interface RelayStaging {
@@ -85,11 +90,84 @@ export class FakeFleet {
     return counts;
   }
 
-  /** The api's part of a choice: recorded on the target before it is signalled. */
-  recordChoice(computer: string, choice: OfferChoice): void {
+  /** A user's choice as the api records it on the target; returns the batch the api then nudges. */
+  recordChoice(computer: string, choice: OfferChoice): string {
     const target = this.targets.get(computer);
-    if (target?.state !== 'offered' || target.choice) throw new Error(`${computer} cannot choose now`);
+    if (target?.state !== 'offered' || target.choice || !target.batchWorkflowId) throw new Error(`${computer} cannot choose now`);
     target.choice = choice;
+    return target.batchWorkflowId;
+  }
+
+  /** A user's choice, as the api takes it: recorded on the target, then the batch is nudged. */
+  async choose(client: Client, computer: string, choice: OfferChoice): Promise<void> {
+    await client.workflow.getHandle(this.recordChoice(computer, choice)).signal(batchNudgeSignal);
+  }
+
+  /**
+   * A computer carries out its install order on its own and reports the outcome, as the api records
+   * reports: the target ends, and its batch is nudged once none of its computers is still working.
+   */
+  private work(client: Client, computerId: string): void {
+    this.set(computerId, 'installing');
+    setTimeout(() => {
+      this.installRuns.set(computerId, (this.installRuns.get(computerId) ?? 0) + 1);
+      this.set(computerId, 'installed');
+      const batch = this.targets.get(computerId)?.batchWorkflowId;
+      const stillWorking = [...this.targets.values()].some((target) => target.batchWorkflowId === batch && target.state === 'installing');
+      if (batch && !stillWorking) void client.workflow.getHandle(batch).signal(batchNudgeSignal).catch(() => undefined);
+    }, this.installMs);
+  }
+
+  /** One look at a batch, as activities/batch-driver.ts takes it. */
+  private drive(client: Client, input: DriveBatchInput): BatchProgress {
+    const now = Date.now();
+    let waiting = false;
+    for (const computerId of this.inRange(input)) {
+      const target = this.targets.get(computerId) as Target;
+      const due = input.phase === 'last_call' || (target.nextAttemptAt ?? 0) <= now;
+      if (!due) continue;
+      if (target.state === 'offered') {
+        if (target.choice === 'decline') this.set(computerId, 'declined', 'the user declined');
+        if (target.choice === 'install') this.order(client, input, computerId, target);
+        continue;
+      }
+      if ((target.state !== 'pending' && target.state !== 'waiting_for_relay') || input.phase === 'draining') continue;
+      const gate = this.relayGate(computerId);
+      if (gate === 'failed') this.set(computerId, 'failed', 'its relay could not get the package');
+      else if (gate === 'wait') {
+        this.set(computerId, 'waiting_for_relay', `waiting for relay ${this.relayOf.get(computerId)}`);
+        waiting = true;
+      } else this.order(client, input, computerId, target);
+    }
+    const open = this.inRange(input).map((id) => this.targets.get(id) as Target);
+    const retries = open.flatMap((target) => (target.nextAttemptAt && target.nextAttemptAt > now ? [target.nextAttemptAt - now] : []));
+    return {
+      open: open.length,
+      unsent: open.filter((target) => target.state === 'pending' && target.attempts === 0).length,
+      working: open.filter((target) => target.state === 'installing').length,
+      undecided: open.filter((target) => target.state === 'offered' && !target.choice).length,
+      checkInMs: Math.max(200, Math.min(60_000, waiting ? 1000 : 60_000, ...retries)),
+    };
+  }
+
+  /** Sends a computer its order: an offer, or an install (also the install its user chose). */
+  private order(client: Client, input: DriveBatchInput, computerId: string, target: Target): void {
+    target.attempts++;
+    if (this.offline.has(computerId)) {
+      const delay = retryRoundDelayMs(target.attempts - 1, Date.now(), input.phase === 'running' ? Date.parse(input.deadline) : Infinity);
+      target.nextAttemptAt = Date.now() + delay;
+      if (target.state === 'waiting_for_relay') this.set(computerId, 'pending');
+      target.detail = 'unreachable';
+      return;
+    }
+    target.nextAttemptAt = undefined;
+    target.batchWorkflowId = input.batchWorkflowId;
+    if (input.jobType === 'offer' && target.state !== 'offered') {
+      this.set(computerId, 'offered');
+      this.offeredAt.set(computerId, Date.now());
+      return;
+    }
+    this.work(client, computerId);
   }
 
   private set(id: string, state: TargetState, detail?: string): void {
@@ -156,14 +234,17 @@ export class FakeFleet {
         ).slice(0, limit);
         return page.at(-1) ?? null;
       },
-      batchComputers: async (_jobId, range, waitingOnly) => this.inRange(range, (target) => !(waitingOnly && target.state === 'offered')),
-      stillWaitingForRelay: async (_jobId, ids) => ids.filter((id) => this.targets.get(id)?.state === 'waiting_for_relay'),
-      failTargets: async (_jobId, ids, reason) => ids.forEach((id) => this.set(id, 'failed', reason)),
-      settleAtDeadline: async (_jobId, ids) => {
-        for (const id of ids) {
+      driveBatch: async (input) => this.drive(client, input),
+      settleAtDeadline: async (_jobId, range) => {
+        for (const id of this.inRange(range, (target) => target.state === 'pending' || target.state === 'waiting_for_relay')) {
           const target = this.targets.get(id);
           this.set(id, target?.state === 'waiting_for_relay' ? 'failed' : 'unreachable', `${target?.detail ?? 'never answered'}; gave up at the deadline`);
         }
+      },
+      giveUpOnSilent: async (_jobId, range) => this.inRange(range).forEach((id) => this.set(id, 'unreachable', 'no outcome reported')),
+      failBatch: async (_jobId, range, reason) => this.inRange(range).forEach((id) => this.set(id, 'failed', reason)),
+      closeOffers: async (_jobId, range) => {
+        for (const id of this.inRange(range, (target) => target.state === 'offered' && !target.choice)) this.set(id, 'expired');
       },
       prepareJobRelays: async (_jobId, purpose) => {
         const relays = purpose === 'transfer' ? this.sorted((id) => this.isRelayTarget(id)) : [...new Set(this.relayOf.values())];
@@ -197,54 +278,6 @@ export class FakeFleet {
       settleRelaysAtDeadline: async () => {
         for (const [id, relay] of this.relays) if (relay.state === 'pending' || relay.state === 'transferring') this.failRelay(id, 'gave up at the deadline');
       },
-      installOnComputer: async ({ computerId }) => {
-        const target = this.targets.get(computerId);
-        if (!target || isTerminal(target.state)) return 'ended';
-        const gate = this.relayGate(computerId);
-        if (gate === 'failed') {
-          this.set(computerId, 'failed', 'its relay could not get the package');
-          return 'ended';
-        }
-        if (gate === 'wait') {
-          this.set(computerId, 'waiting_for_relay', `waiting for relay ${this.relayOf.get(computerId)}`);
-          return 'waiting_for_relay';
-        }
-        target.attempts++;
-        if (this.offline.has(computerId)) {
-          this.set(computerId, 'pending', 'unreachable');
-          return 'retry';
-        }
-        this.set(computerId, 'installing');
-        await sleep(this.installMs);
-        this.installRuns.set(computerId, (this.installRuns.get(computerId) ?? 0) + 1);
-        this.set(computerId, 'installed');
-        return 'ended';
-      },
-      offerToComputer: async ({ computerId }) => {
-        const target = this.targets.get(computerId);
-        if (!target || (target.state !== 'pending' && target.state !== 'waiting_for_relay')) return 'ended';
-        const gate = this.relayGate(computerId);
-        if (gate === 'wait') {
-          this.set(computerId, 'waiting_for_relay');
-          return 'waiting_for_relay';
-        }
-        if (gate === 'failed') {
-          this.set(computerId, 'failed', 'its relay could not get the package');
-          return 'ended';
-        }
-        target.attempts++;
-        if (this.offline.has(computerId)) return 'retry';
-        this.set(computerId, 'offered');
-        this.offeredAt.set(computerId, Date.now());
-        return 'ended';
-      },
-      recordDecline: async (_jobId, computerId) => this.set(computerId, 'declined'),
-      recordedChoices: async (_jobId, range) => this.choicesIn(range),
-      undecidedOffers: async (_jobId, range) => this.inRange(range, (target) => target.state === 'offered' && !target.choice).length,
-      closeOffers: async (_jobId, range) => {
-        for (const id of this.inRange(range, (target) => target.state === 'offered' && !target.choice)) this.set(id, 'expired');
-        return this.choicesIn(range);
-      },
       cancelOnComputers: async (input) => {
         const reached = this.inRange(input, (target) => target.attempts > 0 || target.state === 'offered');
         for (const id of reached) {
@@ -254,13 +287,6 @@ export class FakeFleet {
         return reached.length;
       },
     };
-  }
-
-  private choicesIn(range: TargetRange): OfferChoiceMessage[] {
-    return this.inRange(range, (target) => target.state === 'offered' && target.choice !== undefined).map((computerId) => ({
-      computerId,
-      choice: this.targets.get(computerId)?.choice as OfferChoice,
-    }));
   }
 
   private failRelay(relayId: string, reason: string): void {

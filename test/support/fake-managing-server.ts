@@ -1,8 +1,9 @@
 /**
  * The managing server as agents see it, small enough to run inside a unit test: it enrols agents, serves
- * package content, takes users' offer choices, builds and signs real packages, and seals and sends orders
- * with a real server key. Outcomes are awaited by re-sending an order, which is how the real managing
- * server asks an agent how it is getting on.
+ * package content, takes users' offer choices and computers' reports of their install orders, builds and
+ * signs real packages, and seals and sends orders with a real server key. Outcomes are awaited by
+ * re-sending an order, which is how the real managing server asks an agent how it is getting on when its
+ * reports have gone silent.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -16,7 +17,14 @@ import { unpack } from 'msgpackr';
 import * as tar from 'tar';
 import type { InstallConditions } from '../../common/conditions.js';
 import type { SignedManifest } from '../../common/manifest.js';
-import { finalOrderStates, ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../../common/orders.js';
+import {
+  finalOrderStates,
+  ORDER_CONTENT_TYPE,
+  type Order,
+  type OrderRefusal,
+  type OrderReport,
+  type OrderStatus,
+} from '../../common/orders.js';
 import { sealOrder } from '../../trust/orders.js';
 import { loadOrCreateServerKey, signManifest, type ServerKey } from '../../trust/signing.js';
 import { Agent, type AgentOptions, type ListenOptions } from '../../agent/agent.js';
@@ -54,6 +62,18 @@ export interface ReceivedChoice {
   body: unknown;
 }
 
+/** A report of an install order a computer sent, with its credentials and how it was answered. */
+export interface ReceivedReport {
+  jobId: string;
+  authorization: string | undefined;
+  contentType: string | undefined;
+  body: OrderReport;
+  /** The HTTP status it was answered with; undefined while it waits at `reportGate`. */
+  answeredWith?: number;
+  /** When it arrived (Date.now()). */
+  at: number;
+}
+
 /** An order's answer: a status, or a refusal. */
 export interface OrderReply {
   status: number;
@@ -74,6 +94,11 @@ export class FakeManagingServer {
   readonly choices: ReceivedChoice[] = [];
   /** jobId → the answer to give to choices for that job instead of 202. */
   readonly choiceAnswers = new Map<string, { status: number; body: unknown }>();
+  readonly reports: ReceivedReport[] = [];
+  /** jobId → the status to answer reports for that job with instead of 202 (a 503 outage, a 404 job gone). */
+  readonly reportAnswers = new Map<string, number>();
+  /** While set, reports are answered only once it resolves (a slow server). */
+  reportGate: Promise<void> | undefined;
   /** While set, choices are answered only once it resolves (a slow server). */
   choiceGate: Promise<void> | undefined;
   /** While set, content requests are answered only once it resolves (a slow download). */
@@ -147,6 +172,17 @@ export class FakeManagingServer {
       };
       res.status(answer.status).json(answer.body);
     });
+    app.post('/api/v1/jobs/:jobId/reports', express.json(), async (req, res) => {
+      const { jobId } = req.params;
+      const authorization = req.get('authorization');
+      const received: ReceivedReport = { jobId, authorization, contentType: req.get('content-type'), body: req.body as OrderReport, at: Date.now() };
+      this.reports.push(received);
+      await this.reportGate;
+      const answeredWith = !this.agentWithToken(authorization) ? 401 : (this.reportAnswers.get(jobId) ?? 202);
+      received.answeredWith = answeredWith;
+      if (answeredWith === 202) res.status(202).end();
+      else res.status(answeredWith).json({ error: { code: 'refused', message: `the test answers HTTP ${answeredWith}` } });
+    });
     this.server = app.listen(port, '127.0.0.1');
     await new Promise((resolve) => this.server?.once('listening', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -163,6 +199,11 @@ export class FakeManagingServer {
 
   tokenOf(name: string): string {
     return this.agent(name).token;
+  }
+
+  /** The reports received for one job, in the order they arrived. */
+  reportsFor(jobId: string): ReceivedReport[] {
+    return this.reports.filter((report) => report.jobId === jobId);
   }
 
   requestsFor(packageId: string): { packageId: string; range: string | undefined }[] {

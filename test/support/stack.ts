@@ -56,6 +56,8 @@ export class TestStack {
       COURIER_ADMIN_TOKEN: ADMIN_TOKEN,
       COURIER_ENROLL_SECRET: ENROLL_SECRET,
       COURIER_AGENT_POLL_MS: '250',
+      // Computers repeat their reports this often: one that goes silent is asked after 3 s.
+      COURIER_REPORT_EVERY_MS: '1000',
     };
     const api = await startApi(env);
     try {
@@ -68,12 +70,15 @@ export class TestStack {
     }
   }
 
-  /** Starts (or restarts, keeping its data folder) an agent enrolled with this stack. */
-  async startAgent(options: Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean }): Promise<RunningAgent> {
+  /**
+   * Starts (or restarts, keeping its data folder) an agent enrolled with this stack. `serverUrl` puts
+   * something between the agent and the api (test/support/report-proxy.ts).
+   */
+  async startAgent(options: Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean; serverUrl?: string }): Promise<RunningAgent> {
     const dataDir = join(this.dataDir, 'agents', options.name);
-    const { page, ...agentOptions } = options;
+    const { page, serverUrl, ...agentOptions } = options;
     const started = await startAgent(
-      { ...agentOptions, serverUrl: this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir, ...(page && { uiPort: 0 }) },
+      { ...agentOptions, serverUrl: serverUrl ?? this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir, ...(page && { uiPort: 0 }) },
       this.env,
     );
     const agent = { name: options.name, url: started.url, pageUrl: started.pageUrl, dataDir, process: started.process };

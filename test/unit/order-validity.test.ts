@@ -1,6 +1,6 @@
 /** How long orders and download tickets stay valid, and how long a job's activities may be retried. */
 import { describe, expect, it } from 'vitest';
-import { ORDER_GRACE_MS, orderValidUntil } from '../../activities/computer-install.js';
+import { ORDER_GRACE_MS, orderValidUntil } from '../../activities/install-orders.js';
 import { agentOrder, boundedByDeadline, DEADLINE_GRACE_MS } from '../../workflows/activity-options.js';
 
 const deadline = new Date('2026-06-01T12:00:00Z');

@@ -1,6 +1,6 @@
 /** The pauses between retry rounds: exponential, capped, shorter for relay waits, never past the deadline. */
 import { describe, expect, it } from 'vitest';
-import { retryRoundDelayMs } from '../../workflows/retry-rounds.js';
+import { retryRoundDelayMs } from '../../common/retry-rounds.js';
 
 const now = Date.parse('2026-01-01T00:00:00Z');
 const farDeadline = Date.parse('2026-01-02T00:00:00Z');

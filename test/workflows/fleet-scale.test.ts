@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { jobWorkflowId, jobBatchWorkflowId, jobRelaysWorkflowId } from '../../common/names.js';
-import { offerChoiceSignal } from '../../common/workflows.js';
 import { BATCH_SIZE } from '../../workflows/batches.js';
 import { FakeFleet, computerId } from '../support/fake-fleet.js';
 import { jobInput, jobRuns, jobStart } from '../support/job-workflows.js';
@@ -58,9 +57,8 @@ describe('jobs at fleet scale', () => {
     await temporal.withWorker('fleet-offer', fleet.activities(temporal.client), async (taskQueue) => {
       const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
       await eventually(async () => (fleet.offeredAt.has(computerId(1)) ? true : undefined), 30_000, 'the first offer');
-      fleet.recordChoice(computerId(1), 'install');
       choiceSentAt = Date.now();
-      await temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0)).signal(offerChoiceSignal, { computerId: computerId(1), choice: 'install' });
+      await fleet.choose(temporal.client, computerId(1), 'install');
       await handle.result();
     });
     expect(fleet.offeredAt.size).toBe(2500);

@@ -3,7 +3,6 @@
  * what to isolate, how to cancel, who waits for which relay), without agents or PostgreSQL.
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import { jobWorkflowId } from '../../common/names.js';
@@ -31,32 +30,12 @@ describe('installJob', () => {
     expect(fleet.counts()).toEqual({ installed: 3 });
   });
 
-  it("isolates one target's failure: the others still install and the job completes with errors", async () => {
-    const fleet = new FakeFleet({ computers: 3 });
-    const fake = fleet.activities(temporal.client);
-    const activities: Partial<CourierActivities> = {
-      ...fake,
-      installOnComputer: async (input) => {
-        if (input.computerId === computerId(2)) throw ApplicationFailure.nonRetryable('computer 2 exploded');
-        return fake.installOnComputer!(input);
-      },
-    };
-    const args = jobInput(0, 60_000);
-    const outcome = await withWorker(activities, (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
-    await recordHistory(jobWorkflowId(args.jobId), 'install-job-one-target-fails');
-    expect(fleet.targets.get(computerId(2))).toMatchObject({ state: 'failed', detail: expect.stringContaining('computer 2 exploded') });
-    expect(fleet.counts()).toEqual({ installed: 2, failed: 1 });
-    expect(outcome.status).toBe('completed_with_errors');
-  });
-
-  it('an activity that keeps failing for an unexpected reason is retried only until the deadline plus a grace', async () => {
+  it('a look at a batch that keeps failing for an unexpected reason is retried only until the deadline plus a grace', async () => {
     const fleet = new FakeFleet({ computers: 2 });
-    const fake = fleet.activities(temporal.client);
     let tries = 0;
     const activities: Partial<CourierActivities> = {
-      ...fake,
-      installOnComputer: async (input) => {
-        if (input.computerId !== computerId(1)) return fake.installOnComputer!(input);
+      ...fleet.activities(temporal.client),
+      driveBatch: async () => {
         tries++;
         throw new Error('a bug in the activity');
       },
@@ -64,9 +43,10 @@ describe('installJob', () => {
     // A deadline so long past that the grace is over too: what is left is the short window to record.
     const args = jobInput(-(DEADLINE_GRACE_MS + 3_600_000), 60_000);
     const outcome = await withWorker(activities, (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
+    await recordHistory(jobWorkflowId(args.jobId), 'install-job-batch-fails');
     expect(tries).toBeGreaterThan(1);
-    expect(fleet.targets.get(computerId(1))).toMatchObject({ state: 'failed', detail: expect.stringContaining('could not be carried out') });
-    expect(fleet.targets.get(computerId(2))?.state).toBe('installed');
+    expect(fleet.targets.get(computerId(1))).toMatchObject({ state: 'failed', detail: expect.stringContaining('a bug in the activity') });
+    expect(fleet.counts()).toEqual({ failed: 2 });
     expect(outcome.status).toBe('completed_with_errors');
   });
 

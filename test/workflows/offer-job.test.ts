@@ -1,22 +1,21 @@
 /**
- * offerJob on the real dev server with an in-memory fleet: offers go out, choices arrive as signals to the
- * batch that owns each computer, the deadline expires the rest, a choice recorded just in time is carried
- * out even when its signal never comes, and cancelling withdraws open offers.
+ * offerJob on the real dev server with an in-memory fleet: offers go out, choices recorded by the api nudge
+ * the batch that owns each computer, the deadline expires the rest, a choice recorded just in time is
+ * carried out even when its nudge never comes, and cancelling withdraws open offers.
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { jobBatchWorkflowId, jobWorkflowId } from '../../common/names.js';
-import { offerChoiceSignal, type OfferChoice } from '../../common/workflows.js';
+import { batchNudgeSignal, type OfferChoice } from '../../common/workflows.js';
 import { FakeFleet, computerId } from '../support/fake-fleet.js';
 import { jobInput, jobStart } from '../support/job-workflows.js';
 import { TemporalTestConnections, eventually, recordHistory } from '../support/temporal.js';
 
 const temporal = TemporalTestConnections.forThisFile();
 
-/** What the api does with a choice: record it, then signal the batch that owns the computer. */
-async function choose(fleet: FakeFleet, jobId: string, index: number, choice: OfferChoice): Promise<void> {
-  fleet.recordChoice(computerId(index), choice);
-  await temporal.client.workflow.getHandle(jobBatchWorkflowId(jobId, 0)).signal(offerChoiceSignal, { computerId: computerId(index), choice });
+/** What the api does with a choice: record it, then nudge the batch that owns the computer. */
+function choose(fleet: FakeFleet, index: number, choice: OfferChoice): Promise<void> {
+  return fleet.choose(temporal.client, computerId(index), choice);
 }
 
 describe('offerJob', () => {
@@ -26,10 +25,10 @@ describe('offerJob', () => {
     await temporal.withWorker('offer-job', fleet.activities(temporal.client), async (taskQueue) => {
       const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
       await eventually(async () => (fleet.inState('offered').length === 3 ? true : undefined), 15_000, 'the offers');
-      await choose(fleet, args.jobId, 1, 'install');
-      await choose(fleet, args.jobId, 2, 'decline');
-      // A repeated signal (the api refuses a second choice; a retried signal is guarded) changes nothing.
-      await temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0)).signal(offerChoiceSignal, { computerId: computerId(1), choice: 'decline' });
+      await choose(fleet, 1, 'install');
+      await choose(fleet, 2, 'decline');
+      // A stray nudge (the api refuses a second choice) changes nothing: what counts is the recorded choice.
+      await temporal.client.workflow.getHandle(jobBatchWorkflowId(args.jobId, 0)).signal(batchNudgeSignal);
       await handle.result();
       await recordHistory(jobWorkflowId(args.jobId), 'offer-job');
       await recordHistory(jobBatchWorkflowId(args.jobId, 0), 'offer-batch');
@@ -44,20 +43,20 @@ describe('offerJob', () => {
     await temporal.withWorker('offer-job', fleet.activities(temporal.client), async (taskQueue) => {
       const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
       await eventually(async () => (fleet.inState('offered').length === 2 ? true : undefined), 15_000, 'the offers');
-      await choose(fleet, args.jobId, 2, 'install');
-      await choose(fleet, args.jobId, 1, 'install');
+      await choose(fleet, 2, 'install');
+      await choose(fleet, 1, 'install');
       await handle.result();
     });
     expect(fleet.counts()).toEqual({ installed: 2 });
   });
 
-  it('carries out a choice recorded just before the deadline whose signal came too late', async () => {
+  it('carries out a choice recorded just before the deadline whose nudge never came', async () => {
     const fleet = new FakeFleet({ computers: 2 });
     const args = jobInput(0, 5000);
     await temporal.withWorker('offer-job', fleet.activities(temporal.client), async (taskQueue) => {
       const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
       await eventually(async () => (fleet.inState('offered').length === 2 ? true : undefined), 15_000, 'the offers');
-      // The api recorded the choice; its signal is lost (the batch had stopped listening).
+      // The api recorded the choice; its nudge is lost.
       fleet.recordChoice(computerId(1), 'install');
       await handle.result();
     });
@@ -71,7 +70,7 @@ describe('offerJob', () => {
     await temporal.withWorker('offer-job', fleet.activities(temporal.client), async (taskQueue) => {
       const handle = await temporal.client.workflow.start('offerJob', jobStart(taskQueue, args));
       await eventually(async () => (fleet.inState('offered').length === 2 ? true : undefined), 15_000, 'the offers');
-      await choose(fleet, args.jobId, 1, 'decline');
+      await choose(fleet, 1, 'decline');
       await eventually(async () => (fleet.inState('declined').length === 1 ? true : undefined), 15_000, 'the decline');
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);

@@ -48,6 +48,8 @@ beforeAll(async () => {
       taskQueue,
       publicUrl: 'http://server.test',
       agentPollMs: 50,
+      reportEveryMs: 1000,
+      downloads: { perRelay: 100, server: 50 },
       clock: () => new Date(),
     }),
   });

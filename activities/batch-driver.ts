@@ -1,0 +1,375 @@
+/**
+ * Drives one batch's computers from what PostgreSQL says of them. One activity serves a whole batch: it
+ * sends the computers that are due their order (an install, or an offer and later the install its user
+ * chose), many at once; asks computers that have gone silent how they are getting on; and tells the batch
+ * when to look again. A computer at work costs nothing here: it reports its progress and outcome to the
+ * api (api/services/order-reports.ts), which records it and nudges the batch once its computers are done.
+ *
+ * What bounds the work in flight is downloads: a computer takes one of its relay's download slots for the
+ * job (or one of the managing server's) when its install order is sent, and gives it back by reporting that
+ * it is installing (see common/throughput.ts).
+ */
+import { Context } from '@temporalio/activity';
+import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { forEachLimited } from '../common/concurrency.js';
+import type { Order, OrderStatus } from '../common/orders.js';
+import { terminalTargetStates, type TargetState } from '../common/states.js';
+import type { TargetRange } from '../common/workflows.js';
+import { recordComputerStatus } from '../db/repositories/computer-status.js';
+import { inTargetRange, settleUnfinishedTargets, updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
+import { findPackage, signedManifestOf, type PackageRow } from '../db/repositories/packages.js';
+import { computers, jobTargets } from '../db/schema/index.js';
+import { retryRoundDelayMs } from '../common/retry-rounds.js';
+import { AgentRefused, AgentUnreachable } from './agent-client.js';
+import type { ActivityDependencies } from './dependencies.js';
+import { installOrder, orderValidUntil } from './install-orders.js';
+import { markWaitingForRelay, relaysReadiness } from './relay-readiness.js';
+
+/**
+ * Where the batch stands against its deadline: `running` sends what is due; `last_call` (at the deadline)
+ * sends every computer still without its order one last time; `draining` (after it) sends nothing new and
+ * only asks silent computers about orders they hold.
+ */
+export type BatchPhase = 'running' | 'last_call' | 'draining';
+
+export interface DriveBatchInput extends TargetRange {
+  jobId: string;
+  jobType: 'install' | 'offer';
+  packageId: string;
+  deadline: string;
+  /** The batch itself: computers' reports name it, so the api knows whom to nudge. */
+  batchWorkflowId: string;
+  phase: BatchPhase;
+  /** The job's download bounds; the worker's defaults when absent. */
+  downloadsPerRelay?: number;
+  serverDownloads?: number;
+}
+
+/** What the batch needs to know to decide what to do next. */
+export interface BatchProgress {
+  /** Computers that have not ended (offers waiting for their user's choice included). */
+  open: number;
+  /** Computers never sent an order yet: the batch's first pass is not over. */
+  unsent: number;
+  /** Computers downloading or installing. */
+  working: number;
+  /** Offers on a page with no choice made yet. */
+  undecided: number;
+  /** When to look again at the latest; a nudge from the api may come sooner. */
+  checkInMs: number;
+}
+
+/** Orders in flight at once from one batch. */
+const SENDS_AT_ONCE = 64;
+/** How soon to look again at computers waiting for their relay, or for a download slot. */
+const RECHECK_MS = 1_000;
+/** How long one activity keeps waiting for download slots before handing back to the batch. */
+const MAX_SLOT_WAIT_MS = 20_000;
+const SLOT_POLL_MS = 250;
+/** A computer is silent once this many of its reports are overdue; then the batch asks it directly. */
+const SILENT_AFTER_MISSED_REPORTS = 3;
+/** When nothing is due and nobody works, the batch still looks this often. */
+const IDLE_CHECK_MS = 60_000;
+
+const terminal = [...terminalTargetStates];
+const awaitingOrder: TargetState[] = ['pending', 'waiting_for_relay'];
+
+interface OpenComputer {
+  targetId: string;
+  state: TargetState;
+  attempts: number;
+  choice: string | null;
+  lastReportAt: Date | null;
+  nextAttemptAt: Date | null;
+  /** Null once the computer is no longer enrolled. */
+  url: string | null;
+  /** The relay the computer is behind now. */
+  relayId: string | null;
+  /** The relay its install order sent it to. */
+  downloadRelayId: string | null;
+}
+
+/** A computer about to be sent an order, with where it downloads from. */
+interface Addressed extends OpenComputer {
+  url: string;
+  relayUrl: string | null;
+}
+
+export function createBatchDriverActivities(deps: ActivityDependencies) {
+  const { db, clock } = deps;
+
+  function keyOf(input: DriveBatchInput, computerId: string): TargetKey {
+    return { jobId: input.jobId, kind: 'computer', targetId: computerId };
+  }
+
+  async function openComputers(input: DriveBatchInput): Promise<OpenComputer[]> {
+    return db
+      .select({
+        targetId: jobTargets.targetId,
+        state: jobTargets.state,
+        attempts: jobTargets.attempts,
+        choice: jobTargets.choice,
+        lastReportAt: jobTargets.lastReportAt,
+        nextAttemptAt: jobTargets.nextAttemptAt,
+        url: computers.url,
+        relayId: computers.relayId,
+        downloadRelayId: jobTargets.relayId,
+      })
+      .from(jobTargets)
+      .leftJoin(computers, eq(computers.id, jobTargets.targetId))
+      .where(and(inTargetRange(input.jobId, 'computer', input), notInArray(jobTargets.state, terminal)))
+      .orderBy(jobTargets.targetId);
+  }
+
+  /**
+   * Where each computer downloads from. Computers behind a relay that cannot get the package fail with its
+   * reason; those behind one still receiving it wait for it (and say so); the rest are returned.
+   */
+  async function addressed(input: DriveBatchInput, due: OpenComputer[]): Promise<{ ready: Addressed[]; waiting: boolean }> {
+    const relayIds = [...new Set(due.flatMap((computer) => (computer.relayId ? [computer.relayId] : [])))];
+    const readiness = await relaysReadiness(db, input.jobId, relayIds);
+    const ready: Addressed[] = [];
+    const waitingByRelay = new Map<string, string[]>();
+    const failedByRelay = new Map<string, string[]>();
+    for (const computer of due) {
+      const url = computer.url as string;
+      if (!computer.relayId) {
+        ready.push({ ...computer, url, relayUrl: null });
+        continue;
+      }
+      const relay = readiness.get(computer.relayId);
+      if (relay?.kind === 'ready') ready.push({ ...computer, url, relayUrl: relay.relayUrl });
+      else (relay?.kind === 'waiting' ? waitingByRelay : failedByRelay).set(computer.relayId, [
+        ...(waitingByRelay.get(computer.relayId) ?? failedByRelay.get(computer.relayId) ?? []),
+        computer.targetId,
+      ]);
+    }
+    for (const [relayId, ids] of failedByRelay) {
+      const relay = readiness.get(relayId);
+      await settleUnfinishedTargets(db, input.jobId, 'failed', relay?.kind === 'failed' ? relay.detail : 'its relay failed', ids);
+    }
+    for (const [relayId, ids] of waitingByRelay) {
+      const relay = readiness.get(relayId);
+      await markWaitingForRelay(db, input.jobId, relayId, ids, relay?.kind === 'waiting' ? relay.detail : 'waiting for its relay');
+    }
+    return { ready, waiting: waitingByRelay.size > 0 };
+  }
+
+  /** When to try a computer again that could not be reached after `attempts` attempts. */
+  function retryAt(input: DriveBatchInput, attempts: number): Date {
+    const now = clock().getTime();
+    // Before the deadline the last try falls on the deadline; past it, silent orders are still asked after.
+    const delay = retryRoundDelayMs(Math.max(0, attempts - 1), now, input.phase === 'running' ? Date.parse(input.deadline) : Infinity);
+    return new Date(now + delay);
+  }
+
+  /** Sends one order; the computer's answer is recorded, and so is why it could not be reached or refused. */
+  async function send(input: DriveBatchInput, computer: Addressed, order: Order, onAnswer: (status: OrderStatus) => Promise<void>): Promise<void> {
+    const key = keyOf(input, computer.targetId);
+    try {
+      await onAnswer(await deps.agents.send(computer.url, order));
+    } catch (error) {
+      if (error instanceof AgentRefused) {
+        await updateTarget(db, key, { state: 'failed', detail: error.message });
+        return;
+      }
+      if (!(error instanceof AgentUnreachable)) throw error;
+      // A computer sent its first order goes back to the state it had, giving its download slot back.
+      const before = computer.state === 'downloading' || computer.state === 'installing' ? computer.state : computer.state === 'offered' ? 'offered' : 'pending';
+      const attempts = computer.attempts + (before === computer.state && before !== 'pending' ? 0 : 1);
+      await db
+        .update(jobTargets)
+        .set({
+          state: before,
+          detail: `${error.message} (${attempts} attempts so far)`,
+          nextAttemptAt: retryAt(input, attempts),
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(jobTargets.jobId, input.jobId), eq(jobTargets.kind, 'computer'), eq(jobTargets.targetId, computer.targetId), notInArray(jobTargets.state, terminal)));
+    } finally {
+      Context.current().heartbeat();
+    }
+  }
+
+  function sendInstall(input: DriveBatchInput, pkg: PackageRow, computer: Addressed): Promise<void> {
+    const order = installOrder(deps, input, computer.targetId, pkg, computer.relayUrl);
+    return send(input, computer, order, async (status) => {
+      await recordComputerStatus(db, keyOf(input, computer.targetId), status, pkg);
+    });
+  }
+
+  function sendOffer(input: DriveBatchInput, pkg: PackageRow, computer: Addressed): Promise<void> {
+    const attempts = computer.attempts + 1;
+    const order: Order = {
+      kind: 'offer',
+      jobId: input.jobId,
+      agentId: computer.targetId,
+      issuedAt: clock().toISOString(),
+      validUntil: orderValidUntil(clock(), new Date(input.deadline)).toISOString(),
+      package: signedManifestOf(pkg),
+      deadline: input.deadline,
+    };
+    return send(input, computer, order, async (status) => {
+      const key = keyOf(input, computer.targetId);
+      if (status.state !== 'offered') {
+        await updateTarget(db, key, { state: 'failed', detail: status.detail ?? status.state, attempts });
+        return;
+      }
+      await db
+        .update(jobTargets)
+        .set({ batchWorkflowId: input.batchWorkflowId, nextAttemptAt: null })
+        .where(and(eq(jobTargets.jobId, input.jobId), eq(jobTargets.kind, 'computer'), eq(jobTargets.targetId, computer.targetId)));
+      await updateTarget(db, key, { state: 'offered', detail: `offered until ${input.deadline}`, attempts });
+    });
+  }
+
+  /**
+   * Takes up to the free download slots of one source (a relay, or the managing server when `relayId` is
+   * null) for some of `computerIds`, under a lock per job and source so that batches never overbook it.
+   * The computers taken read `downloading` from here on.
+   */
+  async function claimSlots(input: DriveBatchInput, relayId: string | null, computerIds: string[]): Promise<Set<string>> {
+    const limit = relayId ? (input.downloadsPerRelay ?? deps.downloads.perRelay) : (input.serverDownloads ?? deps.downloads.server);
+    const sameSource = relayId ? eq(jobTargets.relayId, relayId) : sql`${jobTargets.relayId} is null`;
+    return db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`courier-downloads:${input.jobId}:${relayId ?? 'server'}`}, 0))`);
+      const [used] = await tx
+        .select({ count: sql<number>`count(*)::int` })
+        .from(jobTargets)
+        .where(and(eq(jobTargets.jobId, input.jobId), eq(jobTargets.state, 'downloading'), sameSource));
+      const free = limit - (used?.count ?? 0);
+      if (free <= 0) return new Set<string>();
+      const claimed = await tx
+        .update(jobTargets)
+        .set({
+          state: 'downloading',
+          detail: 'install order sent',
+          relayId,
+          batchWorkflowId: input.batchWorkflowId,
+          attempts: sql`${jobTargets.attempts} + 1`,
+          lastReportAt: sql`now()`,
+          nextAttemptAt: null,
+          updatedAt: sql`now()`,
+        })
+        .where(
+          and(
+            eq(jobTargets.jobId, input.jobId),
+            eq(jobTargets.kind, 'computer'),
+            inArray(jobTargets.targetId, computerIds.slice(0, free)),
+            inArray(jobTargets.state, [...awaitingOrder, 'offered']),
+          ),
+        )
+        .returning({ targetId: jobTargets.targetId });
+      return new Set(claimed.map((row) => row.targetId));
+    });
+  }
+
+  /**
+   * Sends install orders to `due` as download slots allow, waiting a while for slots to free up. Returns
+   * whether some computers are still waiting for a slot.
+   */
+  async function installWithinSlots(input: DriveBatchInput, pkg: PackageRow, due: Addressed[]): Promise<boolean> {
+    let left = due;
+    const giveUpAt = Date.now() + MAX_SLOT_WAIT_MS;
+    for (;;) {
+      const bySource = new Map<string | null, Addressed[]>();
+      for (const computer of left) bySource.set(computer.relayId, [...(bySource.get(computer.relayId) ?? []), computer]);
+      const claimed: Addressed[] = [];
+      for (const [relayId, group] of bySource) {
+        const taken = await claimSlots(input, relayId, group.map((computer) => computer.targetId));
+        claimed.push(...group.filter((computer) => taken.has(computer.targetId)));
+      }
+      const sent = new Set(claimed);
+      left = left.filter((computer) => !sent.has(computer));
+      await forEachLimited(claimed, SENDS_AT_ONCE, (computer) => sendInstall(input, pkg, computer));
+      if (left.length === 0) return false;
+      if (Date.now() >= giveUpAt) return true;
+      Context.current().heartbeat();
+      await Context.current().sleep(SLOT_POLL_MS);
+    }
+  }
+
+  /** Repeats the order a silent computer holds: the repeat is a status query. */
+  async function askSilent(input: DriveBatchInput, pkg: PackageRow, silent: OpenComputer[]): Promise<void> {
+    const relayIds = [...new Set(silent.flatMap((computer) => (computer.downloadRelayId ? [computer.downloadRelayId] : [])))];
+    const readiness = await relaysReadiness(db, input.jobId, relayIds);
+    await forEachLimited(silent, SENDS_AT_ONCE, (computer) => {
+      const relay = computer.downloadRelayId ? readiness.get(computer.downloadRelayId) : undefined;
+      const relayUrl = relay?.kind === 'ready' ? relay.relayUrl : null;
+      return sendInstall(input, pkg, { ...computer, url: computer.url as string, relayId: computer.downloadRelayId, relayUrl });
+    });
+  }
+
+  async function progressOf(input: DriveBatchInput, slotsShort: boolean): Promise<BatchProgress> {
+    const ended = sql`${jobTargets.state} in (${sql.join(terminal.map((state) => sql`${state}`), sql`, `)})`;
+    const [row] = await db
+      .select({
+        open: sql<number>`count(*) filter (where not ${ended})::int`,
+        unsent: sql<number>`count(*) filter (where ${jobTargets.state} = 'pending' and ${jobTargets.attempts} = 0)::int`,
+        working: sql<number>`count(*) filter (where ${jobTargets.state} in ('downloading', 'installing'))::int`,
+        undecided: sql<number>`count(*) filter (where ${jobTargets.state} = 'offered' and ${jobTargets.choice} is null)::int`,
+        dueNow: sql<number>`count(*) filter (where (${jobTargets.state} in ('pending', 'waiting_for_relay')
+          or (${jobTargets.state} = 'offered' and ${jobTargets.choice} is not null))
+          and (${jobTargets.nextAttemptAt} is null or ${jobTargets.nextAttemptAt} <= now()))::int`,
+        nextAttemptMs: sql<number | null>`extract(epoch from min(${jobTargets.nextAttemptAt}) filter (where not ${ended}
+          and ${jobTargets.nextAttemptAt} > now()) - now()) * 1000`,
+        silentInMs: sql<number | null>`extract(epoch from min(${jobTargets.lastReportAt}) filter (where ${jobTargets.state}
+          in ('downloading', 'installing')) + ${`${SILENT_AFTER_MISSED_REPORTS * deps.reportEveryMs} milliseconds`}::interval - now()) * 1000`,
+      })
+      .from(jobTargets)
+      .where(inTargetRange(input.jobId, 'computer', input));
+    const counts = row ?? { open: 0, unsent: 0, working: 0, undecided: 0, dueNow: 0, nextAttemptMs: null, silentInMs: null };
+    const candidates = [IDLE_CHECK_MS];
+    if (slotsShort || (counts.dueNow > 0 && input.phase !== 'draining')) candidates.push(RECHECK_MS);
+    if (counts.nextAttemptMs !== null) candidates.push(Number(counts.nextAttemptMs));
+    if (counts.silentInMs !== null) candidates.push(Number(counts.silentInMs));
+    return {
+      open: counts.open,
+      unsent: counts.unsent,
+      working: counts.working,
+      undecided: counts.undecided,
+      checkInMs: Math.max(200, Math.ceil(Math.min(...candidates))),
+    };
+  }
+
+  return {
+    /** One look at a batch: sends what is due, asks the silent, and says where the batch stands. */
+    async driveBatch(input: DriveBatchInput): Promise<BatchProgress> {
+      const pkg = await findPackage(db, input.packageId);
+      const open = await openComputers(input);
+      if (!pkg) {
+        const ids = open.map((computer) => computer.targetId);
+        await settleUnfinishedTargets(db, input.jobId, 'failed', 'the package no longer exists', ids);
+        return progressOf(input, false);
+      }
+      const now = clock().getTime();
+      const silentBefore = now - SILENT_AFTER_MISSED_REPORTS * deps.reportEveryMs;
+      const gone: string[] = [];
+      const declined: string[] = [];
+      const toOffer: OpenComputer[] = [];
+      const toInstall: OpenComputer[] = [];
+      const silent: OpenComputer[] = [];
+      for (const computer of open) {
+        const due = input.phase === 'last_call' || !computer.nextAttemptAt || computer.nextAttemptAt.getTime() <= now;
+        if (!computer.url) gone.push(computer.targetId);
+        else if (!due) continue;
+        else if (awaitingOrder.includes(computer.state)) {
+          if (input.phase !== 'draining') (input.jobType === 'offer' ? toOffer : toInstall).push(computer);
+        } else if (computer.state === 'offered') {
+          if (computer.choice === 'install') toInstall.push(computer);
+          else if (computer.choice === 'decline') declined.push(computer.targetId);
+        } else if ((computer.lastReportAt?.getTime() ?? 0) < silentBefore) silent.push(computer);
+      }
+      if (gone.length > 0) await settleUnfinishedTargets(db, input.jobId, 'failed', 'the computer is no longer enrolled', gone);
+      if (declined.length > 0) await settleUnfinishedTargets(db, input.jobId, 'declined', 'the user declined', declined);
+      const { ready } = await addressed(input, [...toOffer, ...toInstall]);
+      const offerIds = new Set(toOffer.map((computer) => computer.targetId));
+      const offers = ready.filter((computer) => offerIds.has(computer.targetId));
+      await forEachLimited(offers, SENDS_AT_ONCE, (computer) => sendOffer(input, pkg, computer));
+      await askSilent(input, pkg, silent);
+      const installs = ready.filter((computer) => !offerIds.has(computer.targetId));
+      const slotsShort = await installWithinSlots(input, pkg, installs);
+      return progressOf(input, slotsShort);
+    },
+  };
+}
