@@ -18,7 +18,7 @@ import type { TargetRange } from '../common/workflows.js';
 import { recordComputerStatus } from '../db/repositories/computer-status.js';
 import { inTargetRange, settleUnfinishedTargets, updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
 import { findPackage, signedManifestOf, type PackageRow } from '../db/repositories/packages.js';
-import { computers, jobTargets } from '../db/schema/index.js';
+import { computers, jobs, jobTargets } from '../db/schema/index.js';
 import { retryRoundDelayMs } from '../common/retry-rounds.js';
 import { AgentRefused, AgentUnreachable } from './agent-client.js';
 import type { ActivityDependencies } from './dependencies.js';
@@ -40,9 +40,6 @@ export interface DriveBatchInput extends TargetRange {
   /** The batch itself: computers' reports name it, so the api knows whom to nudge. */
   batchWorkflowId: string;
   phase: BatchPhase;
-  /** The job's download bounds; the worker's defaults when absent. */
-  downloadsPerRelay?: number;
-  serverDownloads?: number;
 }
 
 /** What the batch needs to know to decide what to do next. */
@@ -228,8 +225,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
    * null) for some of `computerIds`, under a lock per job and source so that batches never overbook it.
    * The computers taken read `downloading` from here on.
    */
-  async function claimSlots(input: DriveBatchInput, relayId: string | null, computerIds: string[]): Promise<Set<string>> {
-    const limit = relayId ? (input.downloadsPerRelay ?? deps.downloads.perRelay) : (input.serverDownloads ?? deps.downloads.server);
+  async function claimSlots(input: DriveBatchInput, limit: number, relayId: string | null, computerIds: string[]): Promise<Set<string>> {
     const sameSource = relayId ? eq(jobTargets.relayId, relayId) : sql`${jobTargets.relayId} is null`;
     return db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`courier-downloads:${input.jobId}:${relayId ?? 'server'}`}, 0))`);
@@ -269,6 +265,13 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
    * whether some computers are still waiting for a slot.
    */
   async function installWithinSlots(input: DriveBatchInput, pkg: PackageRow, due: Addressed[]): Promise<boolean> {
+    if (due.length === 0) return false;
+    const [job] = await db
+      .select({ perRelay: jobs.downloadsPerRelay, server: jobs.serverDownloads })
+      .from(jobs)
+      .where(eq(jobs.id, input.jobId));
+    const perRelay = job?.perRelay ?? deps.downloads.perRelay;
+    const server = job?.server ?? deps.downloads.server;
     let left = due;
     const giveUpAt = Date.now() + MAX_SLOT_WAIT_MS;
     for (;;) {
@@ -276,7 +279,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
       for (const computer of left) bySource.set(computer.relayId, [...(bySource.get(computer.relayId) ?? []), computer]);
       const claimed: Addressed[] = [];
       for (const [relayId, group] of bySource) {
-        const taken = await claimSlots(input, relayId, group.map((computer) => computer.targetId));
+        const taken = await claimSlots(input, relayId ? perRelay : server, relayId, group.map((computer) => computer.targetId));
         claimed.push(...group.filter((computer) => taken.has(computer.targetId)));
       }
       const sent = new Set(claimed);

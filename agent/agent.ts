@@ -224,8 +224,8 @@ export class Agent {
     }
     const { record, isNew } = await this.book.admit(order, await this.role.admit(order));
     if (isNew && !isFinal(record.status)) {
-      // Reported before the work begins, so the server hears of the order in its admitted state.
-      this.reporter?.report(record);
+      // The order's answer tells the server the admitted state; reports follow its changes and repeat it.
+      this.reporter?.report(record, true);
       this.launch(record);
     }
     return statusAnswer(this.role.answer(record));

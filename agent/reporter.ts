@@ -81,8 +81,10 @@ export class OrderReporter {
    * status is delivered.
    * `record` must be the book's own, which stays current. Other kinds of orders are not reported, nor a
    * final status of an order not being reported: that status has been delivered already, or refused.
+   * `answered`: the managing server has just heard this status as the answer to its order, so the first
+   * report waits for the next change or repeat (a fleet of orders costs the api one request less each).
    */
-  report(record: OrderRecord): void {
+  report(record: OrderRecord, answered = false): void {
     const { order } = record;
     if (order.kind !== 'install' || this.options.signal.aborted) return;
     const key = orderKey(order);
@@ -91,7 +93,8 @@ export class OrderReporter {
       if (isFinal(record.status)) return;
       const started: Reporting = { order, record, timer: undefined, request: undefined, changed: false, failures: 0, refused: false };
       this.reporting.set(key, started);
-      void this.send(key, started);
+      if (answered) this.schedule(key, started, order.reportEveryMs ?? DEFAULT_REPORT_EVERY_MS);
+      else void this.send(key, started);
     } else if (reporting.refused) {
       if (isFinal(record.status)) this.reporting.delete(key);
     } else if (reporting.request) {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
 import { computerStates, jobTypes, offerChoices, relayStates } from '../common/states.js';
+import { MAX_DOWNLOAD_SLOTS } from '../common/throughput.js';
 import { InvalidInput, Unprocessable } from './errors.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -119,6 +120,8 @@ export type EnrollRequest = z.output<typeof enrollSchema>;
 const targetRefs = z.array(printable(200)).max(100_000);
 
 /** The body of POST /jobs. */
+const downloadSlots = z.number().int().min(1).max(MAX_DOWNLOAD_SLOTS);
+
 export const jobRequestSchema = z
   .object({
     type: z.enum(jobTypes),
@@ -131,8 +134,15 @@ export const jobRequestSchema = z
       }),
     scheduledAt: dateTime.optional(),
     deadline: dateTime.optional(),
+    /** Install and offer jobs: computers downloading at once from each relay, and from the managing server. */
+    downloadsPerRelay: downloadSlots.optional(),
+    serverDownloads: downloadSlots.optional(),
   })
-  .strict();
+  .strict()
+  .refine((job) => job.type !== 'transfer' || (job.downloadsPerRelay === undefined && job.serverDownloads === undefined), {
+    error: 'downloadsPerRelay and serverDownloads bound the downloads of computers: they apply to install and offer jobs',
+    path: ['downloadsPerRelay'],
+  });
 
 export type JobRequest = z.output<typeof jobRequestSchema>;
 

@@ -26,6 +26,9 @@ export interface JobSummaryView {
   workflowId: string;
   detail: string | null;
   rerunOf: string | null;
+  /** The job's own download bounds; null: the managing server's defaults. */
+  downloadsPerRelay: number | null;
+  serverDownloads: number | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -83,6 +86,8 @@ function summaryView(row: JobRow, counts: Counts): JobSummaryView {
     workflowId: row.workflowId,
     detail: row.detail,
     rerunOf: row.rerunOf,
+    downloadsPerRelay: row.downloadsPerRelay,
+    serverDownloads: row.serverDownloads,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,

@@ -41,6 +41,13 @@ interface NewJob {
   schedule: JobSchedule;
   targets: TargetSpec;
   rerunOf?: string;
+  downloads: DownloadBounds;
+}
+
+/** A job's own download bounds; null takes the worker's defaults. */
+interface DownloadBounds {
+  downloadsPerRelay: number | null;
+  serverDownloads: number | null;
 }
 
 /**
@@ -66,6 +73,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       deadline: schedule.deadline,
       workflowId,
       rerunOf: job.rerunOf ?? null,
+      ...job.downloads,
     });
     return insertJobTargets(tx, jobId, type, job.targets);
   });
@@ -94,7 +102,8 @@ function scheduleRules(type: JobType, pkg: PackageRow, config: Deps['config'], n
 export async function createJob(deps: Deps, request: JobRequest): Promise<JobView> {
   const pkg = await findPackage(deps.db, request.packageId);
   const schedule = resolveJobSchedule(request, scheduleRules(request.type, pkg, deps.config, new Date()));
-  return launchJob(deps, { type: request.type, pkg, schedule, targets: request.targets });
+  const downloads = { downloadsPerRelay: request.downloadsPerRelay ?? null, serverDownloads: request.serverDownloads ?? null };
+  return launchJob(deps, { type: request.type, pkg, schedule, targets: request.targets, downloads });
 }
 
 /**
@@ -132,6 +141,7 @@ export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
     schedule,
     targets: kind === 'relay' ? { relays: ids } : { computers: ids },
     rerunOf: original.id,
+    downloads: { downloadsPerRelay: original.downloadsPerRelay, serverDownloads: original.serverDownloads },
   });
 }
 

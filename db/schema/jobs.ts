@@ -28,6 +28,9 @@ export const jobs = pgTable(
     /** Why the job failed as a whole (not per target). */
     detail: text('detail'),
     rerunOf: uuid('rerun_of'),
+    /** The job's own download bounds (common/throughput.ts); null takes the worker's defaults. */
+    downloadsPerRelay: integer('downloads_per_relay'),
+    serverDownloads: integer('server_downloads'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     /** When Temporal accepted the job's workflow; null means the api died before it could hand the job over. */
     launchedAt: timestamp('launched_at', { withTimezone: true }),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInput, Unprocessable } from '../../api/errors.js';
+import { MAX_DOWNLOAD_SLOTS } from '../../common/throughput.js';
 import {
   DEFAULT_RELAY_EXPIRY_MS,
   enrollSchema,
@@ -139,6 +140,15 @@ describe('job requests', () => {
     expect(issuePaths(rejection(() => parseInput(jobRequestSchema, { type: 'install', packageId: valid.packageId })))).toEqual([
       'targets',
     ]);
+  });
+
+  it('takes download bounds of install and offer jobs within 1 and the maximum, and none for transfers', () => {
+    expect(parseInput(jobRequestSchema, { ...valid, downloadsPerRelay: 20, serverDownloads: 5 })).toMatchObject({ downloadsPerRelay: 20, serverDownloads: 5 });
+    for (const downloadsPerRelay of [0, 1.5, MAX_DOWNLOAD_SLOTS + 1, '10']) {
+      expect(issuePaths(rejection(() => parseInput(jobRequestSchema, { ...valid, downloadsPerRelay })))).toEqual(['downloadsPerRelay']);
+    }
+    const transfer = { type: 'transfer', packageId: valid.packageId, targets: { relays: ['relay-1'] }, downloadsPerRelay: 5 };
+    expect(issuePaths(rejection(() => parseInput(jobRequestSchema, transfer)))).toEqual(['downloadsPerRelay']);
   });
 
   it('rejects an unknown job type', () => {
