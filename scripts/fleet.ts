@@ -27,7 +27,8 @@
  * Once every agent has enrolled it prints one JSON line on stdout:
  *   {"ready":true,"url":"http://127.0.0.1:PORT","computers":N,"relays":R,"offline":[names],"deadRelays":[names],...}
  * and progress on stderr. Control routes on the same listener, loopback only: GET /fleet/stats,
- * POST /fleet/agents/NAME/offline, POST /fleet/agents/NAME/online. SIGTERM/SIGINT stop every agent.
+ * GET /fleet/installs, POST /fleet/agents/NAME/offline, POST /fleet/agents/NAME/online and
+ * POST /fleet/agents/NAME/choices {jobId, choice}. SIGTERM/SIGINT stop every agent.
  * Exit codes: 0 stopped by a signal, 1 an agent could not start (e.g. enrolment refused), 2 bad arguments.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,11 +1,14 @@
 /**
  * The fleet's control and inspection routes (`/fleet/...` on the fleet's listener, loopback only):
- * statistics for tests and benchmarks, and switching a machine off and on at run time.
+ * statistics for tests and benchmarks, switching a machine off and on at run time, and a user's choice on
+ * an offer, made on the computer as on its self-service page.
  */
 import express, { type Router } from 'express';
+import { offerChoices, type OfferChoice } from '../../common/states.js';
+import type { ChoiceAnswer } from '../offers.js';
 import type { ContentBytes } from './traffic.js';
 import type { OrderStateCounts } from './order-stats.js';
-import type { RepeatedInstall } from './simulated-install.js';
+import type { JobInstallProgress, RepeatedInstall } from './simulated-install.js';
 
 /** What `GET /fleet/stats` answers. */
 export interface FleetStats {
@@ -31,27 +34,62 @@ export interface FleetStats {
   };
 }
 
+/** What `GET /fleet/installs` answers: read from memory, so it can be polled several times a second. */
+export interface FleetInstalls {
+  /** job id → how far its install commands have come across the fleet. */
+  jobs: Record<string, JobInstallProgress>;
+}
+
 /** What the routes need from the fleet. */
 export interface FleetControl {
   stats(): Promise<FleetStats>;
+  installs(): FleetInstalls;
   /** False when no agent has that name. */
   setOnline(name: string, online: boolean): boolean;
+  /** The computer's answer to its user's choice; undefined when no computer has that name. */
+  choose(name: string, jobId: string, choice: OfferChoice): Promise<ChoiceAnswer | undefined>;
+}
+
+function notFound(name: string): { error: { code: string; message: string } } {
+  return { error: { code: 'not_found', message: `no agent named ${name} in this fleet` } };
+}
+
+/** The body of `POST /agents/:name/choices`, or undefined when it is not one. */
+function choiceRequest(body: unknown): { jobId: string; choice: OfferChoice } | undefined {
+  const { jobId, choice } = (body ?? {}) as { jobId?: unknown; choice?: unknown };
+  if (typeof jobId !== 'string' || jobId === '' || !offerChoices.includes(choice as OfferChoice)) return undefined;
+  return { jobId, choice: choice as OfferChoice };
 }
 
 /**
- * `GET /stats`; `POST /agents/:name/offline` and `POST /agents/:name/online` (200 `{name, online}`, 404
- * for an unknown name).
+ * `GET /stats`; `GET /installs`; `POST /agents/:name/offline` and `POST /agents/:name/online` (200
+ * `{name, online}`, 404 for an unknown name); `POST /agents/:name/choices` with `{jobId, choice}`, answered
+ * with the status and body the computer's self-service page would get (202 once the managing server took it).
  */
 export function controlRoutes(fleet: FleetControl): Router {
   const router = express.Router();
   router.get('/stats', async (_req, res) => {
     res.json(await fleet.stats());
   });
+  router.get('/installs', (_req, res) => {
+    res.json(fleet.installs());
+  });
+  router.post('/agents/:name/choices', express.json(), async (req, res) => {
+    const { name } = req.params;
+    const request = choiceRequest(req.body);
+    if (!request) {
+      res.status(400).json({ error: { code: 'invalid_input', message: `send {"jobId": "...", "choice": "${offerChoices.join('" | "')}"}` } });
+      return;
+    }
+    const answer = await fleet.choose(name, request.jobId, request.choice);
+    if (answer) res.status(answer.status).json(answer.body);
+    else res.status(404).json(notFound(name));
+  });
   for (const [path, online] of [['offline', false], ['online', true]] as const) {
     router.post(`/agents/:name/${path}`, (req, res) => {
       const { name } = req.params;
       if (fleet.setOnline(name, online)) res.json({ name, online });
-      else res.status(404).json({ error: { code: 'not_found', message: `no agent named ${name} in this fleet` } });
+      else res.status(404).json(notFound(name));
     });
   }
   return router;

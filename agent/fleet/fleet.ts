@@ -7,7 +7,9 @@
 import { join } from 'node:path';
 import { Agent } from '../agent.js';
 import type { Clock, FetchLike, Log } from '../deps.js';
-import { controlRoutes, type FleetStats } from './control.js';
+import type { OfferChoice } from '../../common/states.js';
+import type { ChoiceAnswer } from '../offers.js';
+import { controlRoutes, type FleetInstalls, type FleetStats } from './control.js';
 import { FleetHost } from './host.js';
 import { forEachLimited } from '../../common/concurrency.js';
 import { countOrderStates } from './order-stats.js';
@@ -60,7 +62,8 @@ export class Fleet {
   private readonly host: FleetHost;
   private readonly simulation: SimulatedInstalls;
   private readonly traffic: Traffic;
-  private readonly agents: Agent[] = [];
+  /** Every agent started so far, by name. */
+  private readonly agents = new Map<string, Agent>();
   private readonly enrolmentMs = { relays: 0, computers: 0 };
   private heapPerThousandComputersBytes = 0;
   private stopping = false;
@@ -95,7 +98,7 @@ export class Fleet {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.host.close();
-    await Promise.allSettled(this.agents.map((agent) => agent.stop()));
+    await Promise.allSettled([...this.agents.values()].map((agent) => agent.stop()));
     // An agent still starting makes its folders before it notices the stop: wait, so nothing writes after this.
     await this.starting?.catch(() => undefined);
     // A start stopped while binding the listener may have bound it since.
@@ -116,6 +119,24 @@ export class Fleet {
   /** Switches an agent off (connections dropped) or back on; false when no agent has that name. */
   setOnline(name: string, online: boolean): boolean {
     return this.host.setOnline(name, online);
+  }
+
+  /** How far each job's install commands have come; from memory, cheap at any fleet size. */
+  installs(): FleetInstalls {
+    return { jobs: this.simulation.progressByJob() };
+  }
+
+  /**
+   * A user's choice on computer `name`, made as on its self-service page; undefined when no agent has that
+   * name (a relay answers 404 itself). A computer that is switched off has no user at it: 409.
+   */
+  async choose(name: string, jobId: string, choice: OfferChoice): Promise<ChoiceAnswer | undefined> {
+    const agent = this.agents.get(name);
+    if (!agent) return undefined;
+    if (this.host.offline().includes(name)) {
+      return { status: 409, body: { error: { code: 'offline', message: `${name} is switched off: nobody can choose on it` } } };
+    }
+    return agent.choose(jobId, choice);
   }
 
   /** See FleetStats; reads the order records of every agent that was sent an order. */
@@ -170,7 +191,7 @@ export class Fleet {
       log: this.deps.agentLog,
       ...(planned.role === 'computer' && { runCommand: this.simulation.runnerFor(planned.name) }),
     });
-    this.agents.push(agent);
+    this.agents.set(planned.name, agent);
     await agent.start({ shared: this.host });
     if (planned.offline) this.host.setOnline(planned.name, false);
   }

@@ -24,10 +24,22 @@ export interface RepeatedInstall {
   runs: number;
 }
 
+/** How far one job's install commands have come across the fleet. */
+export interface JobInstallProgress {
+  /** Commands started. */
+  started: number;
+  /** Commands that ended (exited or timed out), failures included; not those interrupted by a stop. */
+  finished: number;
+  /** Of the finished, those that exited non-zero or timed out. */
+  failed: number;
+}
+
 /** The simulated install command of a whole fleet, and the count of its runs. */
 export class SimulatedInstalls {
   /** computer → job → runs; only computers that ran something have an entry, so idle ones cost nothing. */
   private readonly runs = new Map<string, Map<string, number>>();
+  /** job → progress: a few numbers per job, cheap enough to read several times a second at any fleet size. */
+  private readonly progress = new Map<string, JobInstallProgress>();
   private failures = 0;
 
   constructor(private readonly options: SimulationOptions) {}
@@ -40,6 +52,11 @@ export class SimulatedInstalls {
   /** computer → job id → how many times its install command ran. */
   runsByComputer(): Record<string, Record<string, number>> {
     return Object.fromEntries([...this.runs].map(([computer, jobs]) => [computer, Object.fromEntries(jobs)]));
+  }
+
+  /** job id → how far its install commands have come. */
+  progressByJob(): Record<string, JobInstallProgress> {
+    return Object.fromEntries([...this.progress].map(([jobId, progress]) => [jobId, { ...progress }]));
   }
 
   /** Totals, and every (computer, job) that ran more than once: an empty list is the no-double-install guarantee. */
@@ -60,6 +77,9 @@ export class SimulatedInstalls {
     const jobId = request.env.COURIER_JOB_ID ?? 'unknown';
     const jobs = this.runs.get(computer) ?? new Map<string, number>();
     this.runs.set(computer, jobs.set(jobId, (jobs.get(jobId) ?? 0) + 1));
+    const progress = this.progress.get(jobId) ?? { started: 0, finished: 0, failed: 0 };
+    this.progress.set(jobId, progress);
+    progress.started += 1;
     const what = `${request.env.COURIER_PACKAGE_NAME ?? 'package'} ${request.env.COURIER_PACKAGE_VERSION ?? ''}`.trim();
     const timedOut = this.options.installMs > request.timeoutMs;
     try {
@@ -68,9 +88,14 @@ export class SimulatedInstalls {
       // Only the abort rejects: the agent is stopping, exactly as it would kill a real command.
       return { outcome: 'aborted', outputTail: `simulated install of ${what} interrupted\n` };
     }
-    if (timedOut) return { outcome: 'timed_out', outputTail: `simulated install of ${what} still running\n` };
+    progress.finished += 1;
+    if (timedOut) {
+      progress.failed += 1;
+      return { outcome: 'timed_out', outputTail: `simulated install of ${what} still running\n` };
+    }
     if (this.options.random() < this.options.failRate) {
       this.failures += 1;
+      progress.failed += 1;
       return { outcome: 'exited', exitCode: 1, outputTail: `simulated install of ${what} failed (fleet --fail-rate)\n` };
     }
     return { outcome: 'exited', exitCode: 0, outputTail: `simulated install of ${what} done in ${this.options.installMs} ms\n` };

@@ -15,6 +15,11 @@ export interface DevServerOptions {
   /** SQLite file that keeps workflows across restarts; omitted keeps them in memory. */
   dbFile?: string;
   logFile?: NodeJS.WritableStream;
+  /**
+   * SQLite pragmas for the file store (`--sqlite-pragma NAME=VALUE`), e.g. `journal_mode: 'WAL'`: its default
+   * journal mode is slow (DESIGN §5).
+   */
+  sqlitePragmas?: Record<string, string>;
   /** Dynamic config values (`--dynamic-config-value KEY=VALUE`), e.g. a low continue-as-new threshold in tests. */
   dynamicConfig?: Record<string, number | string | boolean>;
 }
@@ -35,6 +40,7 @@ function devServerArgs(options: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'warn'];
   args.push(...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]));
   if (options.dbFile) args.push('--db-filename', options.dbFile);
+  for (const [name, value] of Object.entries(options.sqlitePragmas ?? {})) args.push('--sqlite-pragma', `${name}=${value}`);
   for (const key of Object.values(searchAttributes)) args.push('--search-attribute', `${key.name}=Keyword`);
   for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);

@@ -9,7 +9,7 @@ import { inject } from 'vitest';
 import { startAgent, startApi, startWorker, type AgentOptions } from '../../scripts/lib/courier-processes.js';
 import type { ManagedProcess } from '../../scripts/lib/processes.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../scripts/lib/ports.js';
 import { eventually, uniqueTaskQueue } from './temporal.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';

@@ -14,7 +14,7 @@ import { systemClock } from '../../agent/deps.js';
 import { agentArgs, startAgent as startAgentProcess } from '../../scripts/lib/courier-processes.js';
 import { spawnProcess } from '../../scripts/lib/processes.js';
 import { ENROLL_SECRET, FakeManagingServer, startTestAgent } from '../support/fake-managing-server.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../scripts/lib/ports.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let base: string;

@@ -1,0 +1,82 @@
+/** The benchmark's command line (documented in scripts/bench.ts), parsed and checked. */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../../../common/errors.js';
+import { UsageError } from '../fleet-cli.js';
+
+export { UsageError };
+
+export const BENCH_USAGE =
+  'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--out-dir DIR] [--skip-offer] [--skip-transfer]';
+
+/** What one benchmark run is asked to do. */
+export interface BenchOptions {
+  computers: number;
+  /** At least one: the floor downloads from relays, as every benchmarked computer does. */
+  relays: number;
+  /** Bytes of the random package. */
+  sizeBytes: number;
+  /** How long each simulated install takes. */
+  installMs: number;
+  /** Figures go to `<outDir>/benchmarks/`, the table to `<outDir>/benchmarks.md`. */
+  outDir: string;
+  skipOffer: boolean;
+  skipTransfer: boolean;
+  /** The command that asked for this run, quoted in the report so the run can be repeated. */
+  command: string;
+}
+
+/** docs/ of this checkout: where `npm run bench` writes unless told otherwise. */
+export const DEFAULT_OUT_DIR = fileURLToPath(new URL('../../../docs', import.meta.url));
+
+function whole(value: string | undefined, flag: string, min: number): number {
+  if (value === undefined) throw new UsageError(`${flag} is required`);
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < min) {
+    throw new UsageError(`${flag} must be a whole number of at least ${min}, got "${value}"`);
+  }
+  return parsed;
+}
+
+/** The command as an operator would type it again: the npm script and its arguments. */
+export function benchCommand(args: readonly string[]): string {
+  const quoted = args.map((arg) => (/^[\w./:=@-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`));
+  return ['npm run bench --', ...quoted].join(' ');
+}
+
+/** Parses and checks `args`; throws UsageError. */
+export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        computers: { type: 'string' },
+        relays: { type: 'string' },
+        size: { type: 'string' },
+        'install-ms': { type: 'string' },
+        'out-dir': { type: 'string' },
+        'skip-offer': { type: 'boolean', default: false },
+        'skip-transfer': { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(errorMessage(error));
+  }
+  const computers = whole(values.computers, '--computers', 1);
+  const relays = whole(values.relays, '--relays', 1);
+  if (relays > computers) throw new UsageError(`--relays (${relays}) cannot exceed --computers (${computers})`);
+  return {
+    computers,
+    relays,
+    sizeBytes: whole(values.size, '--size', 1),
+    installMs: whole(values['install-ms'], '--install-ms', 0),
+    outDir: values['out-dir'] === undefined ? DEFAULT_OUT_DIR : resolve(cwd, values['out-dir']),
+    skipOffer: values['skip-offer'],
+    skipTransfer: values['skip-transfer'],
+    command: benchCommand(args),
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * The whole Courier a benchmark run measures, started from nothing and removed afterwards: a Temporal dev
+ * server of its own (SQLite file in WAL mode), a fresh PostgreSQL database, the api, the worker and the
+ * fleet simulator, each a real process. A process that dies during the run aborts the run; stop() removes
+ * everything (processes, database, folders), also after a failed start.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { loadConfig } from '../../../common/config.js';
+import { migrateDatabase } from '../../../db/migrate.js';
+import { startApi, startWorker } from '../courier-processes.js';
+import { freePort } from '../ports.js';
+import { spawnProcess, type ManagedProcess } from '../processes.js';
+import { startDevServer } from '../temporal-dev-server.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** Where new databases are made; the run's own is created beside the `postgres` database. */
+const ADMIN_DATABASE_URL = process.env.COURIER_BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Progress lines for the operator. */
+export type BenchLog = (message: string) => void;
+
+/** The fleet's ready line (scripts/fleet.ts). */
+interface FleetReady {
+  url: string;
+  namePrefix: string;
+}
+
+/** Names every computer and relay of the run's fleet. */
+export const FLEET_PREFIX = 'bench';
+
+/** The running stack; start() it, stop() it once (stop is safe to call again). */
+export class BenchStack {
+  readonly adminToken = randomBytes(18).toString('base64url');
+  readonly enrollSecret = randomBytes(18).toString('base64url');
+  /** Aborted when the run must end: a process died, or the caller gave up (Ctrl-C). */
+  readonly signal: AbortSignal;
+  apiUrl = '';
+  fleetUrl = '';
+  temporalAddress = '';
+  databaseUrl = '';
+  /** The managing server's signing key, as the api and worker load it. */
+  signingKeyFile = '';
+  /** pid of each process whose memory is reported: api, worker, fleet, temporal. */
+  readonly pids: Record<string, number> = {};
+  private readonly aborter = new AbortController();
+  private readonly cleanups: (() => Promise<void>)[] = [];
+  private readonly processes = new Map<string, ManagedProcess>();
+  private stopping: Promise<void> | undefined;
+  private folder = '';
+
+  private constructor(private readonly log: BenchLog, outside?: AbortSignal) {
+    this.signal = outside ? AbortSignal.any([outside, this.aborter.signal]) : this.aborter.signal;
+  }
+
+  /** Starts everything, in order; on a failure, what was started is removed again before the error is thrown. */
+  static async start(fleet: { computers: number; relays: number; installMs: number }, log: BenchLog, signal?: AbortSignal): Promise<BenchStack> {
+    const stack = new BenchStack(log, signal);
+    try {
+      await stack.startEverything(fleet);
+      return stack;
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+  }
+
+  /** The folder of the run's logs (removed by stop()). */
+  get logsDir(): string {
+    return join(this.folder, 'logs');
+  }
+
+  /** The last lines each process printed, to explain a failure. */
+  recentOutput(lines = 15): string {
+    return [...this.processes]
+      .map(([name, child]) => `--- ${name} ---\n${child.recent.slice(-lines).join('\n')}`)
+      .join('\n');
+  }
+
+  /** An admin request to the api; the body, when given, is sent as JSON. Throws on a non-2xx answer. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.apiUrl}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.adminToken}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: this.signal,
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${text.slice(0, 500)}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A request to the fleet's control routes (`/fleet/...`). */
+  async fleet<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${this.fleetUrl}/fleet${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: this.signal,
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** Stops every process (fleet first, Temporal last), drops the database and removes the run's folder. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const cleanup of this.cleanups.reverse()) {
+        await cleanup().catch((error: unknown) => this.log(`cleanup: ${error instanceof Error ? error.message : String(error)}`));
+      }
+    })();
+    return this.stopping;
+  }
+
+  private async startEverything(fleet: { computers: number; relays: number; installMs: number }): Promise<void> {
+    this.folder = await mkdtemp(join(tmpdir(), 'courier-bench-'));
+    this.cleanups.push(() => rm(this.folder, { recursive: true, force: true }));
+    await mkdir(this.logsDir, { recursive: true });
+
+    const name = `courier_bench_${randomBytes(6).toString('hex')}`;
+    const url = new URL(ADMIN_DATABASE_URL);
+    url.pathname = `/${name}`;
+    this.databaseUrl = url.toString();
+    this.cleanups.push(() => dropDatabase(name));
+    this.signal.throwIfAborted();
+    this.log(`creating database ${name}`);
+    await migrateDatabase(this.databaseUrl);
+
+    this.log('starting a Temporal dev server (SQLite, WAL)');
+    const temporalPort = await freePort();
+    const temporal = await startDevServer({
+      port: temporalPort,
+      dbFile: join(this.folder, 'temporal.db'),
+      sqlitePragmas: { journal_mode: 'WAL', synchronous: 'NORMAL' },
+      logFile: createWriteStream(join(this.logsDir, 'temporal.log')),
+    });
+    this.cleanups.push(() => temporal.stop());
+    this.temporalAddress = temporal.address;
+    this.watch('temporal', temporal.process);
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: this.databaseUrl,
+      TEMPORAL_ADDRESS: this.temporalAddress,
+      COURIER_TASK_QUEUE: 'courier-bench',
+      COURIER_API_PORT: String(await freePort()),
+      COURIER_WORKER_METRICS_PORT: String(await freePort()),
+      COURIER_DATA_DIR: join(this.folder, 'server'),
+      COURIER_ADMIN_TOKEN: this.adminToken,
+      COURIER_ENROLL_SECRET: this.enrollSecret,
+    };
+    this.signingKeyFile = loadConfig(env).signingKeyFile;
+    this.signal.throwIfAborted();
+    this.log('starting the api and the worker');
+    const api = await startApi(env, join(this.logsDir, 'api.log'));
+    this.manage('api', api.process);
+    this.apiUrl = api.url;
+    this.manage('worker', await startWorker(env, join(this.logsDir, 'worker.log')));
+
+    this.signal.throwIfAborted();
+    this.log(`starting the fleet: ${fleet.computers} computers over ${fleet.relays} relays`);
+    this.fleetUrl = (await this.startFleet(fleet, env)).url;
+  }
+
+  private async startFleet(fleet: { computers: number; relays: number; installMs: number }, env: NodeJS.ProcessEnv): Promise<FleetReady> {
+    const args = ['--computers', String(fleet.computers), '--relays', String(fleet.relays), '--install-ms', String(fleet.installMs)];
+    args.push('--server', this.apiUrl, '--name-prefix', FLEET_PREFIX, '--data-dir', join(this.folder, 'fleet'), '--enroll-concurrency', '32');
+    // The secret travels in the environment, not in the process listing.
+    const child = spawnProcess('fleet', process.execPath, ['--expose-gc', '--import', 'tsx', `${root}scripts/fleet.ts`, ...args], {
+      cwd: root,
+      env: { ...env, COURIER_ENROLL_SECRET: this.enrollSecret },
+      logFile: join(this.logsDir, 'fleet.log'),
+    });
+    this.manage('fleet', child);
+    let lastShown = 0;
+    if (child.child.stderr) {
+      createInterface({ input: child.child.stderr }).on('line', (line) => {
+        if (!/enrolled \d+\/\d+ computers/.test(line) || Date.now() - lastShown < 10_000) return;
+        lastShown = Date.now();
+        this.log(line.replace(/^courier fleet: /, 'fleet: '));
+      });
+    }
+    // Enrolment runs at about 140 computers a second against the api: give it ample time, never forever.
+    const [line] = await this.unlessAborted(child.waitForLine(/^\{"ready":true.*\}$/, 120_000 + fleet.computers * 50));
+    return JSON.parse(line) as FleetReady;
+  }
+
+  /** `step`, unless the run is aborted first (a long enrolment need not finish before Ctrl-C takes effect). */
+  private unlessAborted<T>(step: Promise<T>): Promise<T> {
+    const { signal } = this;
+    signal.throwIfAborted();
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      step.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** Stopped by stop(); aborts the run when it exits before. */
+  private manage(name: string, child: ManagedProcess): void {
+    this.processes.set(name, child);
+    this.cleanups.push(() => child.stop());
+    this.watch(name, child.child);
+  }
+
+  private watch(name: string, child: ManagedProcess['child']): void {
+    if (child.pid !== undefined) this.pids[name] = child.pid;
+    child.once('exit', (code, signal) => {
+      if (this.stopping) return;
+      this.aborter.abort(new Error(`the ${name} process stopped during the run (${signal ?? `code ${code}`}); see its log in ${this.logsDir}`));
+    });
+  }
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => undefined });
+  try {
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The benchmark's command line and report, without running one: options are checked as an operator would
+ * expect, a configuration run again replaces its own section of benchmarks.md and no other, and the
+ * offer's choosers are one in ten of each kind.
+ */
+import { describe, expect, it } from 'vitest';
+import { choicesFor } from '../../scripts/lib/bench/offer-phase.js';
+import { parseBenchCli, UsageError } from '../../scripts/lib/bench/options.js';
+import { upsertSection } from '../../scripts/lib/bench/report.js';
+
+describe('bench command line', () => {
+  it('reads the four figures, the output folder relative to the caller, the skips, and the command to repeat', () => {
+    const args = ['--computers', '2000', '--relays', '4', '--size', '1000000', '--install-ms', '5000', '--out-dir', 'out', '--skip-offer'];
+    expect(parseBenchCli(args, '/home/admin')).toEqual({
+      computers: 2000,
+      relays: 4,
+      sizeBytes: 1_000_000,
+      installMs: 5000,
+      outDir: '/home/admin/out',
+      skipOffer: true,
+      skipTransfer: false,
+      command: 'npm run bench -- --computers 2000 --relays 4 --size 1000000 --install-ms 5000 --out-dir out --skip-offer',
+    });
+  });
+
+  it('refuses a missing figure, a fleet without relays and unknown options', () => {
+    expect(() => parseBenchCli(['--computers', '10', '--relays', '1', '--size', '5'])).toThrow(/--install-ms is required/);
+    expect(() => parseBenchCli(['--computers', '10', '--relays', '0', '--size', '5', '--install-ms', '1'])).toThrow(UsageError);
+    expect(() => parseBenchCli(['--computers', '10', '--relays', '1', '--size', '5', '--install-ms', '1', '--fast'])).toThrow(UsageError);
+  });
+});
+
+describe('benchmarks.md', () => {
+  const section = (key: string, body: string) => `<!-- bench:${key} -->\n${body}\n<!-- /bench:${key} -->`;
+
+  it('replaces the section of the same configuration and keeps the others', () => {
+    const before = `# Benchmarks\n\n${section('a', 'old a')}\n\n${section('b', 'b')}\n`;
+    const after = upsertSection(before, 'a', section('a', 'new a'));
+    expect(after).toBe(`# Benchmarks\n\n${section('a', 'new a')}\n\n${section('b', 'b')}\n`);
+  });
+
+  it('appends a configuration it has not seen', () => {
+    expect(upsertSection('# Benchmarks\n', 'c', section('c', 'c'))).toBe(`# Benchmarks\n\n${section('c', 'c')}\n`);
+  });
+});
+
+describe('offer choosers', () => {
+  it('makes one computer in ten install and another one in ten decline, spread over the names in order', () => {
+    const names = Array.from({ length: 40 }, (_, index) => `pc-${String(index + 1).padStart(2, '0')}`).reverse();
+    const choices = choicesFor(names);
+    expect(choices.filter((chosen) => chosen.choice === 'install').map((chosen) => chosen.name)).toEqual(['pc-01', 'pc-11', 'pc-21', 'pc-31']);
+    expect(choices.filter((chosen) => chosen.choice === 'decline').map((chosen) => chosen.name)).toEqual(['pc-06', 'pc-16', 'pc-26', 'pc-36']);
+  });
+});
