@@ -48,6 +48,9 @@ export interface Downloaded {
   sha256: string;
 }
 
+/** Bytes received but not yet written that make the download wait for the disk. */
+const MAX_UNWRITTEN_BYTES = 1024 * 1024;
+
 /** Backoff between attempts after a connection error or a 5xx answer. */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000];
 
@@ -104,16 +107,30 @@ async function downloadOnce(request: DownloadRequest): Promise<Downloaded> {
 
   const file = await open(partialPath, offset > 0 ? 'a' : 'w');
   let received = offset;
+  // Chunks are written in order, one after the other, while the next ones arrive: a thousand computers
+  // downloading in one process (the fleet simulator) would otherwise each wait on every small write.
+  let writes: Promise<unknown> = Promise.resolve();
+  let unwritten = 0;
   try {
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       if (received + chunk.byteLength > expectedSize) throw new OversizeContentError(expectedSize);
-      await file.write(chunk);
       hash.update(chunk);
       received += chunk.byteLength;
+      unwritten += chunk.byteLength;
+      writes = writes.then(async () => {
+        await file.write(chunk);
+        unwritten -= chunk.byteLength;
+      });
+      // Marked as handled here; the error still reaches whoever awaits `writes`.
+      writes.catch(() => undefined);
+      if (unwritten >= MAX_UNWRITTEN_BYTES) await writes;
       await request.onProgress(received);
     }
+    await writes;
     await file.datasync();
   } catch (error) {
+    // Whatever arrived is on disk before the file closes, so the next attempt resumes after it.
+    await writes.catch(() => undefined);
     signal.throwIfAborted();
     if (error instanceof OversizeContentError) {
       await file.close();

@@ -6,6 +6,7 @@
 import express, { type Router } from 'express';
 import { offerChoices, type OfferChoice } from '../../common/states.js';
 import type { ChoiceAnswer } from '../offers.js';
+import type { FloorProgress, FloorRequest } from './floor.js';
 import type { ContentBytes } from './traffic.js';
 import type { OrderStateCounts } from './order-stats.js';
 import type { JobInstallProgress, RepeatedInstall } from './simulated-install.js';
@@ -24,6 +25,8 @@ export interface FleetStats {
   orders: OrderStateCounts;
   /** Content bytes downloaded, by who fetched from where. */
   bytesDownloaded: ContentBytes;
+  /** Relay name → the most computers that downloaded from it at once. */
+  peakDownloadsPerRelay: Record<string, number>;
   /** How long enrolment took, relays and computers separately. */
   enrolmentMs: { relays: number; computers: number };
   memory: {
@@ -48,6 +51,10 @@ export interface FleetControl {
   setOnline(name: string, online: boolean): boolean;
   /** The computer's answer to its user's choice; undefined when no computer has that name. */
   choose(name: string, jobId: string, choice: OfferChoice): Promise<ChoiceAnswer | undefined>;
+  /** Starts a floor run; false when one is running already. */
+  startFloor(request: FloorRequest): boolean;
+  /** The last floor run's progress; undefined before the first. */
+  floor(): FloorProgress | undefined;
 }
 
 function notFound(name: string): { error: { code: string; message: string } } {
@@ -61,8 +68,19 @@ function choiceRequest(body: unknown): { jobId: string; choice: OfferChoice } | 
   return { jobId, choice: choice as OfferChoice };
 }
 
+/** The body of `POST /floor`, or undefined when it is not one. */
+function floorRequest(body: unknown): FloorRequest | undefined {
+  const request = (body ?? {}) as Partial<FloorRequest>;
+  const counts = [request.size, request.installMs, request.downloadsPerRelay];
+  if (typeof request.packageId !== 'string' || typeof request.sha256 !== 'string') return undefined;
+  if (!counts.every((count) => Number.isInteger(count) && (count as number) >= 0) || !Array.isArray(request.computers)) return undefined;
+  const wellFormed = request.computers.every((computer) => typeof computer?.relayUrl === 'string' && typeof computer.ticket === 'string');
+  return wellFormed && (request.downloadsPerRelay as number) > 0 ? (request as FloorRequest) : undefined;
+}
+
 /**
- * `GET /stats`; `GET /installs`; `POST /agents/:name/offline` and `POST /agents/:name/online` (200
+ * `GET /stats`; `GET /installs`; `POST /floor` (202; 409 while one runs) and `GET /floor` (its progress,
+ * agent/fleet/floor.ts); `POST /agents/:name/offline` and `POST /agents/:name/online` (200
  * `{name, online}`, 404 for an unknown name); `POST /agents/:name/choices` with `{jobId, choice}`, answered
  * with the status and body the computer's self-service page would get (202 once the managing server took it).
  */
@@ -73,6 +91,20 @@ export function controlRoutes(fleet: FleetControl): Router {
   });
   router.get('/installs', (_req, res) => {
     res.json(fleet.installs());
+  });
+  router.post('/floor', express.json({ limit: '100mb' }), (req, res) => {
+    const request = floorRequest(req.body);
+    if (!request) {
+      res.status(400).json({ error: { code: 'invalid_input', message: 'send {packageId, sha256, size, installMs, downloadsPerRelay, computers: [{relayUrl, ticket}]}' } });
+      return;
+    }
+    if (fleet.startFloor(request)) res.status(202).json(fleet.floor());
+    else res.status(409).json({ error: { code: 'floor_running', message: 'a floor run is under way' } });
+  });
+  router.get('/floor', (_req, res) => {
+    const progress = fleet.floor();
+    if (progress) res.json(progress);
+    else res.status(404).json({ error: { code: 'not_found', message: 'no floor has run yet' } });
   });
   router.post('/agents/:name/choices', express.json(), async (req, res) => {
     const { name } = req.params;

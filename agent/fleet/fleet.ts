@@ -10,6 +10,7 @@ import type { Clock, FetchLike, Log } from '../deps.js';
 import type { OfferChoice } from '../../common/states.js';
 import type { ChoiceAnswer } from '../offers.js';
 import { controlRoutes, type FleetInstalls, type FleetStats } from './control.js';
+import { FloorRun, type FloorProgress, type FloorRequest } from './floor.js';
 import { FleetHost } from './host.js';
 import { forEachLimited } from '../../common/concurrency.js';
 import { countOrderStates } from './order-stats.js';
@@ -68,6 +69,7 @@ export class Fleet {
   private heapPerThousandComputersBytes = 0;
   private stopping = false;
   private starting: Promise<void> | undefined;
+  private floorRun: FloorRun | undefined;
 
   constructor(
     private readonly options: FleetOptions,
@@ -139,6 +141,18 @@ export class Fleet {
     return agent.choose(jobId, choice);
   }
 
+  /** Starts the floor (agent/fleet/floor.ts) on this fleet's loopback and CPU; false while one runs. */
+  startFloor(request: FloorRequest): boolean {
+    if (this.floorRun?.progress().running) return false;
+    this.floorRun = new FloorRun(request, this.deps.fetch);
+    void this.floorRun.start();
+    return true;
+  }
+
+  floor(): FloorProgress | undefined {
+    return this.floorRun?.progress();
+  }
+
   /** See FleetStats; reads the order records of every agent that was sent an order. */
   async stats(): Promise<FleetStats> {
     const memory = this.deps.memory();
@@ -150,6 +164,7 @@ export class Fleet {
       installRuns: this.simulation.runsByComputer(),
       orders: await countOrderStates([...this.host.ordered].map((name) => this.dataDirOf(name))),
       bytesDownloaded: this.traffic.totals(),
+      peakDownloadsPerRelay: this.traffic.peakDownloadsPerRelay(),
       enrolmentMs: { ...this.enrolmentMs },
       memory: { ...memory, heapPerThousandComputersBytes: this.heapPerThousandComputersBytes },
     };

@@ -13,8 +13,9 @@ const MARKDOWN_HEADER = `# Benchmarks
 Produced by \`npm run bench\` (scripts/bench.ts), which starts a whole Courier of its own (Temporal dev
 server on SQLite in WAL mode, a fresh PostgreSQL database, api, worker) and the fleet simulator, then runs
 an install job to every computer and compares it with the **floor**: the same downloads from the same
-relays, bounded the same way per relay, verified and "installed" for the same time by a bare script with
-no Temporal and no database (DESIGN §5). Then an offer job (one user in ten installs, one in ten declines)
+relays, bounded the same way per relay, verified and "installed" for the same time by a bare loop with
+no Temporal, no database and no orders (DESIGN §5), run inside the fleet's process, so it has the CPU the
+simulated computers have. Then an offer job (one user in ten installs, one in ten declines)
 and a transfer job of a new package to every relay. One section per configuration; running the same
 configuration again replaces its section. The JSON beside each chart holds every figure and sample.
 `;
