@@ -92,6 +92,17 @@ interface Addressed extends OpenComputer {
   relayUrl: string | null;
 }
 
+/**
+ * What a computer that could not be reached reads until its next attempt: one that was downloading (or
+ * about to) gives its download slot back; one already installing stays so, since its install goes on; an
+ * offer job's computer keeps its offer, and its user's choice, for the next attempt.
+ */
+function stateWhenUnreachable(jobType: DriveBatchInput['jobType'], state: TargetState): TargetState {
+  if (state === 'installing') return 'installing';
+  if (jobType === 'offer' && (state === 'offered' || state === 'downloading')) return 'offered';
+  return 'pending';
+}
+
 export function createBatchDriverActivities(deps: ActivityDependencies) {
   const { db, clock } = deps;
 
@@ -171,13 +182,11 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
         return;
       }
       if (!(error instanceof AgentUnreachable)) throw error;
-      // A computer sent its first order goes back to the state it had, giving its download slot back.
-      const before = computer.state === 'downloading' || computer.state === 'installing' ? computer.state : computer.state === 'offered' ? 'offered' : 'pending';
-      const attempts = computer.attempts + (before === computer.state && before !== 'pending' ? 0 : 1);
+      const attempts = computer.attempts + 1;
       await db
         .update(jobTargets)
         .set({
-          state: before,
+          state: stateWhenUnreachable(input.jobType, computer.state),
           detail: `${error.message} (${attempts} attempts so far)`,
           nextAttemptAt: retryAt(input, attempts),
           updatedAt: sql`now()`,

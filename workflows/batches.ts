@@ -8,7 +8,6 @@ import {
   CancellationScope,
   ParentClosePolicy,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
@@ -20,6 +19,7 @@ import type { CourierActivities } from '../activities/index.js';
 import { jobBatchWorkflowId } from '../common/names.js';
 import { batchReportSignal, type JobBatchInput, type JobCursor, type JobWorkflowInput } from '../common/workflows.js';
 import { boundedByDeadline, databaseWrite } from './activity-options.js';
+import { continueAsNewUnlessCancelled } from './continue-as-new.js';
 
 /** Computers per child workflow: keeps a batch's history (a few events per computer) far below the limits. */
 export const BATCH_SIZE = 500;
@@ -76,7 +76,7 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
     if (!workflowInfo().continueAsNewSuggested) return;
     const resume: JobCursor = { ...cursor, dispatching: [...dispatching], open: [...open] };
     // Continues the calling job workflow (install or offer), which skips straight back here.
-    await continueAsNew<(input: JobWorkflowInput) => Promise<unknown>>({ ...input, resume });
+    await continueAsNewUnlessCancelled<(input: JobWorkflowInput) => Promise<unknown>>({ ...input, resume });
   };
 
   try {

@@ -6,11 +6,12 @@
  * work and report to the api. A child of the job's workflow, so the job's own history stays small however
  * many computers it has; its own history grows with its looks, not with its computers.
  */
-import { ContinueAsNew, condition, continueAsNew, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ContinueAsNew, condition, isCancellation, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
 import { causeMessage } from '../common/errors.js';
 import { batchNudgeSignal, type BatchPhase, type JobBatchInput } from '../common/workflows.js';
 import { batchDriving, boundedByDeadline, DEADLINE_GRACE_MS } from './activity-options.js';
+import { continueAsNewUnlessCancelled } from './continue-as-new.js';
 import { batchActivities, cancelBatch, rangeOf, rememberDispatched, reportToJob } from './batch-rounds.js';
 
 export function installBatch(input: JobBatchInput): Promise<void> {
@@ -70,7 +71,7 @@ async function computerBatch(input: JobBatchInput, jobType: 'install' | 'offer')
       }
       const until = (phase === 'running' ? deadlineMs : graceEndsMs) - Date.now();
       await condition(() => nudged, Math.max(0, Math.min(progress.checkInMs, until)));
-      if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof installBatch>({ ...input, phase });
+      if (workflowInfo().continueAsNewSuggested) await continueAsNewUnlessCancelled<typeof installBatch>({ ...input, phase });
     }
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;

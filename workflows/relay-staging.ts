@@ -4,13 +4,14 @@
  * then fail with their last error, and so do the job's computers behind them. Computers behind a relay
  * that is ready go ahead at once; nobody waits for relays that are not theirs.
  */
-import { continueAsNew, isCancellation, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { CourierActivities, StageOnRelayInput } from '../activities/index.js';
 import { causeMessage } from '../common/errors.js';
+import { retryRoundDelayMs } from '../common/retry-rounds.js';
 import type { RelayStagingInput } from '../common/workflows.js';
 import { agentOrder, boundedByDeadline, databaseWrite } from './activity-options.js';
 import { forEachBounded } from './bounded.js';
-import { retryRoundDelayMs } from '../common/retry-rounds.js';
+import { continueAsNewUnlessCancelled } from './continue-as-new.js';
 
 /** Relays being sent the package at once. */
 export const MAX_CONCURRENT_RELAY_TRANSFERS = 20;
@@ -72,6 +73,6 @@ export async function stageRelays(job: StagingJob, cursor: StagingCursor, contin
 export async function jobRelayStaging(input: RelayStagingInput): Promise<void> {
   const job: StagingJob = { jobId: input.jobId, packageId: input.packageId, deadline: input.deadline, purpose: 'install' };
   await stageRelays(job, { afterRelayId: input.afterRelayId, round: input.round ?? 0 }, (cursor) =>
-    continueAsNew<typeof jobRelayStaging>({ ...input, ...cursor }),
+    continueAsNewUnlessCancelled<typeof jobRelayStaging>({ ...input, ...cursor }),
   );
 }

@@ -4,9 +4,9 @@
  * gets the package again, and its copy's timer moves to the package's current expiry. Relays that do not
  * answer are tried again on timers until the deadline, while the others go on.
  */
-import { continueAsNew } from '@temporalio/workflow';
 import type { JobOutcome } from '../activities/index.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
+import { continueAsNewUnlessCancelled } from './continue-as-new.js';
 import { runJob } from './job-run.js';
 import { stageRelays } from './relay-staging.js';
 
@@ -16,7 +16,7 @@ export async function transferJob(input: JobWorkflowInput): Promise<JobOutcome> 
       { jobId: input.jobId, packageId: input.packageId, deadline: input.deadline, purpose: 'transfer' },
       { afterRelayId: input.resume?.afterTargetId, round: input.resume?.round ?? 0 },
       (cursor) =>
-        continueAsNew<typeof transferJob>({
+        continueAsNewUnlessCancelled<typeof transferJob>({
           ...input,
           resume: { afterTargetId: cursor.afterRelayId, round: cursor.round, nextBatch: 0, handedOut: false, dispatching: [], open: [] },
         }),
