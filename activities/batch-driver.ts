@@ -11,6 +11,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { groupBy } from '../common/collections.js';
 import { forEachLimited } from '../common/concurrency.js';
 import type { Order, OrderStatus } from '../common/orders.js';
 import { terminalTargetStates, type TargetState } from '../common/states.js';
@@ -23,7 +24,7 @@ import { retryRoundDelayMs } from '../common/retry-rounds.js';
 import { AgentRefused, AgentUnreachable } from './agent-client.js';
 import type { ActivityDependencies } from './dependencies.js';
 import { installOrder, orderValidUntil } from './install-orders.js';
-import { markWaitingForRelay, relaysReadiness } from './relay-readiness.js';
+import { markWaitingForRelay, relaysReadiness, type RelayReadiness } from './relay-readiness.js';
 
 /**
  * Where the batch stands against its deadline: `running` sends what is due; `last_call` (at the deadline)
@@ -48,10 +49,6 @@ export interface BatchProgress {
   open: number;
   /** Computers never sent an order yet: the batch's first pass is not over. */
   unsent: number;
-  /** Computers downloading or installing. */
-  working: number;
-  /** Offers on a page with no choice made yet. */
-  undecided: number;
   /** When to look again at the latest; a nudge from the api may come sooner. */
   checkInMs: number;
 }
@@ -133,34 +130,18 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
    * Where each computer downloads from. Computers behind a relay that cannot get the package fail with its
    * reason; those behind one still receiving it wait for it (and say so); the rest are returned.
    */
-  async function addressed(input: DriveBatchInput, due: OpenComputer[]): Promise<{ ready: Addressed[]; waiting: boolean }> {
-    const relayIds = [...new Set(due.flatMap((computer) => (computer.relayId ? [computer.relayId] : [])))];
-    const readiness = await relaysReadiness(db, input.jobId, relayIds);
+  async function addressed(input: DriveBatchInput, due: OpenComputer[]): Promise<Addressed[]> {
+    const byRelay = groupBy(due, (computer) => computer.relayId);
+    const readiness = await relaysReadiness(db, input.jobId, [...byRelay.keys()].filter((relayId) => relayId !== null));
     const ready: Addressed[] = [];
-    const waitingByRelay = new Map<string, string[]>();
-    const failedByRelay = new Map<string, string[]>();
-    for (const computer of due) {
-      const url = computer.url as string;
-      if (!computer.relayId) {
-        ready.push({ ...computer, url, relayUrl: null });
-        continue;
-      }
-      const relay = readiness.get(computer.relayId);
-      if (relay?.kind === 'ready') ready.push({ ...computer, url, relayUrl: relay.relayUrl });
-      else (relay?.kind === 'waiting' ? waitingByRelay : failedByRelay).set(computer.relayId, [
-        ...(waitingByRelay.get(computer.relayId) ?? failedByRelay.get(computer.relayId) ?? []),
-        computer.targetId,
-      ]);
+    for (const [relayId, computers] of byRelay) {
+      const relay: RelayReadiness = relayId ? (readiness.get(relayId) as RelayReadiness) : { kind: 'ready', relayUrl: null };
+      const ids = computers.map((computer) => computer.targetId);
+      if (relay.kind === 'ready') ready.push(...computers.map((computer) => ({ ...computer, url: computer.url as string, relayUrl: relay.relayUrl })));
+      else if (relay.kind === 'waiting') await markWaitingForRelay(db, input.jobId, relayId as string, ids, relay.detail);
+      else await settleUnfinishedTargets(db, input.jobId, 'failed', relay.detail, ids);
     }
-    for (const [relayId, ids] of failedByRelay) {
-      const relay = readiness.get(relayId);
-      await settleUnfinishedTargets(db, input.jobId, 'failed', relay?.kind === 'failed' ? relay.detail : 'its relay failed', ids);
-    }
-    for (const [relayId, ids] of waitingByRelay) {
-      const relay = readiness.get(relayId);
-      await markWaitingForRelay(db, input.jobId, relayId, ids, relay?.kind === 'waiting' ? relay.detail : 'waiting for its relay');
-    }
-    return { ready, waiting: waitingByRelay.size > 0 };
+    return ready;
   }
 
   /** When to try a computer again that could not be reached after `attempts` attempts. */
@@ -284,8 +265,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
     let left = due;
     const giveUpAt = Date.now() + MAX_SLOT_WAIT_MS;
     for (;;) {
-      const bySource = new Map<string | null, Addressed[]>();
-      for (const computer of left) bySource.set(computer.relayId, [...(bySource.get(computer.relayId) ?? []), computer]);
+      const bySource = groupBy(left, (computer) => computer.relayId);
       const claimed: Addressed[] = [];
       for (const [relayId, group] of bySource) {
         const taken = await claimSlots(input, relayId ? perRelay : server, relayId, group.map((computer) => computer.targetId));
@@ -318,8 +298,6 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
       .select({
         open: sql<number>`count(*) filter (where not ${ended})::int`,
         unsent: sql<number>`count(*) filter (where ${jobTargets.state} = 'pending' and ${jobTargets.attempts} = 0)::int`,
-        working: sql<number>`count(*) filter (where ${jobTargets.state} in ('downloading', 'installing'))::int`,
-        undecided: sql<number>`count(*) filter (where ${jobTargets.state} = 'offered' and ${jobTargets.choice} is null)::int`,
         dueNow: sql<number>`count(*) filter (where (${jobTargets.state} in ('pending', 'waiting_for_relay')
           or (${jobTargets.state} = 'offered' and ${jobTargets.choice} is not null))
           and (${jobTargets.nextAttemptAt} is null or ${jobTargets.nextAttemptAt} <= now()))::int`,
@@ -330,7 +308,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
       })
       .from(jobTargets)
       .where(inTargetRange(input.jobId, 'computer', input));
-    const counts = row ?? { open: 0, unsent: 0, working: 0, undecided: 0, dueNow: 0, nextAttemptMs: null, silentInMs: null };
+    const counts = row ?? { open: 0, unsent: 0, dueNow: 0, nextAttemptMs: null, silentInMs: null };
     const candidates = [IDLE_CHECK_MS];
     if (slotsShort || (counts.dueNow > 0 && input.phase !== 'draining')) candidates.push(RECHECK_MS);
     if (counts.nextAttemptMs !== null) candidates.push(Number(counts.nextAttemptMs));
@@ -338,8 +316,6 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
     return {
       open: counts.open,
       unsent: counts.unsent,
-      working: counts.working,
-      undecided: counts.undecided,
       checkInMs: Math.max(200, Math.ceil(Math.min(...candidates))),
     };
   }
@@ -374,7 +350,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
       }
       if (gone.length > 0) await settleUnfinishedTargets(db, input.jobId, 'failed', 'the computer is no longer enrolled', gone);
       if (declined.length > 0) await settleUnfinishedTargets(db, input.jobId, 'declined', 'the user declined', declined);
-      const { ready } = await addressed(input, [...toOffer, ...toInstall]);
+      const ready = await addressed(input, [...toOffer, ...toInstall]);
       const offerIds = new Set(toOffer.map((computer) => computer.targetId));
       const offers = ready.filter((computer) => offerIds.has(computer.targetId));
       await forEachLimited(offers, SENDS_AT_ONCE, (computer) => sendOffer(input, pkg, computer));

@@ -8,7 +8,8 @@ import type { Database } from '../db/client.js';
 import { jobRelays, jobTargets, relays } from '../db/schema/index.js';
 
 export type RelayReadiness =
-  | { kind: 'ready'; relayUrl: string }
+  /** `relayUrl` null: the computer has no relay; the managing server serves it. */
+  | { kind: 'ready'; relayUrl: string | null }
   | { kind: 'waiting'; detail: string }
   | { kind: 'failed'; detail: string };
 

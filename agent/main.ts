@@ -7,7 +7,7 @@
  * `--enroll-secret` may instead come from COURIER_ENROLL_SECRET.
  * Exit codes: 0 stopped by SIGTERM/SIGINT, 1 enrolment refused or start failed, 2 bad arguments.
  */
-import { parseArgs } from 'node:util';
+import { parseFlags, UsageError } from '../common/command-line.js';
 import { errorMessage } from '../common/errors.js';
 import { Agent } from './agent.js';
 import { systemClock } from './deps.js';
@@ -30,7 +30,6 @@ interface CliOptions {
   advertiseUrl?: string;
 }
 
-class UsageError extends Error {}
 
 function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -46,28 +45,18 @@ function required(value: string | undefined, flag: string): string {
 
 /** Parses and checks the command line; throws UsageError with a message for the operator. */
 function parseCli(args: string[]): CliOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        role: { type: 'string' },
-        name: { type: 'string' },
-        server: { type: 'string' },
-        'enroll-secret': { type: 'string' },
-        port: { type: 'string' },
-        'data-dir': { type: 'string' },
-        relay: { type: 'string' },
-        'ui-port': { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        'advertise-url': { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const values = parseFlags(args, {
+    role: { type: 'string' },
+    name: { type: 'string' },
+    server: { type: 'string' },
+    'enroll-secret': { type: 'string' },
+    port: { type: 'string' },
+    'data-dir': { type: 'string' },
+    relay: { type: 'string' },
+    'ui-port': { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'advertise-url': { type: 'string' },
+  });
   const role = required(values.role, '--role');
   if (role !== 'relay' && role !== 'computer') throw new UsageError(`--role must be relay or computer, got "${role}"`);
   if (role === 'relay' && values.relay !== undefined) throw new UsageError('--relay applies to computers only');

@@ -20,7 +20,8 @@
  * Exit codes: 0 done, 1 the run failed, 2 bad arguments, 130 interrupted.
  */
 import { errorMessage } from '../common/errors.js';
-import { BENCH_USAGE, parseBenchCli, UsageError } from './lib/bench/options.js';
+import { UsageError } from '../common/command-line.js';
+import { BENCH_USAGE, parseBenchCli } from './lib/bench/options.js';
 import { formatForTerminal } from './lib/bench/report.js';
 import { runBenchmark } from './lib/bench/run.js';
 

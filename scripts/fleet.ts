@@ -39,7 +39,8 @@ import { join } from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import { systemClock } from '../agent/deps.js';
 import { Fleet } from '../agent/fleet/fleet.js';
-import { parseFleetCli, UsageError, USAGE } from './lib/fleet-cli.js';
+import { UsageError } from '../common/command-line.js';
+import { parseFleetCli, USAGE } from './lib/fleet-cli.js';
 
 /** The secret `npm start` generated, when none is given: the usual case on a developer's machine. */
 function storedEnrollSecret(): string | undefined {

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { groupBy } from '../../common/collections.js';
 import { forEachLimited } from '../../common/concurrency.js';
 import type { FetchLike } from '../deps.js';
 
@@ -66,8 +67,7 @@ export class FloorRun {
   }
 
   private async runAll(): Promise<void> {
-    const byRelay = new Map<string, FloorRequest['computers']>();
-    for (const computer of this.request.computers) byRelay.set(computer.relayUrl, [...(byRelay.get(computer.relayUrl) ?? []), computer]);
+    const byRelay = groupBy(this.request.computers, (computer) => computer.relayUrl);
     const installs: Promise<void>[] = [];
     await Promise.all(
       [...byRelay].map(([relayUrl, computers]) =>

@@ -1,15 +1,11 @@
 /** The fleet simulator's command line (documented in scripts/fleet.ts), parsed and checked. */
-import { parseArgs } from 'node:util';
-import { errorMessage } from '../../common/errors.js';
+import { parseFlags, UsageError } from '../../common/command-line.js';
 import type { FleetOptions } from '../../agent/fleet/fleet.js';
 
 export const USAGE =
   'usage: npm run fleet -- --computers N [--relays R] [--install-ms MS] [--fail-rate F] [--server URL] ' +
   '[--enroll-secret S] [--name-prefix P] [--direct D] [--offline F] [--dead-relays K] [--data-dir DIR] ' +
   '[--host H] [--port P] [--enroll-concurrency C] [--seed N]';
-
-/** A command line the fleet cannot run with; the message is for the operator. */
-export class UsageError extends Error {}
 
 /** The parsed command line: the fleet's options, with the data folder left out when none was given. */
 export type FleetCli = Omit<FleetOptions, 'dataDir'> & { dataDir?: string };
@@ -36,33 +32,23 @@ function fraction(value: string | undefined, flag: string): number {
 
 /** Parses and checks `args`; throws UsageError. */
 export function parseFleetCli(args: string[], defaults: FleetCliDefaults): FleetCli {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        computers: { type: 'string' },
-        relays: { type: 'string' },
-        'install-ms': { type: 'string' },
-        'fail-rate': { type: 'string' },
-        server: { type: 'string', default: 'http://127.0.0.1:3000' },
-        'enroll-secret': { type: 'string' },
-        'name-prefix': { type: 'string' },
-        direct: { type: 'string' },
-        offline: { type: 'string' },
-        'dead-relays': { type: 'string' },
-        'data-dir': { type: 'string' },
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string' },
-        'enroll-concurrency': { type: 'string' },
-        seed: { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const values = parseFlags(args, {
+    computers: { type: 'string' },
+    relays: { type: 'string' },
+    'install-ms': { type: 'string' },
+    'fail-rate': { type: 'string' },
+    server: { type: 'string', default: 'http://127.0.0.1:3000' },
+    'enroll-secret': { type: 'string' },
+    'name-prefix': { type: 'string' },
+    direct: { type: 'string' },
+    offline: { type: 'string' },
+    'dead-relays': { type: 'string' },
+    'data-dir': { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string' },
+    'enroll-concurrency': { type: 'string' },
+    seed: { type: 'string' },
+  });
   if (values.computers === undefined) throw new UsageError('--computers is required');
   const computers = integer(values.computers, '--computers', 0);
   const relays = integer(values.relays, '--relays', 0);

@@ -144,8 +144,6 @@ export class FakeFleet {
     return {
       open: open.length,
       unsent: open.filter((target) => target.state === 'pending' && target.attempts === 0).length,
-      working: open.filter((target) => target.state === 'installing').length,
-      undecided: open.filter((target) => target.state === 'offered' && !target.choice).length,
       checkInMs: Math.max(200, Math.min(60_000, waiting ? 1000 : 60_000, ...retries)),
     };
   }

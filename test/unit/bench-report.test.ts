@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { choicesFor } from '../../scripts/lib/bench/offer-phase.js';
-import { parseBenchCli, UsageError } from '../../scripts/lib/bench/options.js';
+import { UsageError } from '../../common/command-line.js';
+import { parseBenchCli } from '../../scripts/lib/bench/options.js';
 import { upsertSection } from '../../scripts/lib/bench/report.js';
 
 describe('bench command line', () => {

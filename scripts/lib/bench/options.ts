@@ -1,11 +1,7 @@
 /** The benchmark's command line (documented in scripts/bench.ts), parsed and checked. */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { errorMessage } from '../../../common/errors.js';
-import { UsageError } from '../fleet-cli.js';
-
-export { UsageError };
+import { parseFlags, UsageError } from '../../../common/command-line.js';
 
 export const BENCH_USAGE =
   'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--out-dir DIR] [--skip-offer] [--skip-transfer]';
@@ -47,25 +43,15 @@ export function benchCommand(args: readonly string[]): string {
 
 /** Parses and checks `args`; throws UsageError. */
 export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        computers: { type: 'string' },
-        relays: { type: 'string' },
-        size: { type: 'string' },
-        'install-ms': { type: 'string' },
-        'out-dir': { type: 'string' },
-        'skip-offer': { type: 'boolean', default: false },
-        'skip-transfer': { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const values = parseFlags(args, {
+    computers: { type: 'string' },
+    relays: { type: 'string' },
+    size: { type: 'string' },
+    'install-ms': { type: 'string' },
+    'out-dir': { type: 'string' },
+    'skip-offer': { type: 'boolean', default: false },
+    'skip-transfer': { type: 'boolean', default: false },
+  });
   const computers = whole(values.computers, '--computers', 1);
   const relays = whole(values.relays, '--relays', 1);
   if (relays > computers) throw new UsageError(`--relays (${relays}) cannot exceed --computers (${computers})`);
