@@ -1,12 +1,13 @@
 /**
- * Zod schemas for everything the api accepts, and the few pure rules that go with them (defaults that
- * depend on the clock or on the uploaded file's name). Routes parse with `parseInput`, so every rejection
- * is a 400 carrying zod's issues; a job's schedule that cannot work with its package is a 422.
+ * Zod schemas for the bodies the api accepts (the query strings of paged lists are in list-queries.ts), and
+ * the few pure rules that go with them (defaults that depend on the clock or on the uploaded file's name).
+ * Routes parse with `parseInput`, so every rejection is a 400 carrying zod's issues; a job's schedule that
+ * cannot work with its package is a 422.
  */
 import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
-import { computerStates, jobTypes, offerChoices, relayStates } from '../common/states.js';
+import { jobTypes, offerChoices } from '../common/states.js';
 import { MAX_DOWNLOAD_SLOTS } from '../common/throughput.js';
 import { InvalidInput, Unprocessable } from './errors.js';
 
@@ -234,23 +235,3 @@ export const orderReportSchema = z.object({
   bytes: z.number().int().nonnegative().optional(),
   updatedAt: z.iso.datetime({ offset: true }),
 });
-
-const offset = z.coerce.number().int().min(0).default(0);
-
-/** Paging of GET /relays and GET /computers. */
-export const listQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
-  offset,
-});
-
-/** Paging of GET /jobs. */
-export const listJobsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset });
-
-/** GET /jobs/:id: a page of targets, optionally only those in one state. */
-export const jobQuerySchema = z.object({
-  targetsLimit: z.coerce.number().int().min(1).max(10_000).default(1000),
-  targetsOffset: offset,
-  state: z.union([z.enum(computerStates), z.enum(relayStates)]).optional(),
-});
-
-export type JobQuery = z.output<typeof jobQuerySchema>;

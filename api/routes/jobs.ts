@@ -6,12 +6,13 @@ import { Router, type Request } from 'express';
 import { computerIdOf, type Guards } from '../auth.js';
 import { jobJsonBody, jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
+import { jobQuerySchema, jobsQuerySchema } from '../list-queries.js';
 import { getJob, listJobs } from '../services/job-views.js';
 import { cancelJob, createJob, rerunJob } from '../services/jobs.js';
 import { BatchNudges } from '../services/batch-nudges.js';
 import { recordOfferChoice } from '../services/offer-choices.js';
 import { recordOrderReport } from '../services/order-reports.js';
-import { jobQuerySchema, jobRequestSchema, listJobsQuerySchema, offerChoiceSchema, orderReportSchema, parseInput } from '../validation.js';
+import { jobRequestSchema, offerChoiceSchema, orderReportSchema, parseInput } from '../validation.js';
 
 /** Mounts the job routes. */
 export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
@@ -21,7 +22,7 @@ export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
     res.status(201).json(await createJob(deps, parseInput(jobRequestSchema, req.body)));
   });
   router.get('/jobs', guards.admin, async (req, res) => {
-    res.json(await listJobs(deps.db, parseInput(listJobsQuerySchema, req.query, 'query')));
+    res.json(await listJobs(deps.db, parseInput(jobsQuerySchema, req.query, 'query')));
   });
   router.get('/jobs/:id', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await getJob(deps.db, req.params.id, parseInput(jobQuerySchema, req.query, 'query')));

@@ -1,8 +1,10 @@
 /** Inventory: the enrolled relays and computers, and what each computer has installed. */
-import { desc, eq, or, sql } from 'drizzle-orm';
+import { asc, desc, eq, gt, or, sql } from 'drizzle-orm';
 import { computers, installations, packages, relays } from '../../db/schema/index.js';
+import { pageOf, type Page } from '../cursor.js';
 import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
+import type { InventoryQuery } from '../list-queries.js';
 import { isUuid } from '../validation.js';
 import { copiesOnRelays, type RelayCopyView } from './relay-copies.js';
 
@@ -43,30 +45,38 @@ export interface ComputerDetailView extends ComputerView {
   installed: InstalledPackageView[];
 }
 
-/** Offset pagination, as the list query parameters give it. */
-export interface Page {
-  limit: number;
-  offset: number;
+/** How many computers each of `relayIds` serves; only the page's relays are counted. */
+async function computersUnder(db: Db, relayIds: string[]): Promise<Map<string, number>> {
+  if (relayIds.length === 0) return new Map();
+  const rows = await db
+    .select({ relayId: computers.relayId, count: sql<number>`count(*)::int` })
+    .from(computers)
+    .where(sql`${computers.relayId} = any(${sql.param(relayIds)}::uuid[])`)
+    .groupBy(computers.relayId);
+  return new Map(rows.map((row) => [row.relayId!, row.count]));
 }
 
-/** Every relay with the number of computers below it and its package copies, by name. */
-export async function listRelays(db: Db, page: Page): Promise<RelayView[]> {
+/** Relays by name, each with the number of computers below it and its package copies. */
+export async function listRelays(db: Db, query: InventoryQuery): Promise<Page<RelayView>> {
   const rows = await db
-    .select({
-      id: relays.id,
-      name: relays.name,
-      url: relays.url,
-      enrolledAt: relays.enrolledAt,
-      computers: sql<number>`count(${computers.id})::int`,
-    })
+    .select({ id: relays.id, name: relays.name, url: relays.url, enrolledAt: relays.enrolledAt })
     .from(relays)
-    .leftJoin(computers, eq(computers.relayId, relays.id))
-    .groupBy(relays.id)
-    .orderBy(relays.name)
-    .limit(page.limit)
-    .offset(page.offset);
-  const copies = await copiesOnRelays(db, rows.map((row) => row.id));
-  return rows.map((row) => ({ ...row, enrolledAt: row.enrolledAt.toISOString(), copies: copies.get(row.id) ?? [] }));
+    .where(query.cursor ? gt(relays.name, query.cursor.name) : undefined)
+    .orderBy(asc(relays.name))
+    .limit(query.limit + 1);
+  const page = pageOf(rows, query.limit, (row) => ({ name: row.name }));
+  const ids = page.rows.map((row) => row.id);
+  const counts = await computersUnder(db, ids);
+  const copies = await copiesOnRelays(db, ids);
+  return {
+    items: page.rows.map((row) => ({
+      ...row,
+      enrolledAt: row.enrolledAt.toISOString(),
+      computers: counts.get(row.id) ?? 0,
+      copies: copies.get(row.id) ?? [],
+    })),
+    nextCursor: page.nextCursor,
+  };
 }
 
 const computerColumns = {
@@ -98,15 +108,16 @@ function computerView(row: ComputerRow): ComputerView {
 }
 
 /** Computers by name, with the relay that serves each. */
-export async function listComputers(db: Db, page: Page): Promise<ComputerView[]> {
+export async function listComputers(db: Db, query: InventoryQuery): Promise<Page<ComputerView>> {
   const rows = await db
     .select(computerColumns)
     .from(computers)
     .leftJoin(relays, eq(computers.relayId, relays.id))
-    .orderBy(computers.name)
-    .limit(page.limit)
-    .offset(page.offset);
-  return rows.map(computerView);
+    .where(query.cursor ? gt(computers.name, query.cursor.name) : undefined)
+    .orderBy(asc(computers.name))
+    .limit(query.limit + 1);
+  const page = pageOf(rows, query.limit, (row) => ({ name: row.name }));
+  return { items: page.rows.map(computerView), nextCursor: page.nextCursor };
 }
 
 /** One computer, found by id or by name, with what it has installed (newest first). */

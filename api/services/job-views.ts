@@ -1,15 +1,20 @@
 /**
  * What admins see of jobs: the row, target counts by state and progress (from one GROUP BY), and for a
- * single job a page of its targets. The workflows write the states; this module only reads them.
+ * single job a page of its targets. Both page by key (api/cursor.ts). The workflows write the states; this
+ * module only reads them.
  */
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { jobProgress, type TargetKind, type TargetState } from '../../common/states.js';
 import type { OfferChoice } from '../../common/workflows.js';
 import { countTargetStates } from '../../db/repositories/job-targets.js';
 import { jobs, jobTargets } from '../../db/schema/index.js';
+import { pageOf, type Page } from '../cursor.js';
 import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
-import { isUuid, type JobQuery } from '../validation.js';
+import type { JobQuery, JobsQuery } from '../list-queries.js';
+import { isUuid } from '../validation.js';
+import { targetKindOf } from './job-targets.js';
 
 type Db = AppDependencies['db'];
 type JobRow = typeof jobs.$inferSelect;
@@ -50,10 +55,14 @@ export interface TargetView {
   updatedAt: string;
 }
 
-/** One job with a page of its targets; `targetsTotal` counts the targets matching the state filter. */
+/**
+ * One job with a page of its targets; `targetsTotal` counts the targets matching the state filter, and
+ * `targetsNextCursor` (null on the last page) asks for the next page as `targetsCursor`.
+ */
 export interface JobView extends JobSummaryView {
   targets: TargetView[];
   targetsTotal: number;
+  targetsNextCursor: string | null;
 }
 
 /** The job row, or NotFound (also for ids that are not UUIDs). */
@@ -96,23 +105,37 @@ function summaryView(row: JobRow, counts: Counts): JobSummaryView {
   };
 }
 
-/** Jobs, newest first, without their targets. */
-export async function listJobs(db: Db, page: { limit: number; offset: number }): Promise<JobSummaryView[]> {
-  const rows = await db
-    .select()
-    .from(jobs)
-    .orderBy(desc(jobs.createdAt), desc(jobs.id))
-    .limit(page.limit)
-    .offset(page.offset);
-  const counts = await countsByJob(db, rows.map((row) => row.id));
-  return rows.map((row) => summaryView(row, counts.get(row.id) ?? {}));
+/**
+ * A timestamptz to the microsecond, in UTC, as a cursor keeps it (cursor.ts timestampKey): `createdAt` read
+ * as a Date would lose the microseconds the keyset compares.
+ */
+function exactTimestamp(column: AnyPgColumn) {
+  return sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
-/** One job with the requested page of targets (by kind, then name). */
+/** Jobs, newest first (jobs_created), without their targets. */
+export async function listJobs(db: Db, query: JobsQuery): Promise<Page<JobSummaryView>> {
+  const after = query.cursor;
+  const rows = await db
+    .select({ job: jobs, createdAtKey: exactTimestamp(jobs.createdAt) })
+    .from(jobs)
+    .where(after ? sql`(${jobs.createdAt}, ${jobs.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : undefined)
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(query.limit + 1);
+  const page = pageOf(rows, query.limit, (row) => ({ createdAt: row.createdAtKey, id: row.job.id }));
+  const counts = await countsByJob(db, page.rows.map((row) => row.job.id));
+  return { items: page.rows.map(({ job }) => summaryView(job, counts.get(job.id) ?? {})), nextCursor: page.nextCursor };
+}
+
+/**
+ * One job with the requested page of its targets, by name (job_targets_name, or job_targets_state for one
+ * state). A job's targets are all of its type's kind, so the kind only narrows the index range.
+ */
 export async function getJob(db: Db, id: string, query: JobQuery): Promise<JobView> {
   const row = await findJob(db, id);
   const counts = await countTargetStates(db, row.id);
-  const targets = await db
+  const after = query.targetsCursor;
+  const rows = await db
     .select({
       kind: jobTargets.kind,
       id: jobTargets.targetId,
@@ -124,14 +147,22 @@ export async function getJob(db: Db, id: string, query: JobQuery): Promise<JobVi
       updatedAt: jobTargets.updatedAt,
     })
     .from(jobTargets)
-    .where(and(eq(jobTargets.jobId, row.id), query.state ? eq(jobTargets.state, query.state) : undefined))
-    .orderBy(asc(jobTargets.kind), asc(jobTargets.name), asc(jobTargets.targetId))
-    .limit(query.targetsLimit)
-    .offset(query.targetsOffset);
+    .where(
+      and(
+        eq(jobTargets.jobId, row.id),
+        eq(jobTargets.kind, targetKindOf(row.type)),
+        query.state ? eq(jobTargets.state, query.state) : undefined,
+        after ? sql`(${jobTargets.name}, ${jobTargets.targetId}) > (${after.name}, ${after.id}::uuid)` : undefined,
+      ),
+    )
+    .orderBy(asc(jobTargets.name), asc(jobTargets.targetId))
+    .limit(query.targetsLimit + 1);
+  const page = pageOf(rows, query.targetsLimit, (target) => ({ name: target.name, id: target.id }));
   const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
   return {
     ...summaryView(row, counts),
-    targets: targets.map((target) => ({ ...target, updatedAt: target.updatedAt.toISOString() })),
+    targets: page.rows.map((target) => ({ ...target, updatedAt: target.updatedAt.toISOString() })),
     targetsTotal: query.state ? (counts[query.state] ?? 0) : total,
+    targetsNextCursor: page.nextCursor,
   };
 }

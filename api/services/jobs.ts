@@ -14,7 +14,8 @@ import type { PackageRow } from '../../db/repositories/packages.js';
 import { jobs, jobTargets, type TargetSpec } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { Conflict, Unavailable } from '../errors.js';
-import { resolveJobSchedule, type JobQuery, type JobRequest, type JobSchedule, type ScheduleRules } from '../validation.js';
+import type { JobQuery } from '../list-queries.js';
+import { resolveJobSchedule, type JobRequest, type JobSchedule, type ScheduleRules } from '../validation.js';
 import { insertJobTargets, targetKindOf } from './job-targets.js';
 import { cancelBeforeLaunch, cancelJobWorkflow, handOverJob } from './job-workflows.js';
 import { findJob, getJob, type JobView } from './job-views.js';
@@ -32,7 +33,7 @@ export const finishedJobStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>([
 ]);
 
 /** The view returned by create, rerun and cancel: the first page of targets, unfiltered. */
-const firstPage: JobQuery = { targetsLimit: 1000, targetsOffset: 0 };
+const firstPage: JobQuery = { targetsLimit: 1000 };
 
 /** Everything a new job is made of. */
 interface NewJob {

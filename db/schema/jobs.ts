@@ -67,7 +67,10 @@ export const jobTargets = pgTable(
   },
   (table) => [
     primaryKey({ columns: [table.jobId, table.kind, table.targetId] }),
-    index('job_targets_state').on(table.jobId, table.kind, table.state),
+    // Targets by state; with name and id, also GET /jobs/:id's keyset pages of the targets in one state.
+    index('job_targets_state').on(table.jobId, table.kind, table.state, table.name, table.targetId),
+    // GET /jobs/:id's keyset pages of all targets, by name: without it each page sorts the whole job.
+    index('job_targets_name').on(table.jobId, table.kind, table.name, table.targetId),
     // Download slots in use: the computers of a job downloading from one relay.
     index('job_targets_downloading').on(table.jobId, table.relayId).where(sql`state = 'downloading'`),
     // Whether a batch still has computers at work: asked by the api at every final report.

@@ -10,14 +10,14 @@ import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { PackageStore } from '../../api/package-store.js';
 import { loadConfig } from '../../common/config.js';
 import { jobBatchWorkflowId, searchAttributes } from '../../common/names.js';
-import { installations, jobs, jobTargets, packages, relayCopies, servedBytes } from '../../db/schema/index.js';
+import { computers, installations, jobs, jobTargets, packages, relayCopies, servedBytes } from '../../db/schema/index.js';
 import { loadOrCreateServerKey, type ServerKey } from '../../trust/signing.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { eventually } from '../support/temporal.js';
@@ -61,6 +61,10 @@ async function call<T = Record<string, unknown>>(
 
 const admin = { token: adminToken };
 type ErrorBody = { error: { code: string; message: string; details?: unknown } };
+/** A page of a list. */
+type Paged<Item> = { items: Item[]; nextCursor: string | null };
+/** A page of one job's targets. */
+type TargetsPage = { targets: { name: string; state: string }[]; targetsTotal: number; targetsNextCursor: string | null };
 
 let packageBytes: Buffer;
 
@@ -352,14 +356,15 @@ describe('api', () => {
   });
 
   it('lists relays and computers, and what a computer has installed', async () => {
-    const relays = await call<{ id: string; name: string; computers: number }[]>('GET', '/relays', admin);
-    expect(relays.body).toEqual([expect.objectContaining({ id: ids.relay, name: 'relay-1', computers: 1 })]);
-    const computers = await call<{ name: string; url: string; relay: unknown }[]>('GET', '/computers', admin);
-    expect(computers.body.map((c) => [c.name, c.relay])).toEqual([
+    const relays = await call<Paged<{ id: string; name: string; computers: number }>>('GET', '/relays', admin);
+    expect(relays.body).toEqual({ items: [expect.objectContaining({ id: ids.relay, name: 'relay-1', computers: 1 })], nextCursor: null });
+    const computers = await call<Paged<{ name: string; url: string; relay: unknown }>>('GET', '/computers', admin);
+    expect(computers.body.items.map((c) => [c.name, c.relay])).toEqual([
       ['pc-1', { id: ids.relay, name: 'relay-1' }],
       ['pc-2', null],
     ]);
-    expect(computers.body[0]?.url).toBe('http://127.0.0.1:4199');
+    expect(computers.body.items[0]?.url).toBe('http://127.0.0.1:4199');
+    expect(computers.body.nextCursor).toBeNull();
 
     const jobId = crypto.randomUUID();
     await database.db.insert(installations).values({ computerId: ids.computer!, packageId: pkg.id, jobId, installedAt: new Date() });
@@ -490,25 +495,28 @@ describe('api', () => {
       .update(jobTargets)
       .set({ state: 'installed' })
       .where(eq(jobTargets.targetId, ids.computer!));
-    const { body } = await call<{
-      counts: Record<string, number>;
-      progress: number;
-      targets: { name: string }[];
-      targetsTotal: number;
-    }>('GET', `/jobs/${job.id}?targetsLimit=1&targetsOffset=1`, admin);
+    const { body } = await call<{ counts: Record<string, number>; progress: number } & TargetsPage>(
+      'GET',
+      `/jobs/${job.id}?targetsLimit=1`,
+      admin,
+    );
     expect(body.counts).toEqual({ installed: 1, pending: 1 });
     expect(body.progress).toBe(50);
-    expect(body.targets.map((t) => t.name)).toEqual(['pc-2']);
+    expect(body.targets.map((t) => t.name)).toEqual(['pc-1']);
     expect(body.targetsTotal).toBe(2);
+    const next = await call<TargetsPage>('GET', `/jobs/${job.id}?targetsLimit=1&targetsCursor=${body.targetsNextCursor}`, admin);
+    expect(next.body.targets.map((t) => t.name)).toEqual(['pc-2']);
+    expect(next.body.targetsNextCursor).toBeNull();
 
-    const filtered = await call<{ targets: { name: string }[]; targetsTotal: number }>('GET', `/jobs/${job.id}?state=installed`, admin);
+    const filtered = await call<TargetsPage>('GET', `/jobs/${job.id}?state=installed`, admin);
     expect(filtered.body.targets.map((t) => t.name)).toEqual(['pc-1']);
     expect(filtered.body.targetsTotal).toBe(1);
+    expect(filtered.body.targetsNextCursor).toBeNull();
     expect((await call('GET', `/jobs/${job.id}?targetsLimit=0`, admin)).status).toBe(400);
 
-    const list = await call<{ id: string; progress: number; targets?: unknown }[]>('GET', '/jobs', admin);
-    expect(list.body).toEqual([expect.objectContaining({ id: job.id, progress: 50 })]);
-    expect(list.body[0]?.targets).toBeUndefined();
+    const list = await call<Paged<{ id: string; progress: number; targets?: unknown }>>('GET', '/jobs', admin);
+    expect(list.body).toEqual({ items: [expect.objectContaining({ id: job.id, progress: 50 })], nextCursor: null });
+    expect(list.body.items[0]?.targets).toBeUndefined();
     expect((await call('GET', '/jobs/not-a-uuid', admin)).status).toBe(404);
   });
 
@@ -556,8 +564,8 @@ describe('api', () => {
   });
 
   it("shows relay copies with each copy's own expiry, from the package and from the relay", async () => {
-    const relays = await call<{ id: string; name: string }[]>('GET', '/relays', admin);
-    const empty = relays.body.find((relay) => relay.name === 'empty')!;
+    const relays = await call<Paged<{ id: string; name: string }>>('GET', '/relays', admin);
+    const empty = relays.body.items.find((relay) => relay.name === 'empty')!;
     const storedAt = new Date('2999-01-01T00:00:00.000Z');
     const copyExpiry = '2999-06-01T00:00:00.000Z';
     await database.db.insert(relayCopies).values([
@@ -574,8 +582,8 @@ describe('api', () => {
     expect(listed.body.find((item) => item.id === pkg.id).relayCopies).toEqual(expectedCopies);
     expect(listed.body.find((item) => item.name === 'tool').relayCopies).toEqual([]);
 
-    const withCopies = await call<any[]>('GET', '/relays', admin);
-    const copiesOf = (name: string) => withCopies.body.find((relay) => relay.name === name).copies;
+    const withCopies = await call<Paged<any>>('GET', '/relays', admin);
+    const copiesOf = (name: string) => withCopies.body.items.find((relay) => relay.name === name).copies;
     expect(copiesOf('relay-1')).toEqual([{ packageId: pkg.id, name: 'hello', version: '1.0.0', state: 'stored', expiresAt: copyExpiry }]);
     expect(copiesOf('empty')).toEqual([expect.objectContaining({ packageId: pkg.id, state: 'expired' })]);
 
@@ -792,5 +800,155 @@ describe('api', () => {
     expect(closed.body.error.code).toBe('offer_closed');
     const [target] = await database.db.select().from(jobTargets).where(eq(jobTargets.jobId, jobId));
     expect(target?.choice).toBeNull();
+  });
+
+  /** Every page of a list, from the first to the one whose nextCursor is null. */
+  async function everyPage<Item>(path: string, limit: number): Promise<Paged<Item>[]> {
+    const pages: Paged<Item>[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = `limit=${limit}${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+      const answer = await call<Paged<Item>>('GET', `${path}?${query}`, admin);
+      expect(answer.status).toBe(200);
+      pages.push(answer.body);
+      cursor = answer.body.nextCursor;
+    } while (cursor !== null && pages.length <= 100);
+    return pages;
+  }
+
+  /** Every page of a job's targets, as `everyPage` for a list. */
+  async function everyTargetsPage(jobId: string, query: string): Promise<TargetsPage[]> {
+    const pages: TargetsPage[] = [];
+    let cursor: string | null = null;
+    do {
+      const after: string = cursor === null ? '' : `&targetsCursor=${encodeURIComponent(cursor)}`;
+      const answer = await call<TargetsPage>('GET', `/jobs/${jobId}?${query}${after}`, admin);
+      expect(answer.status).toBe(200);
+      pages.push(answer.body);
+      cursor = answer.body.targetsNextCursor;
+    } while (cursor !== null && pages.length <= 100);
+    return pages;
+  }
+
+  /** Checks that each page but the last is full and points on, and returns the pages' items in order. */
+  function itemsOf<Item>(pages: Paged<Item>[], limit: number): Item[] {
+    for (const page of pages.slice(0, -1)) {
+      expect(page.items).toHaveLength(limit);
+      expect(page.nextCursor).toEqual(expect.any(String));
+    }
+    expect(pages.at(-1)!.nextCursor).toBeNull();
+    return pages.flatMap((page) => page.items);
+  }
+
+  // Names whose order is not their numbers' order, and names a cursor must carry intact.
+  const pagedNames = [...Array.from({ length: 20 }, (_, i) => `paged-${i}`), 'paged Ω', 'paged "quoted"', 'paged/slash&cursor='];
+
+  it('pages through every computer and relay exactly once, in name order, ending with a null cursor', async () => {
+    await database.db.insert(computers).values(pagedNames.map((name) => ({ name, url: 'http://127.0.0.1:4999' })));
+    const names = (await database.db.select({ name: computers.name }).from(computers).orderBy(asc(computers.name))).map((row) => row.name);
+    expect(names).toEqual(expect.arrayContaining(pagedNames));
+    expect(names.length % 2).toBe(0);
+
+    const inPages = (limit: number) => everyPage<{ name: string }>('/computers', limit);
+    const byFour = await inPages(4);
+    expect(byFour).toHaveLength(Math.ceil(names.length / 4));
+    expect(itemsOf(byFour, 4).map((computer) => computer.name)).toEqual(names);
+    // A last page that is exactly full still says it is the last.
+    const halves = await inPages(names.length / 2);
+    expect(halves).toHaveLength(2);
+    expect(itemsOf(halves, names.length / 2).map((computer) => computer.name)).toEqual(names);
+    const whole = await inPages(names.length);
+    expect(whole).toHaveLength(1);
+    expect(itemsOf(whole, names.length).map((computer) => computer.name)).toEqual(names);
+
+    const relays = itemsOf(await everyPage<{ name: string; computers: number }>('/relays', 1), 1);
+    expect(relays.map((relay) => [relay.name, relay.computers])).toEqual([
+      ['empty', 0],
+      ['relay-1', 1],
+    ]);
+  });
+
+  it('pages through jobs newest first, telling apart jobs created in the same millisecond or at the same instant', async () => {
+    // A key to the millisecond would skip or repeat jobs microseconds apart; one without the id, jobs created together.
+    const instants = ['000001', '000002', '000002', '000002', '000900'].map((micros) => `2020-05-01T10:00:00.${micros}Z`);
+    const past = new Date('2020-05-01T10:00:00Z');
+    await database.db.insert(jobs).values(
+      instants.map((at) => ({
+        type: 'install' as const,
+        packageId: pkg.id,
+        status: 'completed' as const,
+        targetSpec: {},
+        scheduledAt: past,
+        deadline: past,
+        workflowId: 'job-paging-test',
+        createdAt: sql`${at}::timestamptz`,
+        launchedAt: past,
+      })),
+    );
+    const newestFirst = await database.db.select({ id: jobs.id }).from(jobs).orderBy(desc(jobs.createdAt), desc(jobs.id));
+    expect(newestFirst.length).toBeGreaterThan(instants.length);
+
+    const listed = itemsOf(await everyPage<{ id: string }>('/jobs', 2), 2);
+    expect(listed.map((item) => item.id)).toEqual(newestFirst.map((row) => row.id));
+    expect(new Set(listed.map((item) => item.id)).size).toBe(listed.length);
+  });
+
+  it("pages through a job's targets by targetsCursor, all of them and those in one state", async () => {
+    const scheduledAt = new Date(Date.now() + 3600_000).toISOString();
+    const created = await call<{ id: string }>('POST', '/jobs', {
+      ...admin,
+      json: { type: 'install', packageId: pkg.id, targets: { computers: pagedNames }, scheduledAt },
+    });
+    expect(created.status).toBe(201);
+    const jobId = created.body.id;
+    const rows = await database.db
+      .select({ id: jobTargets.targetId, name: jobTargets.name })
+      .from(jobTargets)
+      .where(eq(jobTargets.jobId, jobId))
+      .orderBy(asc(jobTargets.name), asc(jobTargets.targetId));
+    const failed = rows.filter((_, index) => index % 3 === 1);
+    for (const target of failed) await setTarget(jobId, target.id, { state: 'failed' });
+
+    const all = await everyTargetsPage(jobId, 'targetsLimit=5');
+    expect(all).toHaveLength(Math.ceil(pagedNames.length / 5));
+    for (const page of all) expect(page.targetsTotal).toBe(pagedNames.length);
+    const names = all.flatMap((page) => page.targets.map((target) => target.name));
+    expect(names).toEqual(rows.map((row) => row.name));
+    expect(all.at(-1)!.targetsNextCursor).toBeNull();
+
+    const onlyFailed = await everyTargetsPage(jobId, 'targetsLimit=2&state=failed');
+    expect(onlyFailed).toHaveLength(Math.ceil(failed.length / 2));
+    for (const page of onlyFailed) expect(page.targetsTotal).toBe(failed.length);
+    const failedTargets = onlyFailed.flatMap((page) => page.targets);
+    expect(failedTargets.map((target) => target.name)).toEqual(failed.map((row) => row.name));
+    expect(failedTargets.every((target) => target.state === 'failed')).toBe(true);
+    expect(onlyFailed.at(-1)!.targetsNextCursor).toBeNull();
+  });
+
+  it('refuses a malformed cursor and offset paging with 400 in the usual error shape', async () => {
+    const computerCursor = (await call<Paged<unknown>>('GET', '/computers?limit=1', admin)).body.nextCursor!;
+    const garbled = [
+      ['/computers?cursor=not.a.cursor', 'cursor'],
+      [`/relays?cursor=${Buffer.from('{"name": 1}').toString('base64url')}`, 'cursor'],
+      // A cursor of another list: names where jobs have times and ids.
+      [`/jobs?cursor=${computerCursor}`, 'cursor'],
+      [`/jobs/${job.id}?targetsCursor=${computerCursor}`, 'targetsCursor'],
+    ];
+    for (const [path, parameter] of garbled) {
+      const answer = await call<ErrorBody>('GET', path!, admin);
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.error.code).toBe('invalid_input');
+      expect(answer.body.error.details).toEqual([{ path: parameter, message: expect.stringContaining('pass') }]);
+    }
+
+    for (const path of ['/computers?offset=10', '/relays?limit=5&offset=0', '/jobs?offset=50']) {
+      const answer = await call<ErrorBody>('GET', path, admin);
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.error.code).toBe('invalid_input');
+      expect(answer.body.error.message).toContain("offset is no longer accepted: lists page by cursor (pass the previous page's nextCursor as cursor)");
+    }
+    const targetsOffset = await call<ErrorBody>('GET', `/jobs/${job.id}?targetsLimit=1&targetsOffset=1`, admin);
+    expect(targetsOffset.status).toBe(400);
+    expect(targetsOffset.body.error.message).toContain('targetsNextCursor as targetsCursor');
   });
 });

@@ -58,7 +58,7 @@ describe('a crash in the middle of a job', () => {
     const archive = await makeTarGz({ 'install.sh': 'echo run >> "$COURIER_TARGET_DIR/recovered"\n' });
     const upload = await uploadPackage(stack, { name: 'recovered', version: '1.0.0', installCommand: 'sh install.sh' }, archive);
     const computers = await stack.request('GET', '/computers');
-    const pc2 = computers.body.find((computer: { name: string }) => computer.name === 'pc-2');
+    const pc2 = computers.body.items.find((computer: { name: string }) => computer.name === 'pc-2');
     // What the api commits before it starts the workflow; then it dies, and nothing started the workflow.
     const job = await insertJob(stack.database.db, 'install', upload.body.id, [{ kind: 'computer', id: pc2.id, name: 'pc-2' }]);
     await stack.database.db

@@ -43,11 +43,12 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-/** An inventory list as the api answers it, with the fleet's own names only. */
+/** An inventory list that fits one page, with the fleet's own names only. */
 async function inventory(path: string): Promise<{ name: string; url: string; computers?: number }[]> {
   const { status, body } = await stack.request('GET', path);
   expect(status).toBe(200);
-  const items: { name: string; url: string }[] = Array.isArray(body) ? body : body.items;
+  expect(body.nextCursor).toBeNull();
+  const items: { name: string; url: string }[] = body.items;
   return items.filter((item) => item.name.startsWith(`${fleet.ready.namePrefix}-`));
 }
 

@@ -80,7 +80,7 @@ describe('transfer job on the real stack', () => {
     expect(patched.status).toBe(200);
     expect((await copyOn('relay-a')).expiresAt).toBe(pkg.relayExpiresAt);
     const relays = await stack.request('GET', '/relays');
-    const relayView = relays.body.find((relay: { name: string }) => relay.name === 'relay-a');
+    const relayView = relays.body.items.find((relay: { name: string }) => relay.name === 'relay-a');
     expect(relayView.copies.find((copy: { packageId: string }) => copy.packageId === pkg.id).expiresAt).toBe(pkg.relayExpiresAt);
 
     const retransfer = await runJob({ type: 'transfer', targets: { relays: ['relay-a'] } });

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InstallFigures } from './figures.js';
-import { createJob, describeCounts, hasEnded, leadMsFor, uploadRandomPackage, watchJob, type UploadedPackage } from './jobs.js';
+import { createJob, describeCounts, explainOutcomes, hasEnded, leadMsFor, uploadRandomPackage, watchJob, type UploadedPackage } from './jobs.js';
 import { jobWorkflows, rowsWritten, Sampler, settledEgress } from './measures.js';
 import type { BenchLog, BenchStack } from './stack.js';
 
@@ -61,6 +61,7 @@ export async function installPhase(
   const ended = job.finishedAt ? Date.parse(job.finishedAt) : at;
   const courierMs = ended - created.start;
   log(`install job ${job.status} in ${(courierMs / 1000).toFixed(1)} s: ${describeCounts(job.counts)}`);
+  for (const line of await explainOutcomes(stack, job, 'installed')) log(`install: ${line}`);
 
   const installs = await fleetInstallsOf(stack, created.id);
   // The chart runs to the job's end (what finished on the computers before Courier knew is the gap to see)

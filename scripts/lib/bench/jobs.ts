@@ -20,7 +20,7 @@ export interface JobView {
   scheduledAt: string;
   finishedAt: string | null;
   counts: Record<string, number>;
-  targets: { kind: string; id: string; name: string; state: string }[];
+  targets: { kind: string; id: string; name: string; state: string; detail: string | null }[];
 }
 
 /** A job created and the moment it was asked to start. */
@@ -55,27 +55,20 @@ export async function uploadRandomPackage(stack: BenchStack, name: string, size:
   return body;
 }
 
-/** Items per inventory request: the api's default page, which every version accepts. */
+/** Items per inventory request: the api's default page. */
 const PAGE = 10_000;
 
-/** Every item of an inventory list, whether the api answers with an array or with pages (`items`, `nextCursor`). */
+/** Every item of an inventory list, page by page, following each page's `nextCursor`. */
 export async function listAll<T>(stack: BenchStack, path: string): Promise<T[]> {
   const items: T[] = [];
-  for (let offset = 0, cursor: string | undefined; ; ) {
-    const page = await stack.request<T[] | { items: T[]; nextCursor?: string | null }>(
-      'GET',
-      `${path}?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : `&offset=${offset}`}`,
-    );
-    if (Array.isArray(page)) {
-      items.push(...page);
-      if (page.length < PAGE) return items;
-      offset += page.length;
-    } else {
-      items.push(...page.items);
-      if (!page.nextCursor) return items;
-      cursor = page.nextCursor;
-    }
-  }
+  let cursor: string | null = null;
+  do {
+    const after: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const page = await stack.request<{ items: T[]; nextCursor: string | null }>('GET', `${path}?limit=${PAGE}${after}`);
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return items;
 }
 
 /**
@@ -134,4 +127,24 @@ export function describeCounts(counts: Record<string, number>): string {
   return Object.entries(counts)
     .map(([state, count]) => `${state} ${count}`)
     .join(', ');
+}
+
+/** How many of a job's targets to read per state when saying why they ended there. */
+const EXAMPLES_PER_STATE = 200;
+
+/**
+ * Why the job's targets in any state but `wanted` got there: per state, its details with how often each
+ * occurs among the first targets in that state, most frequent first. Empty when every target is `wanted`.
+ */
+export async function explainOutcomes(stack: BenchStack, job: JobView, wanted: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [state, count] of Object.entries(job.counts)) {
+    if (state === wanted || count === 0) continue;
+    const { targets } = await stack.request<JobView>('GET', `/jobs/${job.id}?state=${state}&targetsLimit=${EXAMPLES_PER_STATE}`);
+    const details = new Map<string, number>();
+    for (const target of targets) details.set(target.detail ?? '(no detail)', (details.get(target.detail ?? '(no detail)') ?? 0) + 1);
+    const sorted = [...details].sort((a, b) => b[1] - a[1]);
+    lines.push(`${count} ${state}: ${sorted.map(([detail, times]) => `${times}× ${detail}`).join('; ')}`);
+  }
+  return lines;
 }

@@ -1,0 +1,66 @@
+/**
+ * The query strings of the paged routes: a page size and a cursor (api/cursor.ts), and for one job's
+ * targets a state filter. Lists page one way only: an unknown parameter is a 400, as an unknown body field
+ * is, and the offsets these routes took before (`offset`, `targetsOffset`) are refused naming the cursor to
+ * pass instead, never ignored: a client stepping an ignored offset would read the first page forever.
+ */
+import { z } from 'zod';
+import { computerStates, relayStates } from '../common/states.js';
+import { cursorParam, nameKey, timestampKey } from './cursor.js';
+import { isUuid } from './validation.js';
+
+const uuidKey = z.string().refine(isUuid);
+
+/** Sort key of GET /relays and GET /computers: names are unique. */
+const byNameKey = z.strictObject({ name: nameKey });
+/** Sort key of GET /jobs, newest first; the id orders jobs created in the same microsecond. */
+const jobKeySchema = z.strictObject({ createdAt: timestampKey, id: uuidKey });
+/** Sort key of a job's targets (all of one kind): by name, the id orders equal names. */
+const targetKeySchema = z.strictObject({ name: nameKey, id: uuidKey });
+
+/** Parameters the paged routes used to take, and what replaces each. */
+const replacedBy = new Map([
+  ['offset', "lists page by cursor (pass the previous page's nextCursor as cursor)"],
+  ['targetsOffset', "targets page by cursor (pass the previous answer's targetsNextCursor as targetsCursor)"],
+]);
+
+/** A query string of `shape`'s parameters only. */
+function pagedQuery<Shape extends z.ZodRawShape>(shape: Shape) {
+  const accepted = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code !== 'unrecognized_keys') return undefined;
+      return issue.keys
+        .map((key) => {
+          const replacement = replacedBy.get(key);
+          return replacement ? `${key} is no longer accepted: ${replacement}` : `unknown parameter ${key} (this route takes ${accepted})`;
+        })
+        .join('; ');
+    },
+  });
+}
+
+/** GET /relays and GET /computers. */
+export const inventoryQuerySchema = pagedQuery({
+  limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  cursor: cursorParam(byNameKey, 'nextCursor').optional(),
+});
+
+export type InventoryQuery = z.output<typeof inventoryQuerySchema>;
+
+/** GET /jobs. */
+export const jobsQuerySchema = pagedQuery({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: cursorParam(jobKeySchema, 'nextCursor').optional(),
+});
+
+export type JobsQuery = z.output<typeof jobsQuerySchema>;
+
+/** GET /jobs/:id: a page of targets, optionally only those in one state. */
+export const jobQuerySchema = pagedQuery({
+  targetsLimit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  targetsCursor: cursorParam(targetKeySchema, 'targetsNextCursor').optional(),
+  state: z.union([z.enum(computerStates), z.enum(relayStates)]).optional(),
+});
+
+export type JobQuery = z.output<typeof jobQuerySchema>;
