@@ -4,7 +4,7 @@
  * once on resume), so verification needs no second pass over the file.
  */
 import { createHash } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FetchLike, Log } from './deps.js';
 import { fileSize, hashFileInto } from './files.js';
@@ -39,7 +39,7 @@ export interface DownloadRequest {
   expectedSize: number;
   fetch: FetchLike;
   signal: AbortSignal;
-  onProgress: (bytes: number) => Promise<void>;
+  onProgress: (bytes: number) => void;
 }
 
 /** What was downloaded in all (resumed prefix included). */
@@ -50,6 +50,65 @@ export interface Downloaded {
 
 /** Bytes received but not yet written that make the download wait for the disk. */
 const MAX_UNWRITTEN_BYTES = 1024 * 1024;
+/** Received bytes are gathered up to this much before a write is started (the last write may be smaller). */
+const WRITE_BYTES = 256 * 1024;
+
+/**
+ * Writes a download's chunks in arrival order, gathered into writes of at least WRITE_BYTES while more
+ * arrive (one writev each), so a download costs a few writes however small the network's chunks are.
+ */
+class ChunkWriter {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private writing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  /** Set by drain(): the rest goes out whatever its size. */
+  private ending = false;
+
+  constructor(private readonly file: FileHandle) {}
+
+  /** Queues a chunk; waits only when too much is waiting for the disk. Rethrows a failed write. */
+  async add(chunk: Uint8Array): Promise<void> {
+    this.rethrow();
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.byteLength;
+    if (this.pendingBytes >= WRITE_BYTES) this.writing ??= this.writeAll();
+    if (this.pendingBytes >= MAX_UNWRITTEN_BYTES) await this.writing;
+    this.rethrow();
+  }
+
+  /** Writes what is still queued and resolves once all is written; rejects with the first failed write. */
+  async drain(): Promise<void> {
+    this.ending = true;
+    this.writing ??= this.writeAll();
+    await this.writing;
+    this.rethrow();
+  }
+
+  /** Waits for the write under way, whatever its outcome (before the file is closed after a failure). */
+  async settle(): Promise<void> {
+    await this.writing;
+  }
+
+  private rethrow(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private async writeAll(): Promise<void> {
+    try {
+      while (this.pending.length > 0 && (this.ending || this.pendingBytes >= WRITE_BYTES)) {
+        const chunks = this.pending;
+        this.pending = [];
+        this.pendingBytes = 0;
+        await this.file.writev(chunks);
+      }
+    } catch (error) {
+      this.failure = error instanceof Error ? error : new Error(String(error));
+    } finally {
+      this.writing = undefined;
+    }
+  }
+}
 
 /** Backoff between attempts after a connection error or a 5xx answer. */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000];
@@ -106,31 +165,20 @@ async function downloadOnce(request: DownloadRequest): Promise<Downloaded> {
   if (!response.body) throw new DownloadError(`${request.url} answered without a body`, true);
 
   const file = await open(partialPath, offset > 0 ? 'a' : 'w');
+  const writer = new ChunkWriter(file);
   let received = offset;
-  // Chunks are written in order, one after the other, while the next ones arrive: a thousand computers
-  // downloading in one process (the fleet simulator) would otherwise each wait on every small write.
-  let writes: Promise<unknown> = Promise.resolve();
-  let unwritten = 0;
   try {
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       if (received + chunk.byteLength > expectedSize) throw new OversizeContentError(expectedSize);
       hash.update(chunk);
       received += chunk.byteLength;
-      unwritten += chunk.byteLength;
-      writes = writes.then(async () => {
-        await file.write(chunk);
-        unwritten -= chunk.byteLength;
-      });
-      // Marked as handled here; the error still reaches whoever awaits `writes`.
-      writes.catch(() => undefined);
-      if (unwritten >= MAX_UNWRITTEN_BYTES) await writes;
-      await request.onProgress(received);
+      await writer.add(chunk);
+      request.onProgress(received);
     }
-    await writes;
+    await writer.drain();
     await file.datasync();
   } catch (error) {
-    // Whatever arrived is on disk before the file closes, so the next attempt resumes after it.
-    await writes.catch(() => undefined);
+    await writer.settle();
     signal.throwIfAborted();
     if (error instanceof OversizeContentError) {
       await file.close();
@@ -141,7 +189,6 @@ async function downloadOnce(request: DownloadRequest): Promise<Downloaded> {
   } finally {
     await file.close().catch(() => undefined);
   }
-  // A stream that ended early is a transfer problem, not a content one: the next attempt resumes it.
   if (received < expectedSize) {
     throw new DownloadError(`source ended the content after ${received} of ${expectedSize} bytes`, true);
   }

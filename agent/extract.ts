@@ -2,7 +2,7 @@
  * Safe extraction of package content into a fresh folder. Each archive is listed and checked as a whole
  * by the guard first, so an unsafe archive is refused before a single file is written.
  */
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, link, mkdir } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,9 @@ import * as tar from 'tar';
 import yauzl from 'yauzl';
 import type { PackageFormat } from '../common/manifest.js';
 import { assertSafeEntries, UnsafeArchiveError, type ArchiveEntry } from './archive-guard.js';
+
+/** Why a hard link may fail where a copy works: another file system, or one without hard links. */
+const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EMLINK']);
 
 /**
  * Extracts `contentPath` (a package of `format`) into `destination`, which must exist and be empty.
@@ -110,5 +113,13 @@ async function placeFile(contentPath: string, fileName: string, destination: str
   }
   if (fileName === '' || fileName === '.') throw new UnsafeArchiveError('the package has no file name');
   assertSafeEntries([{ path: fileName, type: 'file' }]);
-  await copyFile(contentPath, join(destination, fileName));
+  const target = join(destination, fileName);
+  // The download is deleted once the order ends, so a second name for its bytes does instead of a copy;
+  // a copy only where the two folders cannot share a file.
+  try {
+    await link(contentPath, target);
+  } catch (error) {
+    if (!CANNOT_LINK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    await copyFile(contentPath, target);
+  }
 }

@@ -3,8 +3,8 @@
  * `writeJsonAtomic`, so a crash leaves either the old or the new file, never half of one.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, fdatasyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -18,22 +18,32 @@ export function safeName(id: string): string {
   );
 }
 
-/** Writes JSON to a temporary sibling, syncs it and renames it over `path`. */
-export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
-  // A unique temporary name, so two writers of the same file never share one.
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temporary, 'w', mode);
+/**
+ * Writes JSON to a temporary sibling, syncs it and renames it over `path`. The steps run synchronously:
+ * records are a few hundred bytes, and asynchronously each of the five would be a trip through libuv's
+ * small thread pool, queued behind every download a busy relay serves (or a simulated fleet receives);
+ * the caller waits for the write either way. Rejects as an async write would.
+ */
+export function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
   try {
-    await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(temporary, path);
+    // A unique temporary name, so two writers of the same file never share one.
+    const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+    const fd = openSync(temporary, 'w', mode);
+    try {
+      writeFileSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(temporary, path);
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      throw error;
+    }
+    return Promise.resolve();
   } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
 }
 

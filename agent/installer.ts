@@ -130,7 +130,9 @@ export class Installer {
           expectedSize: manifest.size,
           fetch: deps.fetch,
           signal,
-          onProgress: (bytes) => (signal.aborted ? Promise.resolve() : deps.book.progress(order, bytes)),
+          onProgress: (bytes) => {
+            if (!signal.aborted) deps.book.progress(order, bytes);
+          },
         },
         deps.retryDelaysMs,
         deps.log,

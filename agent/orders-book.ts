@@ -24,9 +24,6 @@ export type StatusUpdate = Omit<OrderStatus, 'jobId' | 'kind' | 'updatedAt'>;
  */
 export type UpdateListener = (record: OrderRecord) => void;
 
-/** How often, at most, download progress is written to disk; the in-memory status is always current. */
-const PROGRESS_PERSIST_MS = 1000;
-
 /** The package an order is about, whatever its kind. */
 export function orderPackageId(order: Order): string {
   return 'packageId' in order ? order.packageId : order.package.manifest.packageId;
@@ -52,7 +49,6 @@ export class OrdersBook {
   private readonly records = new Map<string, OrderRecord>();
   /** Per-record write chains, so writes of one record land in the order they were made. */
   private readonly writes = new Map<string, Promise<void>>();
-  private readonly persistedAt = new Map<string, number>();
 
   constructor(
     private readonly dir: string,
@@ -117,12 +113,13 @@ export class OrdersBook {
     this.onUpdate?.(record);
   }
 
-  /** Updates the bytes received so far; written to disk at most once a second. */
-  async progress(order: Order, bytes: number): Promise<void> {
+  /**
+   * Updates the bytes received so far, in memory only: a restarted agent resumes the download from what its
+   * partial file holds, so a count on disk would only cost a write per second of every download.
+   */
+  progress(order: Order, bytes: number): void {
     const record = this.require(order);
     record.status = { ...record.status, bytes, updatedAt: this.clock.now().toISOString() };
-    const key = orderKey(order);
-    if (this.clock.now().getTime() - (this.persistedAt.get(key) ?? 0) >= PROGRESS_PERSIST_MS) await this.persist(key);
   }
 
   private require(order: Order): OrderRecord {
@@ -136,7 +133,6 @@ export class OrdersBook {
   }
 
   private persist(key: string): Promise<void> {
-    this.persistedAt.set(key, this.clock.now().getTime());
     const write = (this.writes.get(key) ?? Promise.resolve())
       .catch(() => undefined)
       // Each write takes the record as it is when its turn comes, so the last one always wins.

@@ -15,7 +15,7 @@ export interface CopyRequest {
   package: SignedManifest;
   sourceUrl: string;
   expiresAt: string;
-  onProgress: (bytes: number) => Promise<void>;
+  onProgress: (bytes: number) => void;
 }
 
 /**

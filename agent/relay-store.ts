@@ -30,6 +30,11 @@ export class RelayStore {
   private readonly verified = new Map<string, string>();
   /** Concurrent requests for one unverified copy share one hashing pass. */
   private readonly hashing = new Map<string, Promise<string>>();
+  /**
+   * Metadata as last read or written, by package id (undefined: no copy). Only this store writes it, and a
+   * relay checks it for every download it serves, so it is read from disk once, not per request.
+   */
+  private readonly metadata = new Map<string, RelayCopy | undefined>();
 
   constructor(private readonly dir: string) {}
 
@@ -50,7 +55,12 @@ export class RelayStore {
   }
 
   async read(packageId: string): Promise<RelayCopy | undefined> {
-    return readJsonIfExists<RelayCopy>(this.metadataPath(packageId));
+    if (!this.metadata.has(packageId)) {
+      const read = await readJsonIfExists<RelayCopy>(this.metadataPath(packageId));
+      // A commit or removal while this read was under way has set what is current.
+      if (!this.metadata.has(packageId)) this.metadata.set(packageId, read);
+    }
+    return this.metadata.get(packageId);
   }
 
   /** The package ids of every copy held (metadata present). */
@@ -100,7 +110,9 @@ export class RelayStore {
     await rename(this.partialPath(packageId), this.contentPath(packageId));
     const info = await stat(this.contentPath(packageId));
     this.verified.set(packageId, `${info.size}:${info.mtimeMs}`);
+    this.metadata.delete(packageId);
     await writeJsonAtomic(this.metadataPath(packageId), copy);
+    this.metadata.set(packageId, copy);
   }
 
   /** Removes a copy and any partial transfer of it; true when there was a copy. */
@@ -108,6 +120,7 @@ export class RelayStore {
     this.verified.delete(packageId);
     const had = (await this.read(packageId)) !== undefined;
     // Metadata first: a crash half-way leaves an orphan content file, never metadata without content.
+    this.metadata.set(packageId, undefined);
     await rm(this.metadataPath(packageId), { force: true });
     await rm(this.contentPath(packageId), { force: true });
     await rm(this.partialPath(packageId), { force: true });

@@ -125,7 +125,7 @@ export class Relay implements RoleService {
       return notHeld(packageId);
     }
     deps.log(`relay: the copy of package ${packageId} no longer matches its SHA-256; fetching it again`);
-    const outcome = await fetchCopy(deps, store, { ...copy, package: copy.manifest, onProgress: () => Promise.resolve() }, signal);
+    const outcome = await fetchCopy(deps, store, { ...copy, package: copy.manifest, onProgress: () => undefined }, signal);
     if (outcome.state === 'stored') return { path: store.contentPath(packageId) };
     deps.log(`relay: could not fetch package ${packageId} again: ${outcome.detail ?? outcome.state}`);
     return notHeld(packageId);

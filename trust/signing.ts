@@ -47,10 +47,27 @@ export function signBytes(key: ServerKey, bytes: Uint8Array): Uint8Array {
   return sign(null, bytes, key.privateKey);
 }
 
+/**
+ * Parsed public keys by PEM. Parsing costs as much as the verification itself, and an agent verifies every
+ * order, ticket and manifest against the same key (a relay thousands a minute); only a key rotation adds one.
+ */
+const publicKeys = new Map<string, KeyObject>();
+const MAX_PARSED_KEYS = 16;
+
+function publicKeyOf(pem: string): KeyObject {
+  let key = publicKeys.get(pem);
+  if (!key) {
+    key = createPublicKey(pem);
+    if (publicKeys.size >= MAX_PARSED_KEYS) publicKeys.clear();
+    publicKeys.set(pem, key);
+  }
+  return key;
+}
+
 /** Whether `signature` is the server's over `bytes`; a malformed key or signature is simply false. */
 export function verifyBytes(publicKeyPem: string, bytes: Uint8Array, signature: Uint8Array): boolean {
   try {
-    return verify(null, bytes, publicKeyPem, signature);
+    return verify(null, bytes, publicKeyOf(publicKeyPem), signature);
   } catch {
     return false;
   }

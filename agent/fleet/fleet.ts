@@ -78,7 +78,7 @@ export class Fleet {
     const random = seededRandom(options.seed);
     this.plan = planFleet(options, random);
     this.simulation = new SimulatedInstalls({ installMs: options.installMs, failRate: options.failRate, random });
-    this.host = new FleetHost(controlRoutes(this), deps.log);
+    this.host = new FleetHost(controlRoutes(this), deps.log, (agent, response) => this.traffic.relayServes(agent, response));
     this.traffic = new Traffic(deps.fetch, (url) => this.host.isAgentUrl(url));
   }
 

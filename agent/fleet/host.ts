@@ -12,6 +12,8 @@ import { close, defaultAdvertisedUrl, listen } from '../listen.js';
 
 /** Where the fleet's agents live on the listener. */
 const AGENTS_PATH = '/agents';
+/** A package download, relative to an agent's path. */
+const CONTENT_PATH = /^\/packages\/[^/]+\/content$/;
 
 /** The listener, the agents mounted on it, and which of them are switched off. */
 export class FleetHost implements SharedListener {
@@ -22,8 +24,15 @@ export class FleetHost implements SharedListener {
   private readonly server: Server;
   private baseUrl: string | undefined;
 
-  /** `control` is served under `/fleet`, to loopback clients only. */
-  constructor(control: Router, log: Log) {
+  /**
+   * `control` is served under `/fleet`, to loopback clients only; `onContent` hears of every package download
+   * an agent is about to serve (with the response, to follow it to its end).
+   */
+  constructor(
+    control: Router,
+    log: Log,
+    private readonly onContent: (agent: string, response: Response) => void,
+  ) {
     const app = express();
     app.disable('x-powered-by');
     app.use('/fleet', loopbackOnly, control);
@@ -83,7 +92,7 @@ export class FleetHost implements SharedListener {
   }
 
   /** Lets a request through to a live agent; one switched off, or never mounted, gets no answer at all. */
-  private admit(req: Request, _res: Response, next: NextFunction): void {
+  private admit(req: Request, res: Response, next: NextFunction): void {
     const name = agentName(req);
     if (!this.agents.has(name) || this.switchedOff.has(name)) {
       // As from a machine that is off (or an address where none is): the client sees the connection reset,
@@ -92,6 +101,7 @@ export class FleetHost implements SharedListener {
       return;
     }
     if (req.method === 'POST' && req.path === '/orders') this.ordered.add(name);
+    else if (req.method === 'GET' && CONTENT_PATH.test(req.path)) this.onContent(name, res);
     next();
   }
 

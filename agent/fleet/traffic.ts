@@ -1,9 +1,11 @@
 /**
- * Bytes of package content the fleet's agents downloaded, counted in the fetch they are given (the
- * agents' own download code stays as it is): computers from relays, computers from the managing server,
- * and relays from the managing server. A benchmark reads server egress and relay offload from these. Also
- * the most computers that ever downloaded from one relay at once, which a job's download bound must hold.
+ * Bytes of package content the fleet's agents downloaded (the agents' own code stays as it is): computers
+ * from relays, counted as the fleet's relays serve them in full (floor runs included), and computers and
+ * relays from the managing server, counted in the fetch they are given. A benchmark reads server egress
+ * and relay offload from these. Also the most computers that ever downloaded from one relay at once, which
+ * a job's download bound must hold.
  */
+import type { ServerResponse } from 'node:http';
 import type { FetchLike } from '../deps.js';
 import type { AgentRole } from '../enrolment.js';
 
@@ -15,8 +17,6 @@ export interface ContentBytes {
 }
 
 const CONTENT_PATH = /\/packages\/[^/]+\/content$/;
-/** The agent a fleet URL belongs to: `<listener>/agents/<name>/...`. */
-const AGENT_NAME = /\/agents\/([^/]+)\//;
 
 /** The fleet's download counters and the counting fetch of each role. */
 export class Traffic {
@@ -41,24 +41,21 @@ export class Traffic {
     return Object.fromEntries(this.peakDownloads);
   }
 
-  /** One fetch for all agents of a role: nothing per agent, so a large fleet costs no extra memory here. */
+  /**
+   * One fetch for all agents of a role: nothing per agent, so a large fleet costs no extra memory here.
+   * Downloads from the managing server are counted as they stream in; those from the fleet's own relays
+   * are counted by relayServes(), without a stream in between.
+   */
   fetchFor(role: AgentRole): FetchLike {
     return async (input, init) => {
       const response = await this.fetch(input, init);
-      const { pathname } = new URL(input);
-      if (!response.body || !response.ok || !CONTENT_PATH.test(pathname)) return response;
-      const counter: keyof ContentBytes =
-        role === 'relay' ? 'relaysFromServer' : this.isRelayUrl(input) ? 'computersFromRelays' : 'computersFromServer';
-      const relay = counter === 'computersFromRelays' ? AGENT_NAME.exec(pathname)?.[1] : undefined;
-      if (relay) this.downloadStarts(relay);
+      if (!response.body || !response.ok || this.isRelayUrl(input) || !CONTENT_PATH.test(new URL(input).pathname)) return response;
+      const counter: keyof ContentBytes = role === 'relay' ? 'relaysFromServer' : 'computersFromServer';
       const counted = response.body.pipeThrough(
         new TransformStream<Uint8Array, Uint8Array>({
           transform: (chunk, controller) => {
             this.bytes[counter] += chunk.byteLength;
             controller.enqueue(chunk);
-          },
-          flush: () => {
-            if (relay) this.downloading.set(relay, (this.downloading.get(relay) ?? 1) - 1);
           },
         }),
       );
@@ -66,9 +63,16 @@ export class Traffic {
     };
   }
 
-  private downloadStarts(relay: string): void {
+  /** Counts a download relay `relay` is about to serve, until `response` ends; its bytes once sent in full. */
+  relayServes(relay: string, response: ServerResponse): void {
     const now = (this.downloading.get(relay) ?? 0) + 1;
     this.downloading.set(relay, now);
     if (now > (this.peakDownloads.get(relay) ?? 0)) this.peakDownloads.set(relay, now);
+    response.once('close', () => {
+      this.downloading.set(relay, (this.downloading.get(relay) ?? 1) - 1);
+      if (response.writableFinished && response.statusCode < 300) {
+        this.bytes.computersFromRelays += Number(response.getHeader('content-length') ?? 0);
+      }
+    });
   }
 }
