@@ -40,6 +40,11 @@ export interface DownloadRequest {
   fetch: FetchLike;
   signal: AbortSignal;
   onProgress: (bytes: number) => void;
+  /**
+   * Once the retry delays are used up, the download goes on trying, every last delay, while this holds
+   * (an install order: until the order is no longer valid). Without it, the last failure is final.
+   */
+  keepTrying?: () => boolean;
 }
 
 /** What was downloaded in all (resumed prefix included). */
@@ -111,18 +116,26 @@ class ChunkWriter {
 }
 
 /** Backoff between attempts after a connection error or a 5xx answer. */
-export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000];
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [500, 1000, 2000, 4000, 8000, 15_000];
 
-/** Downloads with retries: transient failures are retried after each of `retryDelaysMs`, then rethrown. */
+/**
+ * Downloads with retries: transient failures are retried after each of `retryDelaysMs` (give or take a
+ * fifth, so computers that lost their relay together do not come back together), then, while
+ * `request.keepTrying` holds, after the last one again and again; then rethrown.
+ */
 export async function download(request: DownloadRequest, retryDelaysMs: readonly number[], log: Log): Promise<Downloaded> {
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await downloadOnce(request);
     } catch (error) {
-      const delay = retryDelaysMs[attempt];
+      const lastDelay = retryDelaysMs.at(-1);
+      const delay = retryDelaysMs[attempt] ?? (request.keepTrying?.() ? lastDelay : undefined);
       if (!(error instanceof DownloadError) || !error.retryable || delay === undefined) throw error;
-      log(`download of ${request.url} failed (${error.message}); retrying in ${delay} ms`);
-      await sleep(delay, undefined, { signal: request.signal });
+      // Every failure while the delays grow; then one line per ten tries, not one per try for hours.
+      if (attempt < retryDelaysMs.length || (attempt - retryDelaysMs.length) % 10 === 0) {
+        log(`download of ${request.url} failed (${error.message}); retrying in about ${delay} ms`);
+      }
+      await sleep(delay * (0.8 + 0.4 * Math.random()), undefined, { signal: request.signal });
     }
   }
 }

@@ -133,6 +133,8 @@ export class Installer {
           onProgress: (bytes) => {
             if (!signal.aborted) deps.book.progress(order, bytes);
           },
+          // A relay or server away for a while is waited for as long as the job still wants the install.
+          keepTrying: () => !hasExpired(order, deps.clock.now()),
         },
         deps.retryDelaysMs,
         deps.log,

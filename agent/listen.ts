@@ -24,11 +24,14 @@ export async function listenAlone(app: RequestListener, where: OwnListener): Pro
   return { url: where.advertiseUrl ?? defaultAdvertisedUrl(host, port), close: () => close(server) };
 }
 
-/** Binds `server` and returns the port it got (a free one when `port` is 0). */
-export async function listen(server: Server, port: number, host: string): Promise<number> {
+/**
+ * Binds `server` and returns the port it got (a free one when `port` is 0). `backlog`: connections the
+ * kernel queues before they are accepted (Node's default is 511; the kernel caps it at somaxconn).
+ */
+export async function listen(server: Server, port: number, host: string, backlog?: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -38,8 +38,6 @@ const worker = await Worker.create({
     downloads: { perRelay: config.downloadsPerRelay, server: config.serverDownloads },
     clock: () => new Date(),
   }),
-  // Installs mostly wait on agents, so many can be followed at once without loading the machine.
-  maxConcurrentActivityTaskExecutions: 200,
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());

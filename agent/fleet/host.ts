@@ -12,6 +12,12 @@ import { close, defaultAdvertisedUrl, listen } from '../listen.js';
 
 /** Where the fleet's agents live on the listener. */
 const AGENTS_PATH = '/agents';
+/**
+ * Connections queued before the fleet's event loop accepts them. The listener stands for thousands of
+ * machines, and with Node's default of 511 a burst of them (orders, downloads) overflows the queue: the
+ * kernel drops their SYNs and clients time out connecting to a machine that is up.
+ */
+const LISTEN_BACKLOG = 4096;
 /** A package download, relative to an agent's path. */
 const CONTENT_PATH = /^\/packages\/[^/]+\/content$/;
 
@@ -48,7 +54,7 @@ export class FleetHost implements SharedListener {
 
   /** Binds the listener (port 0 picks a free one) and returns its base URL. */
   async listen(host: string, port: number): Promise<string> {
-    this.baseUrl = defaultAdvertisedUrl(host, await listen(this.server, port, host));
+    this.baseUrl = defaultAdvertisedUrl(host, await listen(this.server, port, host, LISTEN_BACKLOG));
     return this.baseUrl;
   }
 
