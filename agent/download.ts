@@ -84,6 +84,8 @@ class ChunkWriter {
 
   /** Writes what is still queued and resolves once all is written; rejects with the first failed write. */
   async drain(): Promise<void> {
+    // After a failed write the file may lack bytes before the pending ones: nothing more is appended.
+    this.rethrow();
     this.ending = true;
     this.writing ??= this.writeAll();
     await this.writing;
@@ -191,7 +193,9 @@ async function downloadOnce(request: DownloadRequest): Promise<Downloaded> {
     await writer.drain();
     await file.datasync();
   } catch (error) {
-    await writer.settle();
+    // What arrived is kept on disk, so the next attempt (or the agent's next start) resumes after it.
+    if (error instanceof OversizeContentError) await writer.settle();
+    else await writer.drain().catch(() => undefined);
     signal.throwIfAborted();
     if (error instanceof OversizeContentError) {
       await file.close();
