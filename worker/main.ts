@@ -11,6 +11,7 @@ import { loadConfig } from '../common/config.js';
 import { connectDatabase } from '../db/client.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { loadOrCreateServerKey } from '../trust/signing.js';
+import { bundleWorkflowsApart } from './workflow-bundle.js';
 
 const config = loadConfig(process.env);
 await migrateDatabase(config.databaseUrl);
@@ -25,7 +26,7 @@ const worker = await Worker.create({
   connection,
   namespace: config.temporalNamespace,
   taskQueue: config.taskQueue,
-  workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+  workflowBundle: await bundleWorkflowsApart(fileURLToPath(new URL('../workflows/index.ts', import.meta.url))),
   activities: createActivities({
     db: database.db,
     agents: new AgentClient({ key }),
