@@ -42,7 +42,7 @@ function pagedQuery<Shape extends z.ZodRawShape>(shape: Shape) {
 
 /** GET /relays and GET /computers. */
 export const inventoryQuerySchema = pagedQuery({
-  limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   cursor: cursorParam(byNameKey, 'nextCursor').optional(),
 });
 
