@@ -22,28 +22,23 @@ export function safeName(id: string): string {
  * Writes JSON to a temporary sibling, syncs it and renames it over `path`. The steps run synchronously:
  * records are a few hundred bytes, and asynchronously each of the five would be a trip through libuv's
  * small thread pool, queued behind every download a busy relay serves (or a simulated fleet receives);
- * the caller waits for the write either way. Rejects as an async write would.
+ * the caller waits for the write either way.
  */
-export function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
+export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
+  // A unique temporary name, so two writers of the same file never share one.
+  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(temporary, 'w', mode);
   try {
-    // A unique temporary name, so two writers of the same file never share one.
-    const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-    const fd = openSync(temporary, 'w', mode);
-    try {
-      writeFileSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      renameSync(temporary, path);
-    } catch (error) {
-      rmSync(temporary, { force: true });
-      throw error;
-    }
-    return Promise.resolve();
+    writeFileSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(temporary, path);
   } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    rmSync(temporary, { force: true });
+    throw error;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * What bounds a job's work in flight: download slots per relay, not worker slots. On the fleet simulator
  * against the real stack, a job's `downloadsPerRelay` holds on every relay, counted where the downloads
- * really happen (the fleet's own fetch); the same job without it downloads many more at once.
+ * really happen, as the fleet's relays serve them; the same job without it downloads many more at once.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';

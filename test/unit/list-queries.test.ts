@@ -5,15 +5,10 @@ import { encodeCursor } from '../../api/cursor.js';
 import { InvalidInput } from '../../api/errors.js';
 import { inventoryQuerySchema, jobQuerySchema, jobsQuerySchema } from '../../api/list-queries.js';
 import { parseInput } from '../../api/validation.js';
+import { thrown } from '../support/thrown.js';
 
 function rejection(run: () => unknown): InvalidInput {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidInput) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidInput');
+  return thrown(InvalidInput, run);
 }
 
 describe('inventory and jobs queries', () => {

@@ -12,27 +12,16 @@ import {
   resolveJobSchedule,
   safeFileName,
 } from '../../api/validation.js';
+import { thrown } from '../support/thrown.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
 function rejection(run: () => unknown): InvalidInput {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof InvalidInput) return error;
-    throw error;
-  }
-  throw new Error('expected an InvalidInput');
+  return thrown(InvalidInput, run);
 }
 
 function unprocessable(run: () => unknown): Unprocessable {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof Unprocessable) return error;
-    throw error;
-  }
-  throw new Error('expected an Unprocessable');
+  return thrown(Unprocessable, run);
 }
 
 function issuePaths(error: InvalidInput): string[] {

@@ -142,7 +142,10 @@ export async function explainOutcomes(stack: BenchStack, job: JobView, wanted: s
     if (state === wanted || count === 0) continue;
     const { targets } = await stack.request<JobView>('GET', `/jobs/${job.id}?state=${state}&targetsLimit=${EXAMPLES_PER_STATE}`);
     const details = new Map<string, number>();
-    for (const target of targets) details.set(target.detail ?? '(no detail)', (details.get(target.detail ?? '(no detail)') ?? 0) + 1);
+    for (const target of targets) {
+      const detail = target.detail ?? '(no detail)';
+      details.set(detail, (details.get(detail) ?? 0) + 1);
+    }
     const sorted = [...details].sort((a, b) => b[1] - a[1]);
     lines.push(`${count} ${state}: ${sorted.map(([detail, times]) => `${times}× ${detail}`).join('; ')}`);
   }
