@@ -11,13 +11,14 @@ import { getJob, listJobs } from '../services/job-views.js';
 import { cancelJob, createJob, rerunJob } from '../services/jobs.js';
 import { BatchNudges } from '../services/batch-nudges.js';
 import { recordOfferChoice } from '../services/offer-choices.js';
-import { recordOrderReport } from '../services/order-reports.js';
+import { OrderReports } from '../services/order-reports.js';
 import { jobRequestSchema, offerChoiceSchema, orderReportSchema, parseInput } from '../validation.js';
 
 /** Mounts the job routes. */
 export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
   const router = Router();
   const nudges = new BatchNudges(deps.temporal);
+  const reports = new OrderReports(deps, nudges);
   router.post('/jobs', guards.admin, jobJsonBody, async (req, res) => {
     res.status(201).json(await createJob(deps, parseInput(jobRequestSchema, req.body)));
   });
@@ -41,7 +42,7 @@ export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
   });
   router.post('/jobs/:id/reports', guards.computer, jsonBody, async (req: Request<{ id: string }>, res) => {
     const report = parseInput(orderReportSchema, req.body);
-    res.status(202).json(await recordOrderReport(deps, nudges, req.params.id, computerIdOf(res), report));
+    res.status(202).json(await reports.record(req.params.id, computerIdOf(res), report));
   });
   return router;
 }

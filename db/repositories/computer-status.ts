@@ -46,6 +46,10 @@ export interface RecordedStatus {
  * Records an install order's status on its target. A target that has ended never changes, and a target
  * already installing never goes back to downloading (reports of one order arrive in order, but an answer
  * to a status query may cross a report). Every status counts as a sign of life (`lastReportAt`).
+ *
+ * One statement records it, with the installed-package record for `installed`, since reports are most of
+ * a fleet's traffic to the api. A second query runs only for a status that was not taken, to say what the
+ * target is instead.
  */
 export async function recordComputerStatus(
   db: Database,
@@ -58,7 +62,7 @@ export async function recordComputerStatus(
   const final = finalOrderStates.has(status.state);
   const notEnded = notInArray(jobTargets.state, [...terminalTargetStates]);
   const notBackwards = state === 'downloading' ? sql`${jobTargets.state} <> 'installing'` : undefined;
-  const [row] = await db
+  const update = db
     .update(jobTargets)
     .set({
       state,
@@ -70,15 +74,18 @@ export async function recordComputerStatus(
     })
     .where(and(matchesTarget(target), notEnded, notBackwards))
     .returning({ batchWorkflowId: jobTargets.batchWorkflowId });
-  if (row) {
-    if (status.state === 'installed') {
-      await db
-        .insert(installations)
-        .values({ computerId: target.targetId, packageId: pkg.id, jobId: target.jobId, installedAt: new Date(status.updatedAt) })
-        .onConflictDoNothing();
-    }
-    return { state, recorded: true, ended: final, batchWorkflowId: row.batchWorkflowId };
-  }
+  const recordInstalled =
+    status.state === 'installed'
+      ? sql`, installed as (
+          insert into ${installations} (computer_id, package_id, job_id, installed_at)
+          select ${target.targetId}::uuid, ${pkg.id}::uuid, ${target.jobId}::uuid, ${new Date(status.updatedAt).toISOString()}::timestamptz from updated
+          on conflict do nothing)`
+      : sql``;
+  // getSQL(): embedded as a statement; drizzle would parenthesise the builder itself as a subquery.
+  const [row] = await db.execute<{ batch_workflow_id: string | null }>(
+    sql`with updated as (${update.getSQL()})${recordInstalled} select batch_workflow_id from updated`,
+  );
+  if (row) return { state, recorded: true, ended: final, batchWorkflowId: row.batch_workflow_id };
   const [current] = await db
     .select({ state: jobTargets.state, batchWorkflowId: jobTargets.batchWorkflowId })
     .from(jobTargets)
@@ -91,7 +98,11 @@ export async function recordComputerStatus(
   };
 }
 
-/** Whether the batch still has computers downloading or installing (see the `job_targets_working` index). */
+/**
+ * Whether the batch still has computers downloading or installing (see the `job_targets_working` index).
+ * Asked after the status that ended a target has been committed, in a statement of its own: of two last
+ * computers ending at once, the later one to ask then sees both ended, so the batch is always nudged.
+ */
 export async function batchHasWorkingComputers(db: Database, jobId: string, batchWorkflowId: string): Promise<boolean> {
   const rows = await db
     .select({ one: sql`1` })

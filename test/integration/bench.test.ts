@@ -82,6 +82,16 @@ describe('npm run bench on 300 computers and 3 relays', () => {
     expect(responseMs.computers).toBeGreaterThan(0);
   });
 
+  it('reads the CPU time each process used during the job and during the floor', () => {
+    const { install, floor } = result.figures;
+    // The fleet's agents download and verify every package in both; only Courier's run has the others busy.
+    expect(install.cpuSeconds.fleet).toBeGreaterThan(0);
+    expect(floor.cpuSeconds.fleet).toBeGreaterThan(0);
+    for (const name of ['api', 'worker', 'temporal', 'postgres']) expect([name, install.cpuSeconds[name]]).toEqual([name, expect.any(Number)]);
+    expect(install.cpuSeconds.api).toBeGreaterThan(0);
+    expect(install.cpuSeconds.postgres).toBeGreaterThan(0);
+  });
+
   it('carries out the offer choices as made: a tenth installed, a tenth declined, the rest still offered', () => {
     const offer = result.figures.offer!;
     expect(offer.choices).toEqual({ install: COMPUTERS / 10, decline: COMPUTERS / 10, refused: 0 });

@@ -18,6 +18,8 @@ export interface InstallFigures {
   workflows: JobWorkflows;
   /** Rows PostgreSQL wrote during the job (inserts, updates, deletes), in all and per computer. */
   postgresRows: { total: number; perComputer: number };
+  /** CPU seconds each process used from the execution time to the job's end (PostgreSQL: all its processes). */
+  cpuSeconds: Record<string, number>;
 }
 
 /** The same downloads and installs with no Temporal and no database. */
@@ -28,6 +30,8 @@ export interface FloorFigures {
   retries: number;
   downloadsPerRelay: number;
   series: Point[];
+  /** CPU seconds each process used while the floor ran. */
+  cpuSeconds: Record<string, number>;
 }
 
 /** The offer job (step 4). */

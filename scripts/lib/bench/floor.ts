@@ -13,7 +13,7 @@ import { signTicket } from '../../../trust/orders.js';
 import { loadOrCreateServerKey } from '../../../trust/signing.js';
 import type { FloorFigures } from './figures.js';
 import { listAll, type UploadedPackage } from './jobs.js';
-import type { Point } from './measures.js';
+import { cpuSeconds, cpuUsedBetween, type Point } from './measures.js';
 import type { BenchLog, BenchStack } from './stack.js';
 
 /** How often the bench asks the fleet how the floor is going. */
@@ -42,6 +42,7 @@ export async function floorPhase(stack: BenchStack, pkg: UploadedPackage, instal
     downloadsPerRelay: DEFAULT_DOWNLOADS_PER_RELAY,
     computers,
   };
+  const cpuBefore = await cpuSeconds(stack.pids);
   const started = await stack.fleet<FloorProgress>('POST', '/floor', request);
   if (started.status !== 202) throw new Error(`floor: the fleet answered HTTP ${started.status}: ${JSON.stringify(started.body)}`);
   let progress = started.body;
@@ -54,6 +55,7 @@ export async function floorPhase(stack: BenchStack, pkg: UploadedPackage, instal
       loggedAt = Date.now();
     }
   }
+  const cpu = cpuUsedBetween(cpuBefore, await cpuSeconds(stack.pids));
   if (progress.error) throw new Error(`floor: ${progress.error}`);
   const ms = progress.ms ?? 0;
   log(`floor: ${progress.finished} computers in ${(ms / 1000).toFixed(1)} s`);
@@ -64,6 +66,7 @@ export async function floorPhase(stack: BenchStack, pkg: UploadedPackage, instal
     retries: progress.retries,
     downloadsPerRelay: DEFAULT_DOWNLOADS_PER_RELAY,
     series: finishedOverTime(progress.finishedAtMs),
+    cpuSeconds: cpu,
   };
 }
 

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InstallFigures } from './figures.js';
 import { createJob, describeCounts, explainOutcomes, hasEnded, leadMsFor, uploadRandomPackage, watchJob, type UploadedPackage } from './jobs.js';
-import { jobWorkflows, rowsWritten, Sampler, settledEgress } from './measures.js';
+import { cpuSeconds, cpuUsedBetween, jobWorkflows, rowsWritten, Sampler, settledEgress } from './measures.js';
 import type { BenchLog, BenchStack } from './stack.js';
 
 /** The fleet's in-memory install progress of one job (GET /fleet/installs). */
@@ -47,6 +47,7 @@ export async function installPhase(
   if (created.lateMs > 0) log(`install: POST /jobs answered ${created.lateMs} ms after the execution time; timing from the answer`);
   await sleep(Math.max(0, created.start - Date.now()), undefined, { signal: stack.signal });
 
+  const cpuBefore = await cpuSeconds(stack.pids);
   const sampler = new Sampler(created.start, async () => (await fleetInstallsOf(stack, created.id)).finished);
   let job;
   let at;
@@ -58,6 +59,7 @@ export async function installPhase(
   } finally {
     sampler.stop();
   }
+  const cpu = cpuUsedBetween(cpuBefore, await cpuSeconds(stack.pids));
   const ended = job.finishedAt ? Date.parse(job.finishedAt) : at;
   const courierMs = ended - created.start;
   log(`install job ${job.status} in ${(courierMs / 1000).toFixed(1)} s: ${describeCounts(job.counts)}`);
@@ -86,6 +88,7 @@ export async function installPhase(
       egress,
       workflows,
       postgresRows: { total: rows, perComputer: Math.round((rows / fleet.computers) * 100) / 100 },
+      cpuSeconds: cpu,
     },
   };
 }

@@ -2,9 +2,9 @@
  * The benchmark's instruments, each reading one thing from outside Courier's code: a sampler of a count
  * over time (for the chart), peak RSS of processes (VmHWM), rows PostgreSQL wrote (pg_stat_user_tables),
  * the job's workflows and their history lengths (Temporal visibility and describe), the api's response
- * times, and what the api served of a package (its served-bytes record).
+ * times, what the api served of a package (its served-bytes record), and the CPU time each process used.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import postgres from 'postgres';
@@ -84,6 +84,44 @@ export class PeakMemory {
       }),
     );
   }
+}
+
+/** Linux reports CPU time in USER_HZ ticks, which its ABI fixes at 100 a second. */
+const TICKS_PER_SECOND = 100;
+
+/** User plus system CPU seconds of process `pid` (all its threads) so far; 0 for a process that is gone. */
+async function cpuSecondsOf(pid: string | number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name, which may hold spaces: state is the first, utime the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / TICKS_PER_SECOND;
+}
+
+/** Every PostgreSQL process on the machine (postmaster and backends): the server is shared, not started by the run. */
+async function postgresPids(): Promise<string[]> {
+  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
+  const named = await Promise.all(pids.map(async (pid) => ((await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'postgres' ? pid : '')));
+  return named.filter((pid) => pid !== '');
+}
+
+/**
+ * CPU seconds used so far by each named process, and by PostgreSQL (all its processes). Two readings'
+ * difference is what a phase cost: on a machine whose cores every process shares, it shows where a
+ * phase's time went. Backends that ended between two readings are not counted, so PostgreSQL's figure is
+ * a lower bound.
+ */
+export async function cpuSeconds(pids: Record<string, number>): Promise<Record<string, number>> {
+  const used: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) used[name] = await cpuSecondsOf(pid);
+  let postgresSeconds = 0;
+  for (const pid of await postgresPids()) postgresSeconds += await cpuSecondsOf(pid);
+  used.postgres = postgresSeconds;
+  return used;
+}
+
+/** What each process used between two cpuSeconds() readings, rounded to a tenth of a second. */
+export function cpuUsedBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([name, seconds]) => [name, Math.round((seconds - (before[name] ?? 0)) * 10) / 10]));
 }
 
 /**

@@ -36,6 +36,16 @@ function bytes(value: number): string {
   return `${value} B`;
 }
 
+/** Each process's CPU seconds, largest first, with the total and what it comes to per computer. */
+function cpuUse(used: Record<string, number>, computers: number): string {
+  const total = Object.values(used).reduce((sum, seconds) => sum + seconds, 0);
+  const each = Object.entries(used)
+    .filter(([, seconds]) => seconds >= 0.05)
+    .sort(([, a], [, b]) => b - a)
+    .map(([name, seconds]) => `${name} ${seconds.toFixed(1)}`);
+  return `${total.toFixed(1)}: ${each.join(', ')} (${((total * 1000) / computers).toFixed(1)} ms per computer)`;
+}
+
 /** One line saying what was run. */
 export function describeConfiguration(config: BenchFigures['config']): string {
   return `${count(config.computers)} computers, ${config.relays} relays, ${bytes(config.sizeBytes)} package, ${count(config.installMs)} ms installs`;
@@ -60,6 +70,8 @@ export function figureRows(figures: BenchFigures): [string, string][] {
     ["the job's workflows", `${count(install.workflows.workflows)} (${count(install.workflows.runs)} runs)`],
     ['peak RSS: api, worker', `${mib(rss.api ?? 0)}, ${mib(rss.worker ?? 0)} (fleet ${mib(rss.fleet ?? 0)}, Temporal ${mib(rss.temporal ?? 0)})`],
     ['PostgreSQL rows written per computer (install job)', `${install.postgresRows.perComputer} (${count(install.postgresRows.total)} in all)`],
+    ['CPU used by the install job (core-seconds)', cpuUse(install.cpuSeconds, config.computers)],
+    ['CPU used by the floor (core-seconds)', cpuUse(floor.cpuSeconds, config.computers)],
     ['GET /jobs/:id, GET /computers (median of 5)', `${figures.responseMs.job} ms, ${figures.responseMs.computers} ms`],
   ];
   if (offer) {
