@@ -43,6 +43,9 @@ async function runFolderParent(): Promise<string> {
   return (await access(memory, constants.W_OK).then(() => true, () => false)) ? memory : tmpdir();
 }
 
+/** The fleet simulator's heap limit, in MiB. */
+const FLEET_HEAP_MIB = 12 * 1024;
+
 /** Names every computer and relay of the run's fleet. */
 export const FLEET_PREFIX = 'bench';
 
@@ -183,7 +186,9 @@ export class BenchStack {
     const args = ['--computers', String(fleet.computers), '--relays', String(fleet.relays), '--install-ms', String(fleet.installMs)];
     args.push('--server', this.apiUrl, '--name-prefix', FLEET_PREFIX, '--data-dir', join(this.folder, 'fleet'), '--enroll-concurrency', '32');
     // The secret travels in the environment, not in the process listing.
-    const child = spawnProcess('fleet', process.execPath, ['--expose-gc', '--import', 'tsx', `${root}scripts/fleet.ts`, ...args], {
+    // The fleet stands for every computer's memory at once: 100,000 agents outgrow V8's default heap of about 4 GiB.
+    const heap = `--max-old-space-size=${FLEET_HEAP_MIB}`;
+    const child = spawnProcess('fleet', process.execPath, ['--expose-gc', heap, '--import', 'tsx', `${root}scripts/fleet.ts`, ...args], {
       cwd: root,
       env: { ...env, COURIER_ENROLL_SECRET: this.enrollSecret },
       logFile: join(this.logsDir, 'fleet.log'),
