@@ -21,7 +21,8 @@ import { orderShapeProblem } from './order-shape.js';
 import { isFinal, orderKey, OrdersBook, type OrderRecord } from './orders-book.js';
 import { agentPaths, type AgentPaths } from './paths.js';
 import { Relay } from './relay.js';
-import { OrderReporter, type ReportBackoff } from './reporter.js';
+import type { Backoff } from './backoff.js';
+import { OrderReporter } from './reporter.js';
 import type { RoleService } from './role.js';
 import type { CommandRunner } from './run-command.js';
 import { startSelfService, type SelfServicePage } from './self-service/server.js';
@@ -47,7 +48,7 @@ export interface AgentOptions {
   /** Computers: runs install commands (default: `sh -c` for real); the fleet simulator passes a simulated one. */
   runCommand?: CommandRunner;
   /** Computers: backoff between attempts to report an install order after a connection error or 5xx. */
-  reportBackoff?: ReportBackoff;
+  reportBackoff?: Backoff;
 }
 
 /** Where start() listens when the agent has a listener of its own. */
@@ -92,8 +93,8 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.paths = agentPaths(options.dataDir);
-    this.book = new OrdersBook(this.paths.orders, options.clock, (record) => this.reporter?.report(record));
     this.log = (message) => options.log(`courier agent ${options.name} (${options.role}): ${message}`);
+    this.book = new OrdersBook(this.paths.orders, options.clock, this.log, (record) => this.reporter?.report(record));
     const deps = {
       paths: this.paths,
       book: this.book,
@@ -107,7 +108,7 @@ export class Agent {
       this.role = new Relay({ ...deps, sweepIntervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS });
     } else {
       const forward = (jobId: string, choice: OfferChoice) => this.forwardChoice(jobId, choice);
-      this.offers = new Offers({ book: this.book, clock: options.clock, choicesDir: this.paths.choices, forward });
+      this.offers = new Offers({ book: this.book, clock: options.clock, choicesDir: this.paths.choices, forward, log: this.log });
       this.role = new Computer(deps, this.offers, options.runCommand);
       this.reporter = new OrderReporter({
         serverUrl: options.serverUrl,

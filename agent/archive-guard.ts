@@ -1,6 +1,8 @@
 /**
  * The safety rules for archive entries, checked on the whole listing before anything is written: no
- * absolute paths, no `..` segments, no links whose target leaves the extraction folder, no special files.
+ * absolute paths, no `..` segments, no links whose target leaves the extraction folder, no special files,
+ * and no more entries or unpacked bytes than the limits allow (an archive bomb is refused while it is
+ * being listed, before it has been unpacked even once).
  * Paths are resolved lexically; that is exact only when no path runs *through* a symbolic link, so that
  * is refused too (a link `b -> .` would otherwise make `b/..` the folder's parent).
  */
@@ -13,6 +15,38 @@ export interface ArchiveEntry {
   linkTarget?: string;
   /** The format's own name for the type, for messages about `other` entries. */
   typeName?: string;
+  /** Files: the unpacked size the archive declares (which is what is written: extraction checks it). */
+  size?: number;
+}
+
+/** The most an archive may unpack to. */
+export interface ExtractionLimits {
+  /** Total unpacked bytes of all its files. */
+  maxBytes: number;
+  /** Entries of every kind, folders and links included. */
+  maxEntries: number;
+}
+
+/** Larger than any software package an agent installs; far smaller than a bomb unpacks to. */
+export const DEFAULT_EXTRACTION_LIMITS: ExtractionLimits = { maxBytes: 8 * 2 ** 30, maxEntries: 100_000 };
+
+/** Counts entries and declared bytes as an archive is listed; throws UnsafeArchiveError past a limit. */
+export class ExtractionBudget {
+  private entries = 0;
+  private bytes = 0;
+
+  constructor(private readonly limits: ExtractionLimits) {}
+
+  count(entry: ArchiveEntry): void {
+    this.entries += 1;
+    this.bytes += entry.size ?? 0;
+    if (this.entries > this.limits.maxEntries) {
+      throw new UnsafeArchiveError(`the archive has more than ${this.limits.maxEntries} entries, the most a package may have`);
+    }
+    if (this.bytes > this.limits.maxBytes) {
+      throw new UnsafeArchiveError(`the archive unpacks to more than ${this.limits.maxBytes} bytes, the most a package may (at "${entry.path}")`);
+    }
+  }
 }
 
 /** The archive would write outside its folder or create something an install has no business creating. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jittered } from './backoff.js';
 import type { FetchLike, Log } from './deps.js';
 import { fileSize, hashFileInto } from './files.js';
 
@@ -137,7 +138,7 @@ export async function download(request: DownloadRequest, retryDelaysMs: readonly
       if (attempt < retryDelaysMs.length || (attempt - retryDelaysMs.length) % 10 === 0) {
         log(`download of ${request.url} failed (${error.message}); retrying in about ${delay} ms`);
       }
-      await sleep(delay * (0.8 + 0.4 * Math.random()), undefined, { signal: request.signal });
+      await sleep(jittered(delay), undefined, { signal: request.signal });
     }
   }
 }

@@ -1,10 +1,13 @@
 /**
  * Enrolment with the managing server (`POST /api/v1/enroll`). An agent enrols at every start: that tells
  * the server its current URL and gets it a fresh token. The answer is kept in identity.json (mode 0600).
+ * Machines boot in any order: an agent waits, with backoff, for a server that is away and for a relay that
+ * has not enrolled yet, and gives up only when the server refuses it for good.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { causeMessage } from '../common/errors.js';
+import { backoffDelayMs, type Backoff } from './backoff.js';
 import type { FetchLike, Log } from './deps.js';
 import { writeJsonAtomic } from './files.js';
 
@@ -16,7 +19,7 @@ const identitySchema = z.object({ id: z.string().min(1), token: z.string().min(1
 /** What the server issued: the agent's id, its bearer token, and the key orders are verified with. */
 export type Identity = z.infer<typeof identitySchema>;
 
-/** The server answered with a client error: retrying would not help, so the agent gives up. */
+/** The server refused the enrolment for good (a wrong secret, a bad request): retrying would not help. */
 export class EnrolmentRefused extends Error {
   constructor(message: string) {
     super(message);
@@ -37,13 +40,22 @@ export interface EnrolmentRequest {
   fetch: FetchLike;
   signal: AbortSignal;
   log: Log;
+  backoff?: Backoff;
 }
 
-/** Backoff while the server is unreachable: it may simply be starting up alongside the agent. */
-const FIRST_RETRY_MS = 250;
-const MAX_RETRY_MS = 5000;
+/** The server may be starting alongside the agent: try again soon, then every half minute or so. */
+const DEFAULT_ENROL_BACKOFF: Backoff = { firstMs: 250, maxMs: 30_000 };
 
-/** Enrols, retrying for as long as the server is unreachable or answers 5xx (until `signal` aborts). */
+/** Answers that mean "not now" rather than "never". */
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429]);
+
+/** The api's error code for a computer whose relay has not enrolled yet: the relay may still be booting. */
+const RELAY_NOT_YET_ENROLLED = 'unknown_relay';
+
+/**
+ * Enrols, waiting with backoff for as long as the server is unreachable, busy (5xx, 408, 429) or does not
+ * know the computer's relay yet, until `signal` aborts; each wait is logged with its reason.
+ */
 export async function enrol(request: EnrolmentRequest): Promise<Identity> {
   const endpoint = `${request.serverUrl.replace(/\/+$/, '')}/api/v1/enroll`;
   const body = JSON.stringify({
@@ -52,15 +64,16 @@ export async function enrol(request: EnrolmentRequest): Promise<Identity> {
     url: request.url,
     ...(request.relayName === undefined ? {} : { relay: request.relayName }),
   });
-  for (let delay = FIRST_RETRY_MS; ; delay = Math.min(delay * 2, MAX_RETRY_MS)) {
+  for (let failures = 1; ; failures += 1) {
     const problem = await attempt(endpoint, body, request);
     if (typeof problem !== 'string') return problem;
+    const delay = backoffDelayMs(request.backoff ?? DEFAULT_ENROL_BACKOFF, failures);
     request.log(`cannot enrol at ${endpoint} yet (${problem}); retrying in ${delay} ms`);
     await sleep(delay, undefined, { signal: request.signal });
   }
 }
 
-/** One attempt: the identity, or why it is worth trying again. Throws EnrolmentRefused on a 4xx. */
+/** One attempt: the identity, or why it is worth trying again. Throws EnrolmentRefused on a refusal for good. */
 async function attempt(endpoint: string, body: string, request: EnrolmentRequest): Promise<Identity | string> {
   let response: Response;
   try {
@@ -75,9 +88,11 @@ async function attempt(endpoint: string, body: string, request: EnrolmentRequest
     return `server unreachable: ${causeMessage(error)}`;
   }
   const text = await response.text();
-  if (response.status >= 500) return `server answered HTTP ${response.status}`;
+  if (response.status >= 500 || RETRYABLE_STATUSES.has(response.status)) return `server answered HTTP ${response.status}`;
   if (!response.ok) {
-    throw new EnrolmentRefused(`enrolment refused by the server (HTTP ${response.status}): ${errorMessage(text)}`);
+    const refusal = errorOf(text);
+    if (refusal.code === RELAY_NOT_YET_ENROLLED) return `waiting for relay "${request.relayName}" to enrol: ${refusal.message}`;
+    throw new EnrolmentRefused(`enrolment refused by the server (HTTP ${response.status}): ${refusal.message}`);
   }
   const parsed = identitySchema.safeParse(parseJson(text));
   if (!parsed.success) throw new EnrolmentRefused('the server answered the enrolment with an unexpected body');
@@ -92,9 +107,12 @@ function parseJson(text: string): unknown {
   }
 }
 
-function errorMessage(text: string): string {
-  const body = parseJson(text) as { error?: { message?: unknown } } | undefined;
-  return typeof body?.error?.message === 'string' ? body.error.message : text.slice(0, 200) || 'no reason given';
+/** The code and message of the api's error body, or an excerpt of any other body. */
+function errorOf(text: string): { code?: string; message: string } {
+  const body = parseJson(text) as { error?: { code?: unknown; message?: unknown } } | undefined;
+  const code = typeof body?.error?.code === 'string' ? body.error.code : undefined;
+  const message = typeof body?.error?.message === 'string' ? body.error.message : text.slice(0, 200) || 'no reason given';
+  return { code, message };
 }
 
 /** Keeps the identity in the data folder, readable by the agent's user only (it holds the token). */

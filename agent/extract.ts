@@ -1,15 +1,23 @@
 /**
  * Safe extraction of package content into a fresh folder. Each archive is listed and checked as a whole
- * by the guard first, so an unsafe archive is refused before a single file is written.
+ * by the guard first, so an unsafe archive (or one larger than the extraction limits) is refused before a
+ * single file is written.
  */
 import { copyFile, link, mkdir } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
 import type { PackageFormat } from '../common/manifest.js';
-import { assertSafeEntries, UnsafeArchiveError, type ArchiveEntry } from './archive-guard.js';
+import {
+  assertSafeEntries,
+  DEFAULT_EXTRACTION_LIMITS,
+  ExtractionBudget,
+  UnsafeArchiveError,
+  type ArchiveEntry,
+  type ExtractionLimits,
+} from './archive-guard.js';
 
 /** Why a hard link may fail where a copy works: another file system, or one without hard links. */
 const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EMLINK']);
@@ -24,12 +32,13 @@ export async function extractPackage(
   format: PackageFormat,
   fileName: string,
   destination: string,
+  limits: ExtractionLimits = DEFAULT_EXTRACTION_LIMITS,
 ): Promise<void> {
   switch (format) {
     case 'tar.gz':
-      return extractTar(contentPath, destination);
+      return extractTar(contentPath, destination, new ExtractionBudget(limits));
     case 'zip':
-      return extractZip(contentPath, destination);
+      return extractZip(contentPath, destination, new ExtractionBudget(limits));
     case 'file':
       return placeFile(contentPath, fileName, destination);
   }
@@ -52,16 +61,28 @@ function tarEntryType(type: string): ArchiveEntry['type'] {
   }
 }
 
-/** Lists the archive (node-tar reports paths exactly as stored), checks it, then extracts it. */
-async function extractTar(contentPath: string, destination: string): Promise<void> {
+/**
+ * Lists the archive (node-tar reports paths exactly as stored, and sizes as written), checks it, then
+ * extracts it. The listing stops at the first entry past a limit.
+ */
+async function extractTar(contentPath: string, destination: string, budget: ExtractionBudget): Promise<void> {
   const entries: ArchiveEntry[] = [];
-  await tar.t({
-    file: contentPath,
+  const lister = tar.t({
     strict: true,
     onReadEntry: (entry) => {
-      entries.push({ path: entry.path, type: tarEntryType(entry.type), linkTarget: entry.linkpath, typeName: entry.type });
+      const type = tarEntryType(entry.type);
+      const listed: ArchiveEntry = { path: entry.path, type, linkTarget: entry.linkpath, typeName: entry.type, size: type === 'file' ? entry.size : 0 };
+      try {
+        budget.count(listed);
+      } catch (error) {
+        // Stops reading there: the rest of a bomb is never even decompressed.
+        lister.abort(error as Error);
+        return;
+      }
+      entries.push(listed);
     },
   });
+  await pipeline(createReadStream(contentPath), lister);
   assertSafeEntries(entries);
   // strict turns node-tar's own warnings (which it would otherwise skip past) into errors; owners are
   // never taken from the archive, even when the agent runs as root.
@@ -75,6 +96,11 @@ function zipUnixMode(entry: yauzl.Entry): number | undefined {
 }
 
 function zipEntry(entry: yauzl.Entry): ArchiveEntry {
+  const listed = zipEntryKind(entry);
+  return listed.type === 'file' ? { ...listed, size: entry.uncompressedSize } : listed;
+}
+
+function zipEntryKind(entry: yauzl.Entry): ArchiveEntry {
   // Names are decoded here rather than by yauzl, whose own check would fail the whole read with a
   // message of its own; backslashes count as separators so `..\x` is caught as `../x`.
   const path = yauzl.getFileNameLowLevel(entry.generalPurposeBitFlag, entry.fileNameRaw, entry.extraFields, false);
@@ -85,11 +111,16 @@ function zipEntry(entry: yauzl.Entry): ArchiveEntry {
   return { path, type: 'file' };
 }
 
-async function extractZip(contentPath: string, destination: string): Promise<void> {
+/** yauzl checks each entry's bytes against its declared size as it reads, so no entry writes more than it declared. */
+async function extractZip(contentPath: string, destination: string, budget: ExtractionBudget): Promise<void> {
   const zip = await yauzl.openPromise(contentPath, { lazyEntries: true, autoClose: false, decodeStrings: false });
   try {
     const listed: { entry: yauzl.Entry; archiveEntry: ArchiveEntry }[] = [];
-    for await (const entry of zip.eachEntry()) listed.push({ entry, archiveEntry: zipEntry(entry) });
+    for await (const entry of zip.eachEntry()) {
+      const archiveEntry = zipEntry(entry);
+      budget.count(archiveEntry);
+      listed.push({ entry, archiveEntry });
+    }
     assertSafeEntries(listed.map(({ archiveEntry }) => archiveEntry));
     for (const { entry, archiveEntry } of listed) {
       const target = join(destination, archiveEntry.path);

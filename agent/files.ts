@@ -3,8 +3,8 @@
  * `writeJsonAtomic`, so a crash leaves either the old or the new file, never half of one.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, fdatasyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, fdatasyncSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -19,10 +19,10 @@ export function safeName(id: string): string {
 }
 
 /**
- * Writes JSON to a temporary sibling, syncs it and renames it over `path`. The steps run synchronously:
- * records are a few hundred bytes, and asynchronously each of the five would be a trip through libuv's
- * small thread pool, queued behind every download a busy relay serves (or a simulated fleet receives);
- * the caller waits for the write either way.
+ * Writes JSON to a temporary sibling, syncs it, renames it over `path` and syncs the folder, so the new
+ * file survives a power cut once this returns. The steps run synchronously: records are a few hundred
+ * bytes, and asynchronously each step would be a trip through libuv's small thread pool, queued behind
+ * every download a busy relay serves (or a simulated fleet receives); the caller waits either way.
  */
 export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644): Promise<void> {
   // A unique temporary name, so two writers of the same file never share one.
@@ -40,6 +40,17 @@ export async function writeJsonAtomic(path: string, value: unknown, mode = 0o644
     rmSync(temporary, { force: true });
     throw error;
   }
+  syncFolder(dirname(path));
+}
+
+/** Makes the folder's entries (a rename into it) durable: without it a power cut may lose the new name. */
+function syncFolder(folder: string): void {
+  const fd = openSync(folder, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads a JSON file, or returns undefined when it does not exist. */
@@ -52,12 +63,25 @@ export async function readJsonIfExists<T>(path: string): Promise<T | undefined> 
   }
 }
 
-/** Every `*.json` file of `dir` but hidden ones, parsed, by file name without `.json`. */
-export async function readJsonFolder<T>(dir: string): Promise<Map<string, T>> {
+/**
+ * Every `*.json` file of `dir` but hidden ones, parsed, by file name without `.json`. A file that is not
+ * JSON (a disk error, a hand edit) is moved aside as `.<name>.corrupt`, which later reads skip, and
+ * logged: one bad record must not keep an agent from starting, nor be lost for whoever investigates.
+ */
+export async function readJsonFolder<T>(dir: string, log: (message: string) => void): Promise<Map<string, T>> {
   const found = new Map<string, T>();
   for (const name of await readdir(dir)) {
     if (!name.endsWith('.json') || name.startsWith('.')) continue;
-    const value = await readJsonIfExists<T>(join(dir, name));
+    let value: T | undefined;
+    try {
+      value = await readJsonIfExists<T>(join(dir, name));
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) throw error;
+      const aside = join(dir, `.${name}.corrupt`);
+      await rename(join(dir, name), aside);
+      log(`${join(dir, name)} is not valid JSON (${error.message}); moved aside to ${aside} and left out`);
+      continue;
+    }
     if (value !== undefined) found.set(name.slice(0, -'.json'.length), value);
   }
   return found;

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CancelOrder, OfferOrder, OrderStatus, WithdrawOrder } from '../common/orders.js';
 import type { OfferChoice } from '../common/workflows.js';
-import type { Clock } from './deps.js';
+import type { Clock, Log } from './deps.js';
 import { readJsonFolder, safeName, writeJsonAtomic } from './files.js';
 import type { OrderRecord, OrdersBook, StatusUpdate } from './orders-book.js';
 
@@ -45,6 +45,7 @@ export interface OffersDeps {
   /** The folder choices are kept in (one file per job). */
   choicesDir: string;
   forward: ForwardChoice;
+  log: Log;
 }
 
 /** A choice the managing server accepted. */
@@ -65,7 +66,7 @@ export class Offers {
   /** Reads the recorded choices (at start). */
   async load(): Promise<void> {
     await mkdir(this.deps.choicesDir, { recursive: true });
-    for (const recorded of (await readJsonFolder<RecordedChoice>(this.deps.choicesDir)).values()) {
+    for (const recorded of (await readJsonFolder<RecordedChoice>(this.deps.choicesDir, this.deps.log)).values()) {
       this.choices.set(recorded.jobId, recorded);
     }
   }

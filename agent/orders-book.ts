@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finalOrderStates, type Order, type OrderKind, type OrderStatus } from '../common/orders.js';
-import type { Clock } from './deps.js';
+import type { Clock, Log } from './deps.js';
 import { readJsonFolder, safeName, writeJsonAtomic } from './files.js';
 
 /** One order and what became of it. */
@@ -53,13 +53,14 @@ export class OrdersBook {
   constructor(
     private readonly dir: string,
     private readonly clock: Clock,
+    private readonly log: Log,
     private readonly onUpdate?: UpdateListener,
   ) {}
 
-  /** Reads every record in the folder (at start). */
+  /** Reads every record in the folder (at start); an unreadable one is moved aside and logged. */
   async load(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    for (const [key, record] of await readJsonFolder<OrderRecord>(this.dir)) this.records.set(key, record);
+    for (const [key, record] of await readJsonFolder<OrderRecord>(this.dir, this.log)) this.records.set(key, record);
   }
 
   get(order: Order): OrderRecord | undefined {

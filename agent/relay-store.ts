@@ -6,6 +6,7 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SignedManifest } from '../common/manifest.js';
+import type { Log } from './deps.js';
 import { readJsonFolder, readJsonIfExists, safeName, sha256File, writeJsonAtomic } from './files.js';
 
 /** What a relay records about one copy. */
@@ -36,7 +37,10 @@ export class RelayStore {
    */
   private readonly metadata = new Map<string, RelayCopy | undefined>();
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly log: Log,
+  ) {}
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
@@ -65,7 +69,7 @@ export class RelayStore {
 
   /** The package ids of every copy held (metadata present). */
   async list(): Promise<string[]> {
-    const copies = await readJsonFolder<RelayCopy>(this.dir);
+    const copies = await readJsonFolder<RelayCopy>(this.dir, this.log);
     return [...copies.values()].map((copy) => copy.manifest.manifest.packageId);
   }
 

@@ -29,7 +29,7 @@ export class Relay implements RoleService {
   private sweeping: Promise<void> | undefined;
 
   constructor(private readonly deps: RelayOptions) {
-    this.store = new RelayStore(deps.paths.packages);
+    this.store = new RelayStore(deps.paths.packages, deps.log);
   }
 
   async start(): Promise<void> {

@@ -8,17 +8,12 @@
  */
 import { causeMessage, errorMessage } from '../common/errors.js';
 import { DEFAULT_REPORT_EVERY_MS, reportPath, type InstallOrder, type OrderReport, type OrderStatus } from '../common/orders.js';
+import { backoffDelayMs, type Backoff } from './backoff.js';
 import type { FetchLike, Log } from './deps.js';
 import { isFinal, orderKey, type OrderRecord } from './orders-book.js';
 
-/** Backoff after a connection error or a 5xx: the first delay, doubled after each further failure up to the cap. */
-export interface ReportBackoff {
-  firstMs: number;
-  maxMs: number;
-}
-
-/** A server that is down for minutes hears from each order every 30 s, not in a burst when it returns. */
-const DEFAULT_REPORT_BACKOFF: ReportBackoff = { firstMs: 1000, maxMs: 30_000 };
+/** A server that is down for minutes hears from each order every 30 s or so, not in a burst when it returns. */
+const DEFAULT_REPORT_BACKOFF: Backoff = { firstMs: 1000, maxMs: 30_000 };
 
 /** A server that has not answered by then is treated as unreachable, and the report is tried again. */
 const REPORT_TIMEOUT_MS = 15_000;
@@ -39,7 +34,8 @@ export interface ReporterOptions {
   log: Log;
   /** The agent stopping: every timer is cleared and every request in flight aborted. */
   signal: AbortSignal;
-  backoff?: ReportBackoff;
+  /** After a connection error or a 5xx. */
+  backoff?: Backoff;
 }
 
 /** The reporting of one order. */
@@ -65,7 +61,7 @@ type Outcome = 'delivered' | 'retry' | 'refused';
 export class OrderReporter {
   /** By order key: orders unfinished or whose final status is still on its way, and refused orders until they end. */
   private readonly reporting = new Map<string, Reporting>();
-  private readonly backoff: ReportBackoff;
+  private readonly backoff: Backoff;
   private readonly endpointBase: string;
 
   constructor(private readonly options: ReporterOptions) {
@@ -120,8 +116,7 @@ export class OrderReporter {
       if (isFinal(reporting.record.status)) this.reporting.delete(key);
     } else if (outcome === 'retry') {
       reporting.failures += 1;
-      const delay = Math.min(this.backoff.firstMs * 2 ** (reporting.failures - 1), this.backoff.maxMs);
-      this.schedule(key, reporting, delay);
+      this.schedule(key, reporting, backoffDelayMs(this.backoff, reporting.failures));
     } else {
       reporting.failures = 0;
       if (reporting.changed) void this.send(key, reporting);

@@ -162,7 +162,7 @@ export class Fleet {
       offline: this.host.offline(),
       installs: this.simulation.summary(),
       installRuns: this.simulation.runsByComputer(),
-      orders: await countOrderStates([...this.host.ordered].map((name) => this.dataDirOf(name))),
+      orders: await countOrderStates([...this.host.ordered].map((name) => this.dataDirOf(name)), this.deps.agentLog),
       bytesDownloaded: this.traffic.totals(),
       peakDownloadsPerRelay: this.traffic.peakDownloadsPerRelay(),
       enrolmentMs: { ...this.enrolmentMs },

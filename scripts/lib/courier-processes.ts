@@ -54,20 +54,39 @@ export function agentArgs(options: AgentOptions): string[] {
   return args;
 }
 
+/** Where a started agent can be reached: its URL and, when it was given a `uiPort`, its self-service page. */
+export interface AgentUrls {
+  url: string;
+  pageUrl?: string;
+}
+
 /**
- * Starts an agent and resolves once it has enrolled and listens, with its URL and, when it was given a
- * `uiPort`, its self-service page's URL.
+ * Starts an agent; `ready` resolves once it has enrolled and listens. The process is there at once, for an
+ * agent that has to wait (for the api, for its relay) before it can enrol.
  */
+export function launchAgent(
+  options: AgentOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  logFile?: string,
+): { process: ManagedProcess; ready: Promise<AgentUrls> } {
+  // The secret travels in the environment, not in the process listing.
+  const agentEnv = { ...env, COURIER_ENROLL_SECRET: options.enrollSecret };
+  const agent = spawnTs(`agent ${options.name}`, 'agent/main.ts', agentArgs(options), agentEnv, logFile);
+  const urls = async (): Promise<AgentUrls> => {
+    const [, url] = await ready(agent, /listening on (http\S+)/);
+    if (options.uiPort === undefined) return { url: url as string };
+    const [, pageUrl] = await ready(agent, /self-service page on (http\S+)/);
+    return { url: url as string, pageUrl: pageUrl as string };
+  };
+  return { process: agent, ready: urls() };
+}
+
+/** Starts an agent and resolves once it has enrolled and listens. */
 export async function startAgent(
   options: AgentOptions,
   env: NodeJS.ProcessEnv = process.env,
   logFile?: string,
-): Promise<{ process: ManagedProcess; url: string; pageUrl?: string }> {
-  // The secret travels in the environment, not in the process listing.
-  const agentEnv = { ...env, COURIER_ENROLL_SECRET: options.enrollSecret };
-  const agent = spawnTs(`agent ${options.name}`, 'agent/main.ts', agentArgs(options), agentEnv, logFile);
-  const [, url] = await ready(agent, /listening on (http\S+)/);
-  if (options.uiPort === undefined) return { process: agent, url: url as string };
-  const [, pageUrl] = await ready(agent, /self-service page on (http\S+)/);
-  return { process: agent, url: url as string, pageUrl: pageUrl as string };
+): Promise<{ process: ManagedProcess } & AgentUrls> {
+  const launched = launchAgent(options, env, logFile);
+  return { process: launched.process, ...(await launched.ready) };
 }

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { startAgent, startApi, startWorker, type AgentOptions } from '../../scripts/lib/courier-processes.js';
+import { launchAgent, startApi, startWorker, type AgentOptions } from '../../scripts/lib/courier-processes.js';
 import type { ManagedProcess } from '../../scripts/lib/processes.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from '../../scripts/lib/ports.js';
@@ -31,8 +31,13 @@ export interface RunningAgent {
   process: ManagedProcess;
 }
 
+/** What a test says about an agent to start. */
+export type StackAgentOptions = Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean; serverUrl?: string };
+
 export class TestStack {
   readonly agents = new Map<string, RunningAgent>();
+  /** Every agent process started, enrolled or not, so stop() leaves none behind. */
+  private readonly agentProcesses = new Set<ManagedProcess>();
 
   private constructor(
     readonly database: TestDatabase,
@@ -74,16 +79,25 @@ export class TestStack {
    * Starts (or restarts, keeping its data folder) an agent enrolled with this stack. `serverUrl` puts
    * something between the agent and the api (test/support/report-proxy.ts).
    */
-  async startAgent(options: Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean; serverUrl?: string }): Promise<RunningAgent> {
+  async startAgent(options: StackAgentOptions): Promise<RunningAgent> {
+    return this.launchAgent(options).ready;
+  }
+
+  /** Starts an agent without waiting for it to enrol: `ready` resolves once it has. */
+  launchAgent(options: StackAgentOptions): { process: ManagedProcess; ready: Promise<RunningAgent> } {
     const dataDir = join(this.dataDir, 'agents', options.name);
     const { page, serverUrl, ...agentOptions } = options;
-    const started = await startAgent(
+    const launched = launchAgent(
       { ...agentOptions, serverUrl: serverUrl ?? this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir, ...(page && { uiPort: 0 }) },
       this.env,
     );
-    const agent = { name: options.name, url: started.url, pageUrl: started.pageUrl, dataDir, process: started.process };
-    this.agents.set(options.name, agent);
-    return agent;
+    this.agentProcesses.add(launched.process);
+    const ready = launched.ready.then(({ url, pageUrl }) => {
+      const agent = { name: options.name, url, pageUrl, dataDir, process: launched.process };
+      this.agents.set(options.name, agent);
+      return agent;
+    });
+    return { process: launched.process, ready };
   }
 
   /** An admin request; the body, when given, is sent as JSON. */
@@ -97,9 +111,13 @@ export class TestStack {
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   }
 
-  /** Kills the api without warning, as a crash would, and starts a fresh one on the same port. */
-  async crashApi(): Promise<void> {
+  /**
+   * Kills the api without warning, as a crash would, and starts a fresh one on the same port once
+   * `whileDown` (if given) has run.
+   */
+  async crashApi(whileDown?: () => Promise<void>): Promise<void> {
     await this.api.kill();
+    await whileDown?.();
     this.api = (await startApi(this.env)).process;
   }
 
@@ -122,7 +140,7 @@ export class TestStack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((agent) => agent.process.stop()));
+    await Promise.all([...this.agentProcesses].map((agent) => agent.stop()));
     await this.worker.stop();
     await this.api.stop();
     await this.database.drop();

@@ -251,3 +251,43 @@ describe('the entry guard', () => {
     expect(() => assertSafeEntries([{ path: 'a/b', type: 'symlink', linkTarget: '../../../etc' }])).toThrow(/points outside/);
   });
 });
+
+describe('extraction limits', () => {
+  const limits = { maxBytes: 1_000_000, maxEntries: 10 };
+
+  async function extractWithin(content: Buffer, format: PackageFormat): Promise<void> {
+    const contentPath = join(base, 'content');
+    await writeFile(contentPath, content);
+    await extractPackage(contentPath, format, 'package', destination, limits);
+  }
+
+  async function expectBomb(content: Buffer, format: PackageFormat, reason: RegExp): Promise<void> {
+    const attempt = extractWithin(content, format);
+    await expect(attempt).rejects.toBeInstanceOf(UnsafeArchiveError);
+    await expect(attempt).rejects.toThrow(reason);
+    expect(await readdir(destination)).toEqual([]);
+  }
+
+  it('refuses a tar bomb: a few kilobytes that unpack past the byte limit', async () => {
+    const zeros = '\0'.repeat(600_000);
+    const bomb = tarGz([{ path: 'a.bin', body: zeros }, { path: 'b.bin', body: zeros }]);
+    expect(bomb.length).toBeLessThan(10_000);
+    await expectBomb(bomb, 'tar.gz', /unpacks to more than 1000000 bytes.*"b\.bin"/);
+  });
+
+  it('refuses a zip bomb by its declared sizes', async () => {
+    const zeros = '\0'.repeat(600_000);
+    await expectBomb(zip([{ name: 'a.bin', body: zeros }, { name: 'b.bin', body: zeros }]), 'zip', /unpacks to more than 1000000 bytes/);
+  });
+
+  it('refuses an archive of more entries than the limit, folders included', async () => {
+    const items = Array.from({ length: 11 }, (_, index) => ({ path: `d${index}/`, type: 'Directory' as const }));
+    await expectBomb(tarGz(items), 'tar.gz', /more than 10 entries/);
+  });
+
+  it('extracts an archive right at the limits', async () => {
+    const items = [{ path: 'a.bin', body: 'x'.repeat(1_000_000) }];
+    await extractWithin(tarGz(items), 'tar.gz');
+    expect((await stat(join(destination, 'a.bin'))).size).toBe(1_000_000);
+  });
+});
