@@ -2,7 +2,7 @@
  * The benchmark (DESIGN §5, §7): Courier against the floor on a simulated fleet, every process its own.
  *
  *   npm run bench -- --computers N --relays R --size BYTES --install-ms MS
- *                    [--out-dir DIR] [--skip-offer] [--skip-transfer]
+ *                    [--out-dir DIR] [--skip-floor] [--skip-offer] [--skip-transfer]
  *
  *   --computers N      computers of the fleet simulator (required)
  *   --relays R         relays (at least 1); computers go round-robin over them (required)
@@ -10,6 +10,8 @@
  *   --install-ms MS    how long each simulated install takes (required)
  *   --out-dir DIR      where figures go: DIR/benchmarks/<configuration>.json and .svg, and the table in
  *                      DIR/benchmarks.md (default: docs/ of this checkout)
+ *   --skip-floor       leave out the floor (and so the ratio): for fleets whose floor alone takes long, when
+ *                      what is measured is Courier's time per computer
  *   --skip-offer       leave out the offer job
  *   --skip-transfer    leave out the transfer job
  *

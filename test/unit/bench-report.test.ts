@@ -18,10 +18,16 @@ describe('bench command line', () => {
       sizeBytes: 1_000_000,
       installMs: 5000,
       outDir: '/home/admin/out',
+      skipFloor: false,
       skipOffer: true,
       skipTransfer: false,
       command: 'npm run bench -- --computers 2000 --relays 4 --size 1000000 --install-ms 5000 --out-dir out --skip-offer',
     });
+  });
+
+  it('may leave out the floor', () => {
+    const args = ['--computers', '100000', '--relays', '200', '--size', '1000000', '--install-ms', '30000', '--skip-floor'];
+    expect(parseBenchCli(args)).toMatchObject({ computers: 100_000, skipFloor: true, skipOffer: false });
   });
 
   it('refuses a missing figure, a fleet without relays and unknown options', () => {

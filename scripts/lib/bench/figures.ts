@@ -67,9 +67,10 @@ export interface BenchFigures {
   machine: { cores: number; memoryBytes: number; cpu: string; node: string };
   config: { computers: number; relays: number; sizeBytes: number; installMs: number };
   install: InstallFigures;
-  floor: FloorFigures;
-  /** Courier's time ÷ the floor's. */
-  ratio: number;
+  /** Null when the run was asked to leave the floor out (--skip-floor). */
+  floor: FloorFigures | null;
+  /** Courier's time ÷ the floor's; null without a floor. */
+  ratio: number | null;
   /** Peak RSS (VmHWM) in bytes of api, worker, fleet and Temporal dev server. */
   peakRssBytes: Record<string, number>;
   /** Median response time of GET /jobs/:id (the install job) and GET /computers, at the end of the run. */

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseFlags, UsageError } from '../../../common/command-line.js';
 
 export const BENCH_USAGE =
-  'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--out-dir DIR] [--skip-offer] [--skip-transfer]';
+  'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--out-dir DIR] [--skip-floor] [--skip-offer] [--skip-transfer]';
 
 /** What one benchmark run is asked to do. */
 export interface BenchOptions {
@@ -17,6 +17,7 @@ export interface BenchOptions {
   installMs: number;
   /** Figures go to `<outDir>/benchmarks/`, the table to `<outDir>/benchmarks.md`. */
   outDir: string;
+  skipFloor: boolean;
   skipOffer: boolean;
   skipTransfer: boolean;
   /** The command that asked for this run, quoted in the report so the run can be repeated. */
@@ -49,6 +50,7 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     size: { type: 'string' },
     'install-ms': { type: 'string' },
     'out-dir': { type: 'string' },
+    'skip-floor': { type: 'boolean', default: false },
     'skip-offer': { type: 'boolean', default: false },
     'skip-transfer': { type: 'boolean', default: false },
   });
@@ -61,6 +63,7 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     sizeBytes: whole(values.size, '--size', 1),
     installMs: whole(values['install-ms'], '--install-ms', 0),
     outDir: values['out-dir'] === undefined ? DEFAULT_OUT_DIR : resolve(cwd, values['out-dir']),
+    skipFloor: values['skip-floor'],
     skipOffer: values['skip-offer'],
     skipTransfer: values['skip-transfer'],
     command: benchCommand(args),

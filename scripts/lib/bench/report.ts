@@ -51,14 +51,30 @@ export function describeConfiguration(config: BenchFigures['config']): string {
   return `${count(config.computers)} computers, ${config.relays} relays, ${bytes(config.sizeBytes)} package, ${count(config.installMs)} ms installs`;
 }
 
+/** The floor and the ratio, or a line saying the run left them out. */
+function floorRows({ floor, ratio: courierOverFloor }: BenchFigures): [string, string][] {
+  if (!floor || courierOverFloor === null) return [['floor', 'not measured (--skip-floor)']];
+  return [
+    ['floor: same downloads and installs, no Temporal, no database', `${seconds(floor.ms)} (${count(floor.finished)} computers)`],
+    ['Courier ÷ floor', ratio(courierOverFloor)],
+  ];
+}
+
+/** The headline: Courier's time, and the floor's with the ratio when the run measured it. */
+function headline({ install, floor, ratio: courierOverFloor }: BenchFigures): string {
+  const courier = `Courier ${seconds(install.courierMs)}`;
+  if (!floor || courierOverFloor === null) return `${courier}   (floor not measured)`;
+  return `${courier}   floor ${seconds(floor.ms)}   Courier ÷ floor ${ratio(courierOverFloor)}`;
+}
+
 /** The figures as (figure, value) rows, Courier and the floor first. */
 export function figureRows(figures: BenchFigures): [string, string][] {
   const { install, floor, offer, transfer, config } = figures;
   const rss = figures.peakRssBytes;
   const rows: [string, string][] = [
     ['Courier: install job, execution time → job end', `${seconds(install.courierMs)} (${install.status}; ${count(install.counts.installed ?? 0)} installed)`],
-    ['floor: same downloads and installs, no Temporal, no database', `${seconds(floor.ms)} (${count(floor.finished)} computers)`],
-    ['Courier ÷ floor', ratio(figures.ratio)],
+    ['Courier: time per computer', `${(install.courierMs / config.computers).toFixed(1)} ms`],
+    ...floorRows(figures),
     [
       'managing-server egress ÷ (size × relays)',
       `${ratio(install.egress.ratio)} (${bytes(install.egress.toRelays)} to relays, ${bytes(install.egress.toComputers)} to computers)`,
@@ -71,7 +87,7 @@ export function figureRows(figures: BenchFigures): [string, string][] {
     ['peak RSS: api, worker', `${mib(rss.api ?? 0)}, ${mib(rss.worker ?? 0)} (fleet ${mib(rss.fleet ?? 0)}, Temporal ${mib(rss.temporal ?? 0)})`],
     ['PostgreSQL rows written per computer (install job)', `${install.postgresRows.perComputer} (${count(install.postgresRows.total)} in all)`],
     ['CPU used by the install job (core-seconds)', cpuUse(install.cpuSeconds, config.computers)],
-    ['CPU used by the floor (core-seconds)', cpuUse(floor.cpuSeconds, config.computers)],
+    ...(floor ? [['CPU used by the floor (core-seconds)', cpuUse(floor.cpuSeconds, config.computers)] as [string, string]] : []),
     ['GET /jobs/:id, GET /computers (median of 5)', `${figures.responseMs.job} ms, ${figures.responseMs.computers} ms`],
   ];
   if (offer) {
@@ -94,7 +110,7 @@ export function formatForTerminal(figures: BenchFigures, files?: BenchFiles): st
   const lines = [
     '',
     `${describeConfiguration(figures.config)}`,
-    `Courier ${seconds(figures.install.courierMs)}   floor ${seconds(figures.floor.ms)}   Courier ÷ floor ${ratio(figures.ratio)}`,
+    headline(figures),
     '',
     ...rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`),
   ];
@@ -120,7 +136,7 @@ function markdownSection(key: string, figures: BenchFigures, chart: string, json
     '| --- | --- |',
     ...table,
     '',
-    `![Computers finished over time, Courier against the floor](${chart})`,
+    `![Computers finished over time${figures.floor ? ', Courier against the floor' : ''}](${chart})`,
     '',
     `All figures and samples: [${json}](${json}).`,
     `<!-- /bench:${key} -->`,
@@ -143,10 +159,9 @@ export async function writeReport(figures: BenchFigures, outDir: string): Promis
   await mkdir(folder, { recursive: true });
   const files: BenchFiles = { json: join(folder, `${key}.json`), svg: join(folder, `${key}.svg`), markdown: join(outDir, 'benchmarks.md') };
   await writeFile(files.json, `${JSON.stringify(figures, null, 2)}\n`);
-  const svg = await renderChart(describeConfiguration(figures.config), [
-    { name: 'Courier', points: figures.install.series },
-    { name: 'floor', points: figures.floor.series },
-  ]);
+  const series = [{ name: 'Courier', points: figures.install.series }];
+  if (figures.floor) series.push({ name: 'floor', points: figures.floor.series });
+  const svg = await renderChart(describeConfiguration(figures.config), series);
   await writeFile(files.svg, svg);
   const existing = await readFile(files.markdown, 'utf8').catch(() => MARKDOWN_HEADER);
   const link = (path: string) => relative(outDir, path).split('\\').join('/');

@@ -30,8 +30,8 @@ export async function runBenchmark(options: BenchOptions, log: BenchLog, signal?
   let figures: BenchFigures;
   try {
     const install = await installPhase(stack, fleet, log);
-    log('floor: the same downloads and installs, without Temporal or a database');
-    const floor = await floorPhase(stack, install.pkg, options.installMs, log);
+    if (!options.skipFloor) log('floor: the same downloads and installs, without Temporal or a database');
+    const floor = options.skipFloor ? null : await floorPhase(stack, install.pkg, options.installMs, log);
     const offer = options.skipOffer ? null : await offerPhase(stack, fleet, log);
     const transfer = options.skipTransfer ? null : await transferPhase(stack, fleet, log);
     const responseMs = {
@@ -45,7 +45,7 @@ export async function runBenchmark(options: BenchOptions, log: BenchLog, signal?
       config: { computers: options.computers, relays: options.relays, sizeBytes: options.sizeBytes, installMs: options.installMs },
       install: install.figures,
       floor,
-      ratio: Math.round((install.figures.courierMs / floor.ms) * 100) / 100,
+      ratio: floor ? Math.round((install.figures.courierMs / floor.ms) * 100) / 100 : null,
       peakRssBytes: await memory.stop(),
       responseMs,
       offer,
