@@ -23,11 +23,20 @@ export async function relaysReadiness(db: Database, jobId: string, relayIds: rea
     .leftJoin(jobRelays, and(eq(jobRelays.relayId, relays.id), eq(jobRelays.jobId, jobId)))
     .where(inArray(relays.id, [...relayIds]));
   for (const relayId of relayIds) readiness.set(relayId, { kind: 'failed', detail: `its relay ${relayId} no longer exists` });
-  for (const row of rows) readiness.set(row.id, readinessOf(row));
+  // The job's relays are listed in one statement by its staging workflow, which starts with the batches:
+  // a batch may look before that statement has run. No relay listed at all means "not yet", not "not ours".
+  const listed = rows.some((row) => row.state !== null) || (await jobRelaysListed(db, jobId));
+  for (const row of rows) readiness.set(row.id, readinessOf(row, listed));
   return readiness;
 }
 
-function readinessOf(row: { state: string | null; detail: string | null; name: string; url: string }): RelayReadiness {
+/** Whether the job's relays have been listed (prepareJobRelays in relay-staging.ts inserts them all at once). */
+async function jobRelaysListed(db: Database, jobId: string): Promise<boolean> {
+  const rows = await db.select({ one: sql`1` }).from(jobRelays).where(eq(jobRelays.jobId, jobId)).limit(1);
+  return rows.length > 0;
+}
+
+function readinessOf(row: { state: string | null; detail: string | null; name: string; url: string }, listed: boolean): RelayReadiness {
   switch (row.state) {
     case 'stored':
     case 'already_stored':
@@ -35,6 +44,7 @@ function readinessOf(row: { state: string | null; detail: string | null; name: s
     case 'failed':
       return { kind: 'failed', detail: row.detail ?? `relay ${row.name} could not get the package` };
     case null:
+      if (!listed) return { kind: 'waiting', detail: `waiting for the job to list its relays, ${row.name} among them` };
       // The computer moved behind this relay after the job started: the job is not staging it there.
       return { kind: 'failed', detail: `its relay ${row.name} is not one this job stages the package on (the computer moved after the job started)` };
     default:

@@ -10,6 +10,7 @@ import { and, eq, isNull, notInArray } from 'drizzle-orm';
 import { causeMessage } from '../../common/errors.js';
 import { jobWorkflowId } from '../../common/names.js';
 import { successfulTargetStates, type JobStatus, type JobType } from '../../common/states.js';
+import { refreshTargetStatistics } from '../../db/repositories/job-targets.js';
 import type { PackageRow } from '../../db/repositories/packages.js';
 import { jobs, jobTargets, type TargetSpec } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
@@ -23,6 +24,9 @@ import { findPackage } from './packages.js';
 import { isDefiniteRefusal, temporalUnavailable } from './temporal-calls.js';
 
 type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config'>;
+
+/** Jobs of this many targets refresh the table's statistics: a job's lookups go wrong from a few thousand on. */
+const ANALYZE_FROM_TARGETS = 1000;
 
 /** Statuses a job never leaves: its workflow has ended. */
 export const finishedJobStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>([
@@ -78,6 +82,8 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
     });
     return insertJobTargets(tx, jobId, type, job.targets);
   });
+  // A large job's rows must be known to the planner before its first report arrives (see the function).
+  if (targetCount >= ANALYZE_FROM_TARGETS) await refreshTargetStatistics(db);
 
   try {
     await handOverJob(deps, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf });

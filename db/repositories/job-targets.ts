@@ -134,3 +134,14 @@ export async function countTargetStates(db: Database, jobId: string): Promise<Pa
     .groupBy(jobTargets.state);
   return Object.fromEntries(rows.map((row) => [row.state, row.count]));
 }
+
+/**
+ * Refreshes PostgreSQL's statistics of job_targets. Until they know a new job's rows, the planner takes
+ * its id for a rare value and may look one target up through `job_targets_state`, whose leading columns
+ * are only (job_id, kind): that reads every entry of the job, 270 ms at 100,000 targets instead of a
+ * fraction of a millisecond through the primary key, for each of a fleet's reports. Autovacuum would
+ * analyse the table too, but only minutes into the job.
+ */
+export async function refreshTargetStatistics(db: Database): Promise<void> {
+  await db.execute(sql`analyze job_targets`);
+}
