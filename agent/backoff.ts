@@ -4,6 +4,9 @@
  * that lost the server together do not all come back in the same instant.
  */
 
+/** Client errors that mean "not now" (a busy or slow server) rather than "never": retried like a 5xx. */
+export const RETRYABLE_CLIENT_ERRORS: ReadonlySet<number> = new Set([408, 429]);
+
 /** A retry schedule: the first wait, doubled after each further failure, never above the cap. */
 export interface Backoff {
   firstMs: number;

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { causeMessage } from '../common/errors.js';
-import { backoffDelayMs, type Backoff } from './backoff.js';
+import { backoffDelayMs, RETRYABLE_CLIENT_ERRORS, type Backoff } from './backoff.js';
 import type { FetchLike, Log } from './deps.js';
 import { writeJsonAtomic } from './files.js';
 
@@ -40,14 +40,10 @@ export interface EnrolmentRequest {
   fetch: FetchLike;
   signal: AbortSignal;
   log: Log;
-  backoff?: Backoff;
 }
 
 /** The server may be starting alongside the agent: try again soon, then every half minute or so. */
-const DEFAULT_ENROL_BACKOFF: Backoff = { firstMs: 250, maxMs: 30_000 };
-
-/** Answers that mean "not now" rather than "never". */
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429]);
+const ENROL_BACKOFF: Backoff = { firstMs: 250, maxMs: 30_000 };
 
 /** The api's error code for a computer whose relay has not enrolled yet: the relay may still be booting. */
 const RELAY_NOT_YET_ENROLLED = 'unknown_relay';
@@ -67,7 +63,7 @@ export async function enrol(request: EnrolmentRequest): Promise<Identity> {
   for (let failures = 1; ; failures += 1) {
     const problem = await attempt(endpoint, body, request);
     if (typeof problem !== 'string') return problem;
-    const delay = backoffDelayMs(request.backoff ?? DEFAULT_ENROL_BACKOFF, failures);
+    const delay = backoffDelayMs(ENROL_BACKOFF, failures);
     request.log(`cannot enrol at ${endpoint} yet (${problem}); retrying in ${delay} ms`);
     await sleep(delay, undefined, { signal: request.signal });
   }
@@ -88,7 +84,7 @@ async function attempt(endpoint: string, body: string, request: EnrolmentRequest
     return `server unreachable: ${causeMessage(error)}`;
   }
   const text = await response.text();
-  if (response.status >= 500 || RETRYABLE_STATUSES.has(response.status)) return `server answered HTTP ${response.status}`;
+  if (response.status >= 500 || RETRYABLE_CLIENT_ERRORS.has(response.status)) return `server answered HTTP ${response.status}`;
   if (!response.ok) {
     const refusal = errorOf(text);
     if (refusal.code === RELAY_NOT_YET_ENROLLED) return `waiting for relay "${request.relayName}" to enrol: ${refusal.message}`;

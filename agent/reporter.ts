@@ -8,7 +8,7 @@
  */
 import { causeMessage, errorMessage } from '../common/errors.js';
 import { DEFAULT_REPORT_EVERY_MS, reportPath, type InstallOrder, type OrderReport, type OrderStatus } from '../common/orders.js';
-import { backoffDelayMs, type Backoff } from './backoff.js';
+import { backoffDelayMs, RETRYABLE_CLIENT_ERRORS, type Backoff } from './backoff.js';
 import type { FetchLike, Log } from './deps.js';
 import { isFinal, orderKey, type OrderRecord } from './orders-book.js';
 
@@ -17,9 +17,6 @@ const DEFAULT_REPORT_BACKOFF: Backoff = { firstMs: 1000, maxMs: 30_000 };
 
 /** A server that has not answered by then is treated as unreachable, and the report is tried again. */
 const REPORT_TIMEOUT_MS = 15_000;
-
-/** Client errors that mean "not now" (a busy or slow server) rather than "never": retried like a 5xx. */
-const RETRYABLE_CLIENT_ERRORS: ReadonlySet<number> = new Set([408, 429]);
 
 /** How much of a refusal's body the log line quotes. */
 const REFUSAL_QUOTE_CHARS = 200;
