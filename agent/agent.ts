@@ -13,7 +13,7 @@ import { sendChoice } from './choice-client.js';
 import { Computer } from './computer.js';
 import type { Clock, FetchLike, Log } from './deps.js';
 import { DEFAULT_RETRY_DELAYS_MS } from './download.js';
-import { enrol, saveIdentity, type AgentRole, type Identity } from './enrolment.js';
+import { enrol, loadIdentity, saveIdentity, type AgentRole, type Identity } from './enrolment.js';
 import { createAgentApp, type AgentHandlers, type OrderAnswer, type ServedAgent, type SharedListener } from './http.js';
 import { listenAlone, type OwnListener } from './listen.js';
 import { Offers, type ChoiceAnswer } from './offers.js';
@@ -36,6 +36,8 @@ export interface AgentOptions {
   /** Base URL of the managing server's api. */
   serverUrl: string;
   enrollSecret: string;
+  /** The server's signing key (`sha256:…`), when the operator names it rather than trusting the first enrolment. */
+  serverKeyFingerprint?: string;
   /** Computers: the name of their relay; absent when the managing server serves them directly. */
   relayName?: string;
   fetch: FetchLike;
@@ -159,6 +161,8 @@ export class Agent {
         name: this.options.name,
         url,
         relayName: this.options.relayName,
+        known: await loadIdentity(this.paths.identity, this.log),
+        serverKeyFingerprint: this.options.serverKeyFingerprint,
         fetch: this.options.fetch,
         signal: this.stopping.signal,
         log: this.log,

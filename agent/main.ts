@@ -2,9 +2,12 @@
  * The agent command line (DESIGN §4):
  *   npm run agent -- --role relay|computer --name NAME --server URL --enroll-secret SECRET --port PORT
  *                    --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1] [--advertise-url URL]
+ *                    [--server-key-fingerprint sha256:HEX]
  * Prints `courier agent NAME (ROLE) listening on URL` once it listens and has enrolled (URL is the one it
  * enrolled with), then, with --ui-port, `courier agent NAME self-service page on http://127.0.0.1:PORT`.
- * `--enroll-secret` may instead come from COURIER_ENROLL_SECRET.
+ * `--enroll-secret` may instead come from COURIER_ENROLL_SECRET. `--server-key-fingerprint` names the server's
+ * signing key (the api logs it at start): trusted from the first enrolment on, and how an agent accepts a key
+ * replaced on purpose; without it the agent pins the key of its first enrolment.
  * Exit codes: 0 stopped by SIGTERM/SIGINT, 1 enrolment refused or start failed, 2 bad arguments.
  */
 import { parseFlags, UsageError } from '../common/command-line.js';
@@ -15,7 +18,8 @@ import type { AgentRole } from './enrolment.js';
 
 const USAGE =
   'usage: npm run agent -- --role relay|computer --name NAME --server URL --enroll-secret SECRET ' +
-  '--port PORT --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1] [--advertise-url URL]';
+  '--port PORT --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1] [--advertise-url URL] ' +
+  '[--server-key-fingerprint sha256:HEX]';
 
 interface CliOptions {
   role: AgentRole;
@@ -28,6 +32,7 @@ interface CliOptions {
   uiPort?: number;
   host: string;
   advertiseUrl?: string;
+  serverKeyFingerprint?: string;
 }
 
 
@@ -56,6 +61,7 @@ function parseCli(args: string[]): CliOptions {
     'ui-port': { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
     'advertise-url': { type: 'string' },
+    'server-key-fingerprint': { type: 'string' },
   });
   const role = required(values.role, '--role');
   if (role !== 'relay' && role !== 'computer') throw new UsageError(`--role must be relay or computer, got "${role}"`);
@@ -67,9 +73,14 @@ function parseCli(args: string[]): CliOptions {
   if (advertiseUrl !== undefined && !(URL.canParse(advertiseUrl) && /^https?:\/\//.test(advertiseUrl))) {
     throw new UsageError(`--advertise-url must be an http(s) URL, got "${advertiseUrl}"`);
   }
+  const serverKeyFingerprint = values['server-key-fingerprint'];
+  if (serverKeyFingerprint !== undefined && !/^sha256:[0-9a-f]{64}$/.test(serverKeyFingerprint)) {
+    throw new UsageError(`--server-key-fingerprint must be sha256: and 64 lowercase hex digits, as the api logs it; got "${serverKeyFingerprint}"`);
+  }
   return {
     role,
     name: required(values.name, '--name'),
+    serverKeyFingerprint,
     server,
     // The environment keeps the secret out of process listings (docker-compose passes it that way).
     enrollSecret: required(values['enroll-secret'] ?? process.env.COURIER_ENROLL_SECRET, '--enroll-secret (or COURIER_ENROLL_SECRET)'),
@@ -98,6 +109,7 @@ async function main(): Promise<void> {
     dataDir: cli.dataDir,
     serverUrl: cli.server,
     enrollSecret: cli.enrollSecret,
+    serverKeyFingerprint: cli.serverKeyFingerprint,
     relayName: cli.relay,
     fetch: (input, init) => fetch(input, init),
     clock: systemClock,

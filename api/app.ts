@@ -4,10 +4,12 @@
  * become responses only in `errorMiddleware`.
  */
 import express, { type Express } from 'express';
+import { AuditTrail } from './audit.js';
 import { createGuards } from './auth.js';
 import type { AppDependencies } from './dependencies.js';
 import { errorMiddleware, notFoundHandler } from './errors.js';
 import { agentRoutes } from './routes/agents.js';
+import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
 import { packageRoutes } from './routes/packages.js';
@@ -19,13 +21,16 @@ export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
   const guards = createGuards(deps);
+  const auditTrail = new AuditTrail(deps.db);
   const api = express.Router();
   api.use(healthRoutes(deps));
-  api.use(packageRoutes(deps, guards));
-  api.use(agentRoutes(deps, guards));
-  api.use(jobRoutes(deps, guards));
+  api.use(packageRoutes(deps, guards, auditTrail));
+  api.use(agentRoutes(deps, guards, auditTrail));
+  api.use(jobRoutes(deps, guards, auditTrail));
+  api.use(auditRoutes(guards, auditTrail));
   app.use('/api/v1', api);
   app.use(notFoundHandler);
+  app.use(auditTrail.failures);
   app.use(errorMiddleware);
   return app;
 }

@@ -1,6 +1,6 @@
 /**
  * Bearer-token guards. Three kinds of secret reach the api: the admin token (COURIER_ADMIN_TOKEN), the
- * enrolment secret (COURIER_ENROLL_SECRET, only for POST /enroll) and agent tokens, which are stored as
+ * enrolment secret (COURIER_ENROLL_SECRET until an admin rotates it; only for POST /enroll) and agent tokens, which are stored as
  * SHA-256 hashes in agent_tokens. A missing or unknown token is 401; a valid token on a route that is not
  * for its holder is 403. Guards record who called in `res.locals`, read back with `callerOf`.
  */
@@ -9,6 +9,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { agentTokens } from '../db/schema/index.js';
 import { hashToken, secretsEqual } from '../trust/tokens.js';
 import type { AppDependencies } from './dependencies.js';
+import { isEnrollSecret } from './services/enrolment.js';
 import { Forbidden, Unauthorized } from './errors.js';
 
 /** Who made a request, as a guard established it. */
@@ -83,10 +84,11 @@ export function createGuards({ db, config }: Pick<AppDependencies, 'db' | 'confi
       }
       next();
     },
-    enrollSecret(req, _res, next) {
-      const token = bearerToken(req);
-      if (config.enrollSecret !== undefined && secretsEqual(token, config.enrollSecret)) return next();
-      throw new Unauthorized('invalid_enroll_secret', 'enrolment needs the enrolment secret as bearer token');
+    async enrollSecret(req, _res, next) {
+      if (!(await isEnrollSecret({ db, config }, bearerToken(req)))) {
+        throw new Unauthorized('invalid_enroll_secret', 'enrolment needs the enrolment secret as bearer token');
+      }
+      next();
     },
   };
 }

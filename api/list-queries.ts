@@ -15,6 +15,8 @@ const uuidKey = z.string().refine(isUuid);
 const byNameKey = z.strictObject({ name: nameKey });
 /** Sort key of GET /jobs, newest first; the id orders jobs created in the same microsecond. */
 const jobKeySchema = z.strictObject({ createdAt: timestampKey, id: uuidKey });
+/** Sort key of GET /audit, newest first: entries are numbered as they are written. */
+const auditKeySchema = z.strictObject({ id: z.number().int().positive() });
 /** Sort key of a job's targets (all of one kind): by name, the id orders equal names. */
 const targetKeySchema = z.strictObject({ name: nameKey, id: uuidKey });
 
@@ -55,6 +57,14 @@ export const jobsQuerySchema = pagedQuery({
 });
 
 export type JobsQuery = z.output<typeof jobsQuerySchema>;
+
+/** GET /audit. */
+export const auditQuerySchema = pagedQuery({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: cursorParam(auditKeySchema, 'nextCursor').optional(),
+});
+
+export type AuditQuery = z.output<typeof auditQuerySchema>;
 
 /** GET /jobs/:id: a page of targets, optionally only those in one state. */
 export const jobQuerySchema = pagedQuery({

@@ -3,7 +3,9 @@
  * (common/config.ts); COURIER_API_HOST chooses the listening address, loopback by default so a fresh
  * install is not reachable from the network until an operator says so.
  */
-import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../common/config.js';
 import { errorMessage } from '../common/errors.js';
@@ -31,6 +33,15 @@ function startFailed(step: string, error: unknown): never {
   process.exit(1);
 }
 
+/** The certificate chain and key COURIER_TLS_CERT_FILE and COURIER_TLS_KEY_FILE name. */
+function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  } catch (error) {
+    return startFailed('read the TLS certificate and key', error);
+  }
+}
+
 await migrateDatabase(config.databaseUrl).catch((error: unknown) => startFailed('migrate the database', error));
 const serverKey = await loadOrCreateServerKey(config.signingKeyFile).catch((error: unknown) =>
   startFailed(`read the signing key ${config.signingKeyFile}`, error),
@@ -41,14 +52,18 @@ const connection = Connection.lazy({ address: config.temporalAddress });
 const temporal = new Client({ connection, namespace: config.temporalNamespace });
 const store = new PackageStore(config.storeDir);
 
-const server = createServer(createApp({ db: database.db, temporal, config, serverKey, store }));
+const app = createApp({ db: database.db, temporal, config, serverKey, store });
+const { tls } = config;
+const server = tls ? createHttpsServer(readTls(tls), app) : createHttpServer(app);
 server.on('error', (error) => {
   console.error(`courier api: cannot listen on ${host}:${config.apiPort}: ${error.message}`);
   process.exit(1);
 });
 server.listen(config.apiPort, host, () => {
   const { port } = server.address() as { port: number };
-  console.log(`courier api listening on http://${host}:${port}`);
+  console.log(`courier api listening on ${tls ? 'https' : 'http'}://${host}:${port}`);
+  // Operators give this to agents (--server-key-fingerprint) to pin the key before their first enrolment.
+  console.log(`courier api: orders are signed with key ${serverKey.keyId}`);
 });
 
 /** How often the api looks for jobs a crash left written but never handed to Temporal. */

@@ -109,6 +109,8 @@ export const enrollSchema = z
     name: printable(200).refine((name) => !isUuid(name), { error: 'must not be a UUID' }),
     url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
     relay: printable(200).optional(),
+    /** The signing key the agent trusts (its fingerprint): a server with another key refuses before changing anything. */
+    serverKeyId: z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: 'must be sha256: and 64 lowercase hex digits' }).optional(),
   })
   .strict()
   .refine((request) => request.role === 'computer' || request.relay === undefined, {

@@ -17,6 +17,8 @@ export interface CourierConfig {
   publicUrl: string;
   adminToken: string | undefined;
   enrollSecret: string | undefined;
+  /** The api serves HTTPS with this certificate chain and key (PEM files) when both are set. */
+  tls: { certFile: string; keyFile: string } | undefined;
   dataDir: string;
   /** Content-addressed package store. */
   storeDir: string;
@@ -49,6 +51,17 @@ function positive(env: Environment, name: string, fallback: number): number {
   return value;
 }
 
+/** COURIER_TLS_CERT_FILE and COURIER_TLS_KEY_FILE: both or neither, since half a certificate serves nothing. */
+function tlsFiles(env: Environment): CourierConfig['tls'] {
+  const certFile = env.COURIER_TLS_CERT_FILE || undefined;
+  const keyFile = env.COURIER_TLS_KEY_FILE || undefined;
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new Error('set both COURIER_TLS_CERT_FILE and COURIER_TLS_KEY_FILE to serve HTTPS, or neither');
+  }
+  return { certFile, keyFile };
+}
+
 /** Reads the configuration; throws on a malformed number rather than fall back silently. */
 export function loadConfig(env: Environment): CourierConfig {
   const apiPort = integer(env, 'COURIER_API_PORT', 3000);
@@ -59,9 +72,10 @@ export function loadConfig(env: Environment): CourierConfig {
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     taskQueue: env.COURIER_TASK_QUEUE || DEFAULT_TASK_QUEUE,
     apiPort,
-    publicUrl: (env.COURIER_PUBLIC_URL || `http://127.0.0.1:${apiPort}`).replace(/\/+$/, ''),
+    publicUrl: (env.COURIER_PUBLIC_URL || `${env.COURIER_TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${apiPort}`).replace(/\/+$/, ''),
     adminToken: env.COURIER_ADMIN_TOKEN || undefined,
     enrollSecret: env.COURIER_ENROLL_SECRET || undefined,
+    tls: tlsFiles(env),
     dataDir,
     storeDir: `${dataDir}/store`,
     signingKeyFile: env.COURIER_SIGNING_KEY_FILE || `${dataDir}/keys/server-ed25519.pem`,

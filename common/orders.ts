@@ -188,7 +188,7 @@ export function reportPath(jobId: string): string {
  */
 export interface OrderRefusal {
   error: {
-    code: 'unsigned' | 'bad_signature' | 'stale' | 'wrong_agent' | 'bad_order' | 'wrong_role' | 'expired' | 'not_enrolled';
+    code: 'unsigned' | 'unknown_key' | 'bad_signature' | 'stale' | 'wrong_agent' | 'bad_order' | 'wrong_role' | 'expired' | 'not_enrolled';
     message: string;
   };
 }

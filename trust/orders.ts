@@ -1,21 +1,24 @@
 /**
  * Sealing and opening agent orders. An order travels as a msgpack envelope holding the msgpack-encoded
- * order and the managing server's signature over exactly those bytes, so nothing is re-encoded before
- * it is verified.
+ * order, the managing server's signature over exactly those bytes (so nothing is re-encoded before it is
+ * verified) and the id of the key that signed it, so an agent tells a key it does not trust (a rotation it
+ * was not told of) from a forgery.
  */
 import { pack, unpack } from 'msgpackr';
 import { ORDER_MAX_AGE_MS, type DownloadTicket, type Order, type OrderRefusal } from '../common/orders.js';
-import { signBytes, verifyBytes, type ServerKey } from './signing.js';
+import { keyFingerprint, signBytes, verifyBytes, type ServerKey } from './signing.js';
 
 interface Envelope {
   payload: Uint8Array;
   signature: Uint8Array;
+  /** The signing key's fingerprint (trust/signing.ts). */
+  keyId: string;
 }
 
 /** msgpack-encodes `value` and wraps it with the server's signature over exactly those bytes. */
 function seal(key: ServerKey, value: unknown): Buffer {
   const payload = pack(value);
-  return pack({ payload, signature: signBytes(key, payload) } satisfies Envelope);
+  return pack({ payload, signature: signBytes(key, payload), keyId: key.keyId } satisfies Envelope);
 }
 
 /** The body of an order request: the order sealed in a signed envelope. */
@@ -47,7 +50,8 @@ function isEnvelope(value: unknown): value is Envelope {
     typeof candidate === 'object' &&
     candidate !== null &&
     candidate.payload instanceof Uint8Array &&
-    candidate.signature instanceof Uint8Array
+    candidate.signature instanceof Uint8Array &&
+    typeof candidate.keyId === 'string'
   );
 }
 
@@ -59,7 +63,11 @@ export function openOrder(body: Uint8Array, options: OpenOrderOptions): Order {
   } catch {
     throw new OrderRefused('bad_order', 'body is not msgpack');
   }
-  if (!isEnvelope(envelope)) throw new OrderRefused('unsigned', 'order carries no signature');
+  if (!isEnvelope(envelope)) throw new OrderRefused('unsigned', 'order carries no signature or no key id');
+  const pinned = keyFingerprint(options.publicKeyPem);
+  if (envelope.keyId !== pinned) {
+    throw new OrderRefused('unknown_key', `order is signed with key ${envelope.keyId.slice(0, 80)}; this agent trusts only ${pinned}`);
+  }
   if (!verifyBytes(options.publicKeyPem, envelope.payload, envelope.signature)) {
     throw new OrderRefused('bad_signature', "order signature does not match the managing server's key");
   }
@@ -83,7 +91,8 @@ export function signTicket(key: ServerKey, ticket: DownloadTicket): string {
 export function openTicket(publicKeyPem: string, encoded: string, now: Date): DownloadTicket | null {
   try {
     const envelope: unknown = unpack(Buffer.from(encoded, 'base64url'));
-    if (!isEnvelope(envelope) || !verifyBytes(publicKeyPem, envelope.payload, envelope.signature)) return null;
+    if (!isEnvelope(envelope) || envelope.keyId !== keyFingerprint(publicKeyPem)) return null;
+    if (!verifyBytes(publicKeyPem, envelope.payload, envelope.signature)) return null;
     const ticket = unpack(envelope.payload) as DownloadTicket;
     return Date.parse(ticket.expiresAt) > now.getTime() ? ticket : null;
   } catch {

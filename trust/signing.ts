@@ -1,8 +1,9 @@
 /**
  * The managing server's Ed25519 key: it signs package manifests, agent orders and download tickets, and
- * agents verify them against the public key they received at enrolment.
+ * agents verify them against the public key they pinned at their first enrolment. A key is named by its
+ * fingerprint, which envelopes carry as their key id and operators compare (`--server-key-fingerprint`).
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { manifestBytes, type PackageManifest, type SignedManifest } from '../common/manifest.js';
@@ -12,12 +13,14 @@ export interface ServerKey {
   privateKey: KeyObject;
   /** SPKI PEM, as handed to agents. */
   publicKeyPem: string;
+  /** The public key's fingerprint (`keyFingerprint`), carried by every envelope the key seals. */
+  keyId: string;
 }
 
 function fromPrivatePem(pem: string): ServerKey {
   const privateKey = createPrivateKey(pem);
   const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
-  return { privateKey, publicKeyPem };
+  return { privateKey, publicKeyPem, keyId: keyFingerprint(publicKeyPem) };
 }
 
 /**
@@ -47,27 +50,43 @@ export function signBytes(key: ServerKey, bytes: Uint8Array): Uint8Array {
   return sign(null, bytes, key.privateKey);
 }
 
+/** A parsed public key and its fingerprint. */
+interface ParsedKey {
+  key: KeyObject;
+  fingerprint: string;
+}
+
 /**
  * Parsed public keys by PEM. Parsing costs as much as the verification itself, and an agent verifies every
  * order, ticket and manifest against the same key (a relay thousands a minute); only a key rotation adds one.
  */
-const publicKeys = new Map<string, KeyObject>();
+const publicKeys = new Map<string, ParsedKey>();
 const MAX_PARSED_KEYS = 16;
 
-function publicKeyOf(pem: string): KeyObject {
-  let key = publicKeys.get(pem);
-  if (!key) {
-    key = createPublicKey(pem);
+function parsedKey(pem: string): ParsedKey {
+  let parsed = publicKeys.get(pem);
+  if (!parsed) {
+    const key = createPublicKey(pem);
+    const der = key.export({ type: 'spki', format: 'der' });
+    parsed = { key, fingerprint: `sha256:${createHash('sha256').update(der).digest('hex')}` };
     if (publicKeys.size >= MAX_PARSED_KEYS) publicKeys.clear();
-    publicKeys.set(pem, key);
+    publicKeys.set(pem, parsed);
   }
-  return key;
+  return parsed;
+}
+
+/**
+ * The fingerprint of a public key (SPKI PEM): `sha256:` and the hex SHA-256 of its DER encoding, the same
+ * whatever the PEM's line breaks. Throws on a PEM that holds no public key.
+ */
+export function keyFingerprint(publicKeyPem: string): string {
+  return parsedKey(publicKeyPem).fingerprint;
 }
 
 /** Whether `signature` is the server's over `bytes`; a malformed key or signature is simply false. */
 export function verifyBytes(publicKeyPem: string, bytes: Uint8Array, signature: Uint8Array): boolean {
   try {
-    return verify(null, bytes, publicKeyOf(publicKeyPem), signature);
+    return verify(null, bytes, parsedKey(publicKeyPem).key, signature);
   } catch {
     return false;
   }

@@ -1,19 +1,37 @@
-/** Enrolment (enrolment secret) and the inventory of relays and computers (admin). */
+/** Enrolment (enrolment secret), the inventory of relays and computers, and agent identity (admin). */
 import { Router, type Request } from 'express';
+import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit.js';
 import type { Guards } from '../auth.js';
 import { jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
 import { inventoryQuerySchema } from '../list-queries.js';
-import { enrollAgent } from '../services/enrolment.js';
+import { enrollAgent, resetAgent, rotateEnrollSecret, type AgentRole } from '../services/enrolment.js';
 import { getComputer, listComputers, listRelays } from '../services/inventory.js';
 import { enrollSchema, parseInput } from '../validation.js';
 
-/** Mounts enrolment and inventory routes. */
-export function agentRoutes(deps: AppDependencies, guards: Guards): Router {
+/** The header a re-enrolling agent proves its identity with (DESIGN §7). */
+const AGENT_TOKEN_HEADER = 'X-Courier-Agent-Token';
+
+/** The subject of an enrolment, from its body as far as it names one. */
+function enrolmentSubject(req: Request): string | null {
+  const { role, name } = (req.body ?? {}) as { role?: unknown; name?: unknown };
+  return typeof role === 'string' && typeof name === 'string' ? `${role}:${name}` : null;
+}
+
+/** Mounts enrolment, inventory and identity routes. */
+export function agentRoutes(deps: AppDependencies, guards: Guards, auditTrail: AuditTrail): Router {
   const router = Router();
-  router.post('/enroll', guards.enrollSecret, jsonBody, async (req, res) => {
-    const { created, ...enrolment } = await enrollAgent(deps, parseInput(enrollSchema, req.body));
+  router.post('/enroll', guards.enrollSecret, jsonBody, audited('agent.enrol', enrolmentSubject), async (req, res) => {
+    const request = parseInput(enrollSchema, req.body);
+    const { created, ...enrolment } = await enrollAgent(deps, request, req.get(AGENT_TOKEN_HEADER));
+    describeAudit(res, { actor: req.get(AGENT_TOKEN_HEADER) ? `${request.role}:${enrolment.id}` : undefined });
+    await auditTrail.succeeded(req, res, created ? 'created' : 're-enrolled');
     res.status(created ? 201 : 200).json(enrolment);
+  });
+  router.post('/enroll-secret/rotate', guards.admin, audited('enroll-secret.rotate', () => 'enroll-secret'), async (req, res) => {
+    const rotated = await rotateEnrollSecret(deps.db);
+    await auditTrail.succeeded(req, res);
+    res.status(201).json(rotated);
   });
   router.get('/relays', guards.admin, async (req, res) => {
     res.json(await listRelays(deps.db, parseInput(inventoryQuerySchema, req.query, 'query')));
@@ -24,5 +42,13 @@ export function agentRoutes(deps: AppDependencies, guards: Guards): Router {
   router.get('/computers/:id', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await getComputer(deps.db, req.params.id));
   });
+  for (const role of ['computer', 'relay'] satisfies AgentRole[]) {
+    router.post(`/${role}s/:id/reset`, guards.admin, audited(`${role}.reset`, subjectFromId(role)), async (req: Request<{ id: string }>, res) => {
+      const reset = await resetAgent(deps.db, role, req.params.id);
+      describeAudit(res, { subject: `${role}:${reset.name}` });
+      await auditTrail.succeeded(req, res);
+      res.json(reset);
+    });
+  }
   return router;
 }

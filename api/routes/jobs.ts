@@ -3,6 +3,7 @@
  * reports on its install order (computer).
  */
 import { Router, type Request } from 'express';
+import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit.js';
 import { computerIdOf, type Guards } from '../auth.js';
 import { jobJsonBody, jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
@@ -15,12 +16,15 @@ import { OrderReports } from '../services/order-reports.js';
 import { jobRequestSchema, offerChoiceSchema, orderReportSchema, parseInput } from '../validation.js';
 
 /** Mounts the job routes. */
-export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
+export function jobRoutes(deps: AppDependencies, guards: Guards, auditTrail: AuditTrail): Router {
   const router = Router();
   const nudges = new BatchNudges(deps.temporal);
   const reports = new OrderReports(deps, nudges);
-  router.post('/jobs', guards.admin, jobJsonBody, async (req, res) => {
-    res.status(201).json(await createJob(deps, parseInput(jobRequestSchema, req.body)));
+  router.post('/jobs', guards.admin, jobJsonBody, audited('job.create'), async (req, res) => {
+    const job = await createJob(deps, parseInput(jobRequestSchema, req.body));
+    describeAudit(res, { subject: `job:${job.id}` });
+    await auditTrail.succeeded(req, res);
+    res.status(201).json(job);
   });
   router.get('/jobs', guards.admin, async (req, res) => {
     res.json(await listJobs(deps.db, parseInput(jobsQuerySchema, req.query, 'query')));
@@ -28,13 +32,16 @@ export function jobRoutes(deps: AppDependencies, guards: Guards): Router {
   router.get('/jobs/:id', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await getJob(deps.db, req.params.id, parseInput(jobQuerySchema, req.query, 'query')));
   });
-  router.post('/jobs/:id/cancel', guards.admin, async (req: Request<{ id: string }>, res) => {
+  router.post('/jobs/:id/cancel', guards.admin, audited('job.cancel', subjectFromId('job')), async (req: Request<{ id: string }>, res) => {
     const { job, settled } = await cancelJob(deps, req.params.id);
+    await auditTrail.succeeded(req, res, settled ? 'cancelled' : 'cancelling');
     // 200: cancelled already (it had not started); 202: its workflow was asked to cancel and records it.
     res.status(settled ? 200 : 202).json(job);
   });
-  router.post('/jobs/:id/rerun', guards.admin, async (req: Request<{ id: string }>, res) => {
-    res.status(201).json(await rerunJob(deps, req.params.id));
+  router.post('/jobs/:id/rerun', guards.admin, audited('job.rerun', subjectFromId('job')), async (req: Request<{ id: string }>, res) => {
+    const rerun = await rerunJob(deps, req.params.id);
+    await auditTrail.succeeded(req, res, `rerun as job:${rerun.id}`);
+    res.status(201).json(rerun);
   });
   router.post('/jobs/:id/choices', guards.computer, jsonBody, async (req: Request<{ id: string }>, res) => {
     const { choice } = parseInput(offerChoiceSchema, req.body);

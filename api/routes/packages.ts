@@ -1,5 +1,6 @@
 /** Package routes: upload, list, one, change expiry (admin) and content download (admin or agents). */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit.js';
 import { callerOf, type Guards } from '../auth.js';
 import { jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
@@ -60,11 +61,14 @@ function sendPackageContent(deps: AppDependencies): RequestHandler<{ id: string 
 }
 
 /** Mounts the package routes. */
-export function packageRoutes(deps: AppDependencies, guards: Guards): Router {
+export function packageRoutes(deps: AppDependencies, guards: Guards, auditTrail: AuditTrail): Router {
   const router = Router();
-  router.post('/packages', guards.admin, async (req, res) => {
+  router.post('/packages', guards.admin, audited('package.upload'), async (req, res) => {
     const upload = await readPackageUpload(req, deps.store);
-    res.status(201).json(await createPackage(deps, upload));
+    const created = await createPackage(deps, upload);
+    describeAudit(res, { subject: `package:${created.id}` });
+    await auditTrail.succeeded(req, res);
+    res.status(201).json(created);
   });
   router.get('/packages', guards.admin, async (_req, res) => {
     res.json(await listPackages(deps.db));
@@ -72,9 +76,11 @@ export function packageRoutes(deps: AppDependencies, guards: Guards): Router {
   router.get('/packages/:id', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await getPackage(deps.db, req.params.id));
   });
-  router.patch('/packages/:id', guards.admin, jsonBody, async (req: Request<{ id: string }>, res) => {
+  router.patch('/packages/:id', guards.admin, jsonBody, audited('package.update', subjectFromId('package')), async (req: Request<{ id: string }>, res) => {
     const { relayExpiresAt } = parseInput(patchPackageSchema, req.body);
-    res.json(await updatePackageExpiry(deps.db, req.params.id, relayExpiresAt));
+    const updated = await updatePackageExpiry(deps.db, req.params.id, relayExpiresAt);
+    await auditTrail.succeeded(req, res);
+    res.json(updated);
   });
   router.get('/packages/:id/content', guards.adminOrAgent, sendPackageContent(deps));
   return router;

@@ -4,3 +4,4 @@ export * from './jobs.js';
 export * from './relay-copies.js';
 export * from './installations.js';
 export * from './served-bytes.js';
+export * from './audit.js';

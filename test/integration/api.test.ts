@@ -343,9 +343,10 @@ describe('api', () => {
     expect(past.status).toBe(400);
   });
 
-  it('re-enrolment keeps the id and retires the old token', async () => {
+  it('re-enrolment with its own token keeps the id and retires the old token', async () => {
     const again = await call<{ id: string; token: string }>('POST', '/enroll', {
       token: enrollSecret,
+      headers: { 'x-courier-agent-token': tokens.computer! },
       json: { role: 'computer', name: 'pc-1', url: 'http://127.0.0.1:4199', relay: 'relay-1' },
     });
     expect(again.status).toBe(200);

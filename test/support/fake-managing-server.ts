@@ -97,6 +97,8 @@ export class FakeManagingServer {
   readonly reports: ReceivedReport[] = [];
   /** jobId → the status to answer reports for that job with instead of 202 (a 503 outage, a 404 job gone). */
   readonly reportAnswers = new Map<string, number>();
+  /** While set, the server signs with this key instead of `key` at enrolment: its key was replaced. */
+  offeredKey: ServerKey | undefined;
   /** While set, reports are answered only once it resolves (a slow server). */
   reportGate: Promise<void> | undefined;
   /** While set, choices are answered only once it resolves (a slow server). */
@@ -128,11 +130,23 @@ export class FakeManagingServer {
         res.status(401).json({ error: { code: 'unauthorized', message: 'wrong enrolment secret' } });
         return;
       }
-      const { name, url } = req.body as { name: string; url: string };
-      const id = this.enrolled.get(name)?.id ?? `agent-${this.enrolled.size + 1}`;
+      const { name, url, serverKeyId } = req.body as { name: string; url: string; serverKeyId?: string };
+      const offered = this.offeredKey ?? this.key;
+      // As the api: an agent that trusts another key is refused before anything changes.
+      if (serverKeyId !== undefined && serverKeyId !== offered.keyId) {
+        res.status(409).json({ error: { code: 'server_key_changed', message: `this server signs with key ${offered.keyId}` } });
+        return;
+      }
+      const known = this.enrolled.get(name);
+      // As the api: a name already enrolled needs its current token.
+      if (known && req.get('x-courier-agent-token') !== known.token) {
+        res.status(409).json({ error: { code: 'already_enrolled', message: `"${name}" is already enrolled` } });
+        return;
+      }
+      const id = known?.id ?? `agent-${this.enrolled.size + 1}`;
       const token = randomBytes(16).toString('hex');
       this.enrolled.set(name, { id, token, url });
-      res.json({ id, token, serverPublicKey: this.key.publicKeyPem });
+      res.json({ id, token, serverPublicKey: offered.publicKeyPem });
     });
     app.get('/api/v1/packages/:packageId/content', async (req, res) => {
       const path = this.content.get(req.params.packageId);

@@ -1,16 +1,18 @@
 /**
- * Starting agents: the command line (its output, its exit codes, --host, --advertise-url and --ui-port) and
- * enrolment with the managing server, which an agent keeps trying until the server answers.
+ * Starting agents: the command line (its output, its exit codes, --host, --advertise-url and --ui-port),
+ * enrolment with the managing server, which an agent keeps trying until the server answers, and the
+ * identity it keeps: its token proves its name at the next start, and it pins the server's key.
  */
 import { spawnSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../agent/agent.js';
-import { systemClock } from '../../agent/deps.js';
+import { systemClock, type FetchLike } from '../../agent/deps.js';
+import { keyFingerprint, loadOrCreateServerKey } from '../../trust/signing.js';
 import { agentArgs, startAgent as startAgentProcess } from '../../scripts/lib/courier-processes.js';
 import { spawnProcess } from '../../scripts/lib/processes.js';
 import { ENROLL_SECRET, FakeManagingServer, startTestAgent } from '../support/fake-managing-server.js';
@@ -159,5 +161,72 @@ describe('enrolment', () => {
       await late.stop();
       await lateServer.stop();
     }
+  });
+});
+
+describe('identity', () => {
+  it('proves its name with its own token at every start; the same name from another data folder is refused', async () => {
+    const dataDir = join(base, 'pc-keeps-name');
+    const first = await startTestAgent(server, { role: 'computer', name: 'pc-keeps-name', dataDir });
+    await first.agent.stop();
+    const identity = join(dataDir, 'identity.json');
+    expect((await stat(identity)).mode & 0o777).toBe(0o600);
+    const again = await startTestAgent(server, { role: 'computer', name: 'pc-keeps-name', dataDir });
+    await again.agent.stop();
+    expect(again.agent.id).toBe(first.agent.id);
+
+    const impostor = startTestAgent(server, { role: 'computer', name: 'pc-keeps-name', dataDir: join(base, 'pc-impostor') });
+    await expect(impostor).rejects.toThrow(/HTTP 409\): "pc-keeps-name" is already enrolled/);
+  });
+
+  it('refuses a server whose key is not the one it pinned, keeping its token, until the operator names the new key', async () => {
+    const dataDir = join(base, 'pc-pinned');
+    const first = await startTestAgent(server, { role: 'computer', name: 'pc-pinned', dataDir });
+    await first.agent.stop();
+    const otherKey = await loadOrCreateServerKey(join(base, 'other-key.pem'));
+    server.offeredKey = otherKey;
+    try {
+      const swapped = startTestAgent(server, { role: 'computer', name: 'pc-pinned', dataDir });
+      await expect(swapped).rejects.toThrow(`HTTP 409): this server signs with key ${otherKey.keyId}`);
+
+      const rotated = await startTestAgent(server, { role: 'computer', name: 'pc-pinned', dataDir, serverKeyFingerprint: otherKey.keyId });
+      await rotated.agent.stop();
+      expect(rotated.agent.id).toBe(first.agent.id);
+      const saved = JSON.parse(await readFile(join(dataDir, 'identity.json'), 'utf8')) as { serverPublicKey: string };
+      expect(keyFingerprint(saved.serverPublicKey)).toBe(otherKey.keyId);
+    } finally {
+      server.offeredKey = undefined;
+    }
+  });
+
+  it('refuses an enrolment answer whose key someone between swapped, and keeps the key it pinned', async () => {
+    const dataDir = join(base, 'pc-between');
+    const first = await startTestAgent(server, { role: 'computer', name: 'pc-between', dataDir });
+    await first.agent.stop();
+    const before = await readFile(join(dataDir, 'identity.json'), 'utf8');
+    const intruderKey = await loadOrCreateServerKey(join(base, 'intruder-key.pem'));
+    const intercepting: FetchLike = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (!input.endsWith('/enroll')) return answer;
+      const identity = (await answer.json()) as Record<string, unknown>;
+      return Response.json({ ...identity, serverPublicKey: intruderKey.publicKeyPem }, { status: answer.status });
+    };
+    const attempt = startTestAgent(server, { role: 'computer', name: 'pc-between', dataDir, fetch: intercepting });
+    await expect(attempt).rejects.toThrow(`carries signing key ${intruderKey.keyId}, but this agent pinned ${server.key.keyId}: refusing it`);
+    expect(await readFile(join(dataDir, 'identity.json'), 'utf8')).toBe(before);
+  });
+
+  it('trusts at its first enrolment only the key --server-key-fingerprint names', async () => {
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const attempt = startTestAgent(server, { role: 'computer', name: 'pc-fingerprint', dataDir: join(base, 'pc-fingerprint'), serverKeyFingerprint: wrong });
+    await expect(attempt).rejects.toThrow(`HTTP 409): this server signs with key ${server.key.keyId}`);
+    const right = await startTestAgent(server, {
+      role: 'computer',
+      name: 'pc-fingerprint-ok',
+      dataDir: join(base, 'pc-fingerprint-ok'),
+      serverKeyFingerprint: server.key.keyId,
+    });
+    await right.agent.stop();
+    expect(right.agent.id).toBe(server.idOf('pc-fingerprint-ok'));
   });
 });

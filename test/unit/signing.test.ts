@@ -70,13 +70,20 @@ describe('orders', () => {
   });
 
   it('refuses an order whose payload was changed after signing', () => {
-    const envelope = unpack(sealOrder(key, order())) as { payload: Uint8Array; signature: Uint8Array };
-    const tampered = pack({ payload: pack(order({ packageId: 'pkg-2' })), signature: envelope.signature });
+    const envelope = unpack(sealOrder(key, order())) as { payload: Uint8Array; signature: Uint8Array; keyId: string };
+    const tampered = pack({ ...envelope, payload: pack(order({ packageId: 'pkg-2' })) });
     expect(refusalCode(tampered)).toBe('bad_signature');
   });
 
-  it('refuses an order signed by another key', () => {
-    expect(refusalCode(sealOrder(otherKey, order()))).toBe('bad_signature');
+  it('refuses an order signed by another key, naming it, and one that claims the trusted key id falsely', () => {
+    expect(refusalCode(sealOrder(otherKey, order()))).toBe('unknown_key');
+    const forged = unpack(sealOrder(otherKey, order())) as { payload: Uint8Array; signature: Uint8Array; keyId: string };
+    expect(refusalCode(pack({ ...forged, keyId: key.keyId }))).toBe('bad_signature');
+  });
+
+  it('refuses an envelope without a key id as unsigned', () => {
+    const { keyId: _dropped, ...withoutKeyId } = unpack(sealOrder(key, order())) as { keyId: string };
+    expect(refusalCode(pack(withoutKeyId))).toBe('unsigned');
   });
 
   it('refuses an order addressed to another agent', () => {
