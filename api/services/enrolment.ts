@@ -99,10 +99,10 @@ export interface AgentReset {
 /** Revokes every token of the relay or computer `id`: it can no longer call the api, and its name may enrol afresh. */
 export async function resetAgent(db: AppDependencies['db'], role: AgentRole, id: string): Promise<AgentReset> {
   const table = tables[role];
-  if (!isUuid(id)) throw new NotFound(`no_such_${role}`, `no ${role} with id ${id}`);
+  if (!isUuid(id)) throw new NotFound(`${role}_not_found`, `no ${role} with id ${id}`);
   return db.transaction(async (tx) => {
     const [agent] = await tx.select({ id: table.id, name: table.name }).from(table).where(eq(table.id, id)).for('update');
-    if (!agent) throw new NotFound(`no_such_${role}`, `no ${role} with id ${id}`);
+    if (!agent) throw new NotFound(`${role}_not_found`, `no ${role} with id ${id}`);
     const revoked = await tx.delete(agentTokens).where(eq(agentTokens.agentId, id)).returning({ tokenHash: agentTokens.tokenHash });
     return { ...agent, revokedTokens: revoked.length };
   });

@@ -136,7 +136,7 @@ describe('identity', () => {
         'enroll-secret agent.enrol computer:pc-owned already_enrolled',
         expect.stringMatching(/^computer:[0-9a-f-]{36} agent\.enrol computer:pc-owned re-enrolled$/),
         expect.stringMatching(/^admin job\.create job:[0-9a-f-]{36} ok$/),
-        expect.stringMatching(/^admin computer\.reset computer:[0-9a-f-]{36} no_such_computer$/),
+        expect.stringMatching(/^admin computer\.reset computer:[0-9a-f-]{36} computer_not_found$/),
         'admin computer.reset computer:pc-reset ok',
         'admin enroll-secret.rotate enroll-secret ok',
         'enroll-secret agent.enrol computer:pc-owned server_key_changed',

@@ -29,7 +29,7 @@ export async function uploadPackage(
   const form = new FormData();
   form.append('manifest', JSON.stringify(manifest));
   form.append('content', new Blob([content]), fileName);
-  const response = await fetch(`${stack.apiUrl}/api/v1/packages`, {
+  const response = await stack.fetch(`${stack.apiUrl}/api/v1/packages`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     body: form,

@@ -31,8 +31,14 @@ export interface RunningAgent {
   process: ManagedProcess;
 }
 
-/** What a test says about an agent to start. */
-export type StackAgentOptions = Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean; serverUrl?: string };
+/** What a test says about an agent to start; `env` adds to (or replaces) the stack's environment. */
+export type StackAgentOptions = Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean; serverUrl?: string; env?: NodeJS.ProcessEnv };
+
+/** How a test wants its stack: more environment for every process, and the fetch its admin requests use. */
+export interface StackOptions {
+  env?: NodeJS.ProcessEnv;
+  fetch?: typeof fetch;
+}
 
 export class TestStack {
   readonly agents = new Map<string, RunningAgent>();
@@ -46,9 +52,11 @@ export class TestStack {
     readonly apiUrl: string,
     private api: ManagedProcess,
     private worker: ManagedProcess,
+    /** What admin requests go through: fetch, or one that trusts the stack's own certificate. */
+    readonly fetch: typeof globalThis.fetch,
   ) {}
 
-  static async start(): Promise<TestStack> {
+  static async start(options: StackOptions = {}): Promise<TestStack> {
     const database = await createTestDatabase();
     const dataDir = await mkdtemp(join(tmpdir(), 'courier-stack-'));
     const env: NodeJS.ProcessEnv = {
@@ -63,11 +71,12 @@ export class TestStack {
       COURIER_AGENT_POLL_MS: '250',
       // Computers repeat their reports this often: one that goes silent is asked after 3 s.
       COURIER_REPORT_EVERY_MS: '1000',
+      ...options.env,
     };
     const api = await startApi(env);
     try {
       const worker = await startWorker(env);
-      return new TestStack(database, dataDir, env, api.url, api.process, worker);
+      return new TestStack(database, dataDir, env, api.url, api.process, worker, options.fetch ?? fetch);
     } catch (error) {
       await api.process.stop();
       await database.drop();
@@ -86,10 +95,10 @@ export class TestStack {
   /** Starts an agent without waiting for it to enrol: `ready` resolves once it has. */
   launchAgent(options: StackAgentOptions): { process: ManagedProcess; ready: Promise<RunningAgent> } {
     const dataDir = join(this.dataDir, 'agents', options.name);
-    const { page, serverUrl, ...agentOptions } = options;
+    const { page, serverUrl, env, ...agentOptions } = options;
     const launched = launchAgent(
       { ...agentOptions, serverUrl: serverUrl ?? this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir, ...(page && { uiPort: 0 }) },
-      this.env,
+      { ...this.env, ...env },
     );
     this.agentProcesses.add(launched.process);
     const ready = launched.ready.then(({ url, pageUrl }) => {
@@ -102,7 +111,7 @@ export class TestStack {
 
   /** An admin request; the body, when given, is sent as JSON. */
   async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${this.apiUrl}/api/v1${path}`, {
+    const response = await this.fetch(`${this.apiUrl}/api/v1${path}`, {
       method,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
