@@ -71,7 +71,14 @@ export function openOrder(body: Uint8Array, options: OpenOrderOptions): Order {
   if (!verifyBytes(options.publicKeyPem, envelope.payload, envelope.signature)) {
     throw new OrderRefused('bad_signature', "order signature does not match the managing server's key");
   }
-  const order = unpack(envelope.payload) as Order;
+  // Signed is not well formed: a server of another version (or a bug) may have packed what this one cannot read.
+  let order: Order;
+  try {
+    order = unpack(envelope.payload) as Order;
+  } catch {
+    throw new OrderRefused('bad_order', 'the signed payload is not msgpack this agent can read');
+  }
+  if (typeof order !== 'object' || order === null) throw new OrderRefused('bad_order', 'the signed payload is not an order');
   if (order.agentId !== options.agentId) {
     throw new OrderRefused('wrong_agent', `order is addressed to agent ${order.agentId}, not to this agent`);
   }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PackageManifest } from '../../common/manifest.js';
 import { ORDER_MAX_AGE_MS, type DeleteOrder } from '../../common/orders.js';
 import { openOrder, openTicket, OrderRefused, sealOrder, signTicket } from '../../trust/orders.js';
-import { loadOrCreateServerKey, signManifest, verifyManifest, type ServerKey } from '../../trust/signing.js';
+import { loadOrCreateServerKey, signBytes, signManifest, verifyManifest, type ServerKey } from '../../trust/signing.js';
 
 let folder: string;
 let key: ServerKey;
@@ -79,6 +79,14 @@ describe('orders', () => {
     expect(refusalCode(sealOrder(otherKey, order()))).toBe('unknown_key');
     const forged = unpack(sealOrder(otherKey, order())) as { payload: Uint8Array; signature: Uint8Array; keyId: string };
     expect(refusalCode(pack({ ...forged, keyId: key.keyId }))).toBe('bad_signature');
+  });
+
+  it('refuses a signed payload that is not an order, or not msgpack it can read, as malformed', () => {
+    const sealedPayload = (payload: Uint8Array) => pack({ payload, signature: signBytes(key, payload), keyId: key.keyId });
+    expect(refusalCode(sealedPayload(pack(null)))).toBe('bad_order');
+    expect(refusalCode(sealedPayload(pack(42)))).toBe('bad_order');
+    // A map keyed by a map: valid msgpack that no JavaScript object can hold.
+    expect(refusalCode(sealedPayload(Buffer.from([0x81, 0x81, 0x01, 0x02, 0x03])))).toBe('bad_order');
   });
 
   it('refuses an envelope without a key id as unsigned', () => {
