@@ -169,6 +169,16 @@ describe('choices', () => {
     expect((await offerOf('job-slow-server'))?.state).toBe('declined');
   });
 
+  it('keeps asking a managing server that is busy or away while the user waits, and delivers the choice once it answers', async () => {
+    await offered('job-server-away');
+    server.choiceAnswers.set('job-server-away', { status: 503, body: { error: { code: 'database_unavailable', message: 'try again shortly' } } });
+    const chosen = choose('job-server-away', { choice: 'decline' });
+    await eventually(async () => (server.choices.filter((choice) => choice.jobId === 'job-server-away').length >= 2 ? true : undefined), 10_000, 'a retry');
+    server.choiceAnswers.delete('job-server-away');
+    expect((await chosen).status).toBe(202);
+    expect((await offerOf('job-server-away'))?.state).toBe('declined');
+  });
+
   it("passes the server's refusal through unchanged and leaves the offer as it was", async () => {
     await offered('job-refused');
     const refusal = { error: { code: 'expired', message: 'the offer expired at 2020-01-01T00:00:00.000Z; no choice can be made any more' } };
