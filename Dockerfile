@@ -11,6 +11,7 @@ COPY activities ./activities
 COPY workflows ./workflows
 COPY worker ./worker
 COPY agent ./agent
+COPY cli ./cli
 USER node
 ENV NODE_ENV=production
 CMD ["node", "--import", "tsx", "api/main.ts"]

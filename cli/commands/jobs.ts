@@ -1,0 +1,126 @@
+/** `courier jobs create|list|show|watch|cancel|rerun`. */
+import { Option, type Command } from 'commander';
+import { CliError } from '../api-client.js';
+import { contextOf, type CommandContext } from '../context.js';
+import { hasEnded, type JobView } from '../job-view.js';
+import { countsLine, fields, nextPageHint, print, table } from '../output.js';
+import { watchJob } from '../watch.js';
+
+interface JobPage {
+  items: JobView[];
+  nextCursor: string | null;
+}
+
+/** Repeatable options collect into a list. */
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function positive(flag: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new CliError(`${flag} must be a positive integer, got "${value}"`, 2);
+    return Number(value);
+  };
+}
+
+function jobFields(job: JobView): string {
+  const { targets, targetsNextCursor, counts, ...rest } = job;
+  const summary = fields({ ...rest, counts: countsLine(counts) });
+  if (!targets) return summary;
+  const rows = targets.map((target) => [target.name, target.kind, target.state, target.detail]);
+  return `${summary}\n${table(['target', 'kind', 'state', 'detail'], rows)}${nextPageHint(targetsNextCursor ?? null)}`;
+}
+
+/** Follows the job to its end and sets the exit code: 0 only when it completed. */
+async function follow({ api, json }: CommandContext, id: string): Promise<void> {
+  const ended = await watchJob(api, id, json ? process.stderr : process.stdout);
+  if (json) print(true, ended, jobFields);
+  if (ended.status !== 'completed') {
+    process.exitCode = 1;
+    if (!json) process.stderr.write(`job ${id} ended ${ended.status}${ended.detail ? `: ${ended.detail}` : ''}\n`);
+  }
+}
+
+/** Adds the job commands to `program`. */
+export function jobCommands(program: Command): void {
+  const jobs = program.command('jobs').description('create, follow and control jobs');
+  jobs
+    .command('create')
+    .description('create a job, as POST /api/v1/jobs does')
+    .addOption(new Option('--type <type>', 'what the job does').choices(['install', 'transfer', 'offer']).makeOptionMandatory())
+    .requiredOption('--package <id>', 'package id')
+    .option('--computer <name>', 'a target computer, by name or id (repeatable)', collect)
+    .option('--relay <name>', 'a target relay (transfer) or every computer under it (install, offer); repeatable', collect)
+    .option('--all', 'every computer (install, offer) or relay (transfer)')
+    .option('--at <date>', 'execution time, ISO 8601 (default: now)')
+    .option('--deadline <date>', 'ISO 8601; default: the execution time plus the server default')
+    .option('--downloads-per-relay <n>', 'computers downloading from one relay at once', positive('--downloads-per-relay'))
+    .option('--server-downloads <n>', 'computers downloading from the managing server at once', positive('--server-downloads'))
+    .option('--watch', 'follow the job until it ends')
+    .action(async (options: Record<string, unknown>, command: Command) => {
+      const context = contextOf(command);
+      const targets = {
+        ...(options.computer ? { computers: options.computer } : {}),
+        ...(options.relay ? { relays: options.relay } : {}),
+        ...(options.all ? { all: true } : {}),
+      };
+      const created = await context.api.post<JobView>('/jobs', {
+        type: options.type,
+        packageId: options.package,
+        targets,
+        ...(options.at ? { scheduledAt: options.at } : {}),
+        ...(options.deadline ? { deadline: options.deadline } : {}),
+        ...(options.downloadsPerRelay ? { downloadsPerRelay: options.downloadsPerRelay } : {}),
+        ...(options.serverDownloads ? { serverDownloads: options.serverDownloads } : {}),
+      });
+      if (!options.watch) return print(context.json, created, jobFields);
+      if (!context.json) process.stdout.write(`job ${created.id} created\n`);
+      await follow(context, created.id);
+    });
+  jobs
+    .command('list')
+    .description('jobs, newest first')
+    .option('--limit <n>', 'jobs per page', positive('--limit'))
+    .option('--cursor <cursor>', 'the page after the one that printed it')
+    .action(async (options: { limit?: number; cursor?: string }, command: Command) => {
+      const { api, json } = contextOf(command);
+      const query = new URLSearchParams({ ...(options.limit && { limit: String(options.limit) }), ...(options.cursor && { cursor: options.cursor }) });
+      const page = await api.get<JobPage>(`/jobs${query.size > 0 ? `?${query.toString()}` : ''}`);
+      print(json, page, ({ items, nextCursor }) => {
+        const rows = items.map((job) => [job.id, job.type, job.status, `${job.progress}%`, countsLine(job.counts), job.scheduledAt]);
+        return `${table(['id', 'type', 'status', 'progress', 'targets', 'execution time'], rows)}${nextPageHint(nextCursor)}`;
+      });
+    });
+  jobs
+    .command('show')
+    .description('one job, its counts and a page of its targets')
+    .argument('<id>', 'job id')
+    .option('--state <state>', 'only targets in this state')
+    .action(async (id: string, options: { state?: string }, command: Command) => {
+      const { api, json } = contextOf(command);
+      const query = options.state ? `?state=${encodeURIComponent(options.state)}` : '';
+      print(json, await api.get<JobView>(`/jobs/${encodeURIComponent(id)}${query}`), jobFields);
+    });
+  jobs
+    .command('watch')
+    .description('follow a job until it ends: a progress bar on a terminal, a line per change in a pipe')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      await follow(contextOf(command), id);
+    });
+  jobs
+    .command('cancel')
+    .description('cancel a job: what has not started never runs')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { api, json } = contextOf(command);
+      const job = await api.post<JobView>(`/jobs/${encodeURIComponent(id)}/cancel`);
+      print(json, job, (view) => `job ${view.id} ${hasEnded(view) ? view.status : 'is being cancelled'}`);
+    });
+  jobs
+    .command('rerun')
+    .description('a new job for the targets of a finished job that did not succeed')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { api, json } = contextOf(command);
+      print(json, await api.post<JobView>(`/jobs/${encodeURIComponent(id)}/rerun`), jobFields);
+    });
+}
