@@ -37,11 +37,12 @@ beforeAll(async () => {
     relays: RELAYS,
     sizeBytes: SIZE,
     installMs: 200,
+    downloadsPerRelay: 25,
     outDir,
     skipFloor: false,
     skipOffer: false,
     skipTransfer: false,
-    command: `npm run bench -- --computers ${COMPUTERS} --relays ${RELAYS} --size ${SIZE} --install-ms 200`,
+    command: `npm run bench -- --computers ${COMPUTERS} --relays ${RELAYS} --size ${SIZE} --install-ms 200 --downloads-per-relay 25`,
   };
   result = await runBenchmark(options, () => undefined);
 }, 1_200_000);
@@ -65,6 +66,8 @@ describe('npm run bench on 300 computers and 3 relays', () => {
     const { install, ratio } = result.figures;
     const floor = result.figures.floor!;
     expect(floor.finished).toBe(COMPUTERS);
+    // The floor is bounded per relay as the job was.
+    expect([result.figures.config.downloadsPerRelay, floor.downloadsPerRelay]).toEqual([25, 25]);
     expect(floor.bytesVerified).toBe(COMPUTERS * SIZE);
     expect(floor.series.at(-1)?.[1]).toBe(COMPUTERS);
     expect(ratio).toBeCloseTo(install.courierMs / floor.ms, 2);

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { choicesFor } from '../../scripts/lib/bench/offer-phase.js';
 import { UsageError } from '../../common/command-line.js';
 import { parseBenchCli } from '../../scripts/lib/bench/options.js';
+import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../common/throughput.js';
 import { upsertSection } from '../../scripts/lib/bench/report.js';
 
 describe('bench command line', () => {
@@ -17,6 +18,7 @@ describe('bench command line', () => {
       relays: 4,
       sizeBytes: 1_000_000,
       installMs: 5000,
+      downloadsPerRelay: DEFAULT_DOWNLOADS_PER_RELAY,
       outDir: '/home/admin/out',
       skipFloor: false,
       skipOffer: true,
@@ -25,9 +27,10 @@ describe('bench command line', () => {
     });
   });
 
-  it('may leave out the floor', () => {
-    const args = ['--computers', '100000', '--relays', '200', '--size', '1000000', '--install-ms', '30000', '--skip-floor'];
-    expect(parseBenchCli(args)).toMatchObject({ computers: 100_000, skipFloor: true, skipOffer: false });
+  it('may leave out the floor, and bound downloads per relay below the server default', () => {
+    const args = ['--computers', '100000', '--relays', '200', '--size', '1000000', '--install-ms', '30000', '--skip-floor', '--downloads-per-relay', '10'];
+    expect(parseBenchCli(args)).toMatchObject({ computers: 100_000, skipFloor: true, skipOffer: false, downloadsPerRelay: 10 });
+    expect(() => parseBenchCli([...args.slice(0, -1), '0'])).toThrow(/--downloads-per-relay must be a whole number of at least 1/);
   });
 
   it('refuses a missing figure, a fleet without relays and unknown options', () => {

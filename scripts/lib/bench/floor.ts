@@ -8,7 +8,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FloorProgress, FloorRequest } from '../../../agent/fleet/floor.js';
-import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../../common/throughput.js';
 import { signTicket } from '../../../trust/orders.js';
 import { loadOrCreateServerKey } from '../../../trust/signing.js';
 import type { FloorFigures } from './figures.js';
@@ -24,7 +23,12 @@ const LOG_EVERY_MS = 10_000;
  * Step 2 of a run: the floor for the install job just measured, on the same computers, relays and package
  * (which the relays hold since that job).
  */
-export async function floorPhase(stack: BenchStack, pkg: UploadedPackage, installMs: number, log: BenchLog): Promise<FloorFigures> {
+export async function floorPhase(
+  stack: BenchStack,
+  pkg: UploadedPackage,
+  { installMs, downloadsPerRelay }: { installMs: number; downloadsPerRelay: number },
+  log: BenchLog,
+): Promise<FloorFigures> {
   const relays = new Map((await listAll<{ id: string; url: string }>(stack, '/relays')).map((relay) => [relay.id, relay.url]));
   // The api created the key at its start; this reads it, as the worker does.
   const key = await loadOrCreateServerKey(stack.signingKeyFile);
@@ -39,7 +43,7 @@ export async function floorPhase(stack: BenchStack, pkg: UploadedPackage, instal
     sha256: pkg.sha256,
     size: pkg.size,
     installMs,
-    downloadsPerRelay: DEFAULT_DOWNLOADS_PER_RELAY,
+    downloadsPerRelay,
     computers,
   };
   const cpuBefore = await cpuSeconds(stack.pids);
@@ -64,7 +68,7 @@ export async function floorPhase(stack: BenchStack, pkg: UploadedPackage, instal
     finished: progress.finished,
     bytesVerified: progress.bytes,
     retries: progress.retries,
-    downloadsPerRelay: DEFAULT_DOWNLOADS_PER_RELAY,
+    downloadsPerRelay,
     series: finishedOverTime(progress.finishedAtMs),
     cpuSeconds: cpu,
   };

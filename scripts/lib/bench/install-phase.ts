@@ -40,12 +40,12 @@ export async function egressOf(stack: BenchStack, pkg: UploadedPackage, relays: 
 /** Runs the install job and measures it; resolves with its figures and the package the floor downloads again. */
 export async function installPhase(
   stack: BenchStack,
-  fleet: { computers: number; relays: number; sizeBytes: number; installMs: number },
+  fleet: { computers: number; relays: number; sizeBytes: number; installMs: number; downloadsPerRelay: number },
   log: BenchLog,
 ): Promise<{ figures: InstallFigures; pkg: UploadedPackage }> {
   const pkg = await uploadRandomPackage(stack, 'bench-install', fleet.sizeBytes, fleet.installMs);
   const rowsBefore = await rowsWritten(stack.databaseUrl, stack.signal);
-  const created = await createJob(stack, 'install', pkg.id, leadMsFor(fleet.computers));
+  const created = await createJob(stack, 'install', pkg.id, leadMsFor(fleet.computers), fleet.downloadsPerRelay);
   log(`install job ${created.id} created; it starts in ${((created.start - Date.now()) / 1000).toFixed(1)} s`);
   if (created.lateMs > 0) log(`install: POST /jobs answered ${created.lateMs} ms after the execution time; timing from the answer`);
   await sleep(Math.max(0, created.start - Date.now()), undefined, { signal: stack.signal });

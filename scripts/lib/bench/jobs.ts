@@ -75,13 +75,20 @@ export async function listAll<T>(stack: BenchStack, path: string): Promise<T[]> 
  * Creates a job on every target, scheduled `leadMs` ahead: far enough that writing its targets is done by
  * then, so the job's time is measured from a moment Courier chose to act, not from the request.
  */
-export async function createJob(stack: BenchStack, type: string, packageId: string, leadMs: number): Promise<CreatedJob> {
+export async function createJob(
+  stack: BenchStack,
+  type: string,
+  packageId: string,
+  leadMs: number,
+  downloadsPerRelay?: number,
+): Promise<CreatedJob> {
   const scheduledAt = Date.now() + leadMs;
   const job = await stack.request<{ id: string }>('POST', '/jobs', {
     type,
     packageId,
     targets: { all: true },
     scheduledAt: new Date(scheduledAt).toISOString(),
+    ...(downloadsPerRelay === undefined ? {} : { downloadsPerRelay }),
   });
   const answered = Date.now();
   return { id: job.id, start: Math.max(scheduledAt, answered), lateMs: Math.max(0, answered - scheduledAt) };

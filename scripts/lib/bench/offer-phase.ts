@@ -28,11 +28,11 @@ export function choicesFor(names: readonly string[]): { name: string; choice: Of
 
 export async function offerPhase(
   stack: BenchStack,
-  fleet: { computers: number; sizeBytes: number; installMs: number },
+  fleet: { computers: number; sizeBytes: number; installMs: number; downloadsPerRelay: number },
   log: BenchLog,
 ): Promise<OfferFigures> {
   const pkg = await uploadRandomPackage(stack, 'bench-offer', fleet.sizeBytes, fleet.installMs);
-  const created = await createJob(stack, 'offer', pkg.id, leadMsFor(fleet.computers));
+  const created = await createJob(stack, 'offer', pkg.id, leadMsFor(fleet.computers), fleet.downloadsPerRelay);
   log(`offer job ${created.id} created; it starts in ${((created.start - Date.now()) / 1000).toFixed(1)} s`);
   await sleep(Math.max(0, created.start - Date.now()), undefined, { signal: stack.signal });
   const timeoutMs = phaseTimeoutMs(fleet.computers);

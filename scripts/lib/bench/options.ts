@@ -2,9 +2,11 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, UsageError } from '../../../common/command-line.js';
+import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../../common/throughput.js';
 
 export const BENCH_USAGE =
-  'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--out-dir DIR] [--skip-floor] [--skip-offer] [--skip-transfer]';
+  'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--downloads-per-relay D] [--out-dir DIR] ' +
+  '[--skip-floor] [--skip-offer] [--skip-transfer]';
 
 /** What one benchmark run is asked to do. */
 export interface BenchOptions {
@@ -15,6 +17,8 @@ export interface BenchOptions {
   sizeBytes: number;
   /** How long each simulated install takes. */
   installMs: number;
+  /** Computers downloading from one relay at once, in the job and in the floor alike. */
+  downloadsPerRelay: number;
   /** Figures go to `<outDir>/benchmarks/`, the table to `<outDir>/benchmarks.md`. */
   outDir: string;
   skipFloor: boolean;
@@ -49,6 +53,7 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     relays: { type: 'string' },
     size: { type: 'string' },
     'install-ms': { type: 'string' },
+    'downloads-per-relay': { type: 'string' },
     'out-dir': { type: 'string' },
     'skip-floor': { type: 'boolean', default: false },
     'skip-offer': { type: 'boolean', default: false },
@@ -62,6 +67,8 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     relays,
     sizeBytes: whole(values.size, '--size', 1),
     installMs: whole(values['install-ms'], '--install-ms', 0),
+    downloadsPerRelay:
+      values['downloads-per-relay'] === undefined ? DEFAULT_DOWNLOADS_PER_RELAY : whole(values['downloads-per-relay'], '--downloads-per-relay', 1),
     outDir: values['out-dir'] === undefined ? DEFAULT_OUT_DIR : resolve(cwd, values['out-dir']),
     skipFloor: values['skip-floor'],
     skipOffer: values['skip-offer'],

@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../../common/throughput.js';
 import { renderChart } from './chart.js';
 import type { BenchFigures, BenchFiles } from './figures.js';
 
@@ -22,7 +23,9 @@ configuration again replaces its section. The JSON beside each chart holds every
 
 /** What names a configuration: its files and its section. */
 export function configurationKey(config: BenchFigures['config']): string {
-  return `${config.computers}-computers-${config.relays}-relays-${config.sizeBytes}-bytes-${config.installMs}ms`;
+  const key = `${config.computers}-computers-${config.relays}-relays-${config.sizeBytes}-bytes-${config.installMs}ms`;
+  // Runs at the server's default bound keep the keys (and sections) they always had.
+  return config.downloadsPerRelay === DEFAULT_DOWNLOADS_PER_RELAY ? key : `${key}-${config.downloadsPerRelay}-per-relay`;
 }
 
 const count = (value: number) => value.toLocaleString('en-US');
@@ -48,7 +51,10 @@ function cpuUse(used: Record<string, number>, computers: number): string {
 
 /** One line saying what was run. */
 export function describeConfiguration(config: BenchFigures['config']): string {
-  return `${count(config.computers)} computers, ${config.relays} relays, ${bytes(config.sizeBytes)} package, ${count(config.installMs)} ms installs`;
+  return (
+    `${count(config.computers)} computers, ${config.relays} relays, ${bytes(config.sizeBytes)} package, ${count(config.installMs)} ms installs, ` +
+    `${config.downloadsPerRelay} downloads at once per relay`
+  );
 }
 
 /** The floor and the ratio, or a line saying the run left them out. */

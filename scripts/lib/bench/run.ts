@@ -23,7 +23,8 @@ export interface BenchResult {
 
 /** Runs the benchmark; `signal` (e.g. Ctrl-C) ends it early, still removing everything it started. */
 export async function runBenchmark(options: BenchOptions, log: BenchLog, signal?: AbortSignal): Promise<BenchResult> {
-  const fleet = { computers: options.computers, relays: options.relays, sizeBytes: options.sizeBytes, installMs: options.installMs };
+  const { computers, relays, sizeBytes, installMs, downloadsPerRelay } = options;
+  const fleet = { computers, relays, sizeBytes, installMs, downloadsPerRelay };
   const date = new Date().toISOString();
   const stack = await BenchStack.start(fleet, log, signal);
   const memory = new PeakMemory(stack.pids);
@@ -31,7 +32,7 @@ export async function runBenchmark(options: BenchOptions, log: BenchLog, signal?
   try {
     const install = await installPhase(stack, fleet, log);
     if (!options.skipFloor) log('floor: the same downloads and installs, without Temporal or a database');
-    const floor = options.skipFloor ? null : await floorPhase(stack, install.pkg, options.installMs, log);
+    const floor = options.skipFloor ? null : await floorPhase(stack, install.pkg, fleet, log);
     const offer = options.skipOffer ? null : await offerPhase(stack, fleet, log);
     const transfer = options.skipTransfer ? null : await transferPhase(stack, fleet, log);
     const responseMs = {
@@ -42,7 +43,7 @@ export async function runBenchmark(options: BenchOptions, log: BenchLog, signal?
       command: options.command,
       date,
       machine: { cores: cpus().length, memoryBytes: totalmem(), cpu: cpus()[0]?.model.trim() ?? 'unknown', node: process.version },
-      config: { computers: options.computers, relays: options.relays, sizeBytes: options.sizeBytes, installMs: options.installMs },
+      config: fleet,
       install: install.figures,
       floor,
       ratio: floor ? Math.round((install.figures.courierMs / floor.ms) * 100) / 100 : null,
