@@ -79,6 +79,10 @@ export function openOrder(body: Uint8Array, options: OpenOrderOptions): Order {
     throw new OrderRefused('bad_order', 'the signed payload is not msgpack this agent can read');
   }
   if (typeof order !== 'object' || order === null) throw new OrderRefused('bad_order', 'the signed payload is not an order');
+  // Checked before they are compared or quoted: an object could carry a toString of its own.
+  if (typeof order.agentId !== 'string' || typeof order.issuedAt !== 'string') {
+    throw new OrderRefused('bad_order', 'the order names no agent or no time of issue');
+  }
   if (order.agentId !== options.agentId) {
     throw new OrderRefused('wrong_agent', `order is addressed to agent ${order.agentId}, not to this agent`);
   }

@@ -23,8 +23,8 @@ export function agentRoutes(deps: AppDependencies, guards: Guards, auditTrail: A
   const router = Router();
   router.post('/enroll', guards.enrollSecret, jsonBody, audited('agent.enrol', enrolmentSubject), async (req, res) => {
     const request = parseInput(enrollSchema, req.body);
-    const { created, ...enrolment } = await enrollAgent(deps, request, req.get(AGENT_TOKEN_HEADER));
-    describeAudit(res, { actor: req.get(AGENT_TOKEN_HEADER) ? `${request.role}:${enrolment.id}` : undefined });
+    const { created, provedByToken, ...enrolment } = await enrollAgent(deps, request, req.get(AGENT_TOKEN_HEADER));
+    if (provedByToken) describeAudit(res, { actor: `${request.role}:${enrolment.id}` });
     await auditTrail.succeeded(req, res, created ? 'created' : 're-enrolled');
     res.status(created ? 201 : 200).json(enrolment);
   });

@@ -17,12 +17,13 @@ import { isUuid, type EnrollRequest } from '../validation.js';
 /** An agent role, as enrolment and the reset routes name it. */
 export type AgentRole = EnrollRequest['role'];
 
-/** What the agent is told, plus whether the agent is new (201) or re-enrolled (200). */
+/** What the agent is told, plus whether the agent is new (201) or re-enrolled (200) and whether its token proved it. */
 export interface Enrolment {
   id: string;
   token: string;
   serverPublicKey: string;
   created: boolean;
+  provedByToken: boolean;
 }
 
 const tables = { relay: relays, computer: computers } as const;
@@ -36,14 +37,14 @@ async function relayIdOf(tx: Transaction, request: EnrollRequest): Promise<strin
 }
 
 /**
- * Refuses to re-enrol `agentId` unless `presentedToken` is one of its live tokens. An agent without any
- * (reset by an admin) may enrol afresh.
+ * Refuses to re-enrol `agentId` unless `presentedToken` is one of its live tokens, and says whether it was.
+ * An agent without any (reset by an admin) may enrol afresh: nothing is proved then, whatever it sent.
  */
-async function requireOwnToken(tx: Transaction, request: EnrollRequest, agentId: string, presentedToken: string | undefined): Promise<void> {
+async function requireOwnToken(tx: Transaction, request: EnrollRequest, agentId: string, presentedToken: string | undefined): Promise<boolean> {
   const live = await tx.select({ tokenHash: agentTokens.tokenHash }).from(agentTokens).where(eq(agentTokens.agentId, agentId));
-  if (live.length === 0) return;
+  if (live.length === 0) return false;
   const presentedHash = presentedToken === undefined ? undefined : hashToken(presentedToken);
-  if (presentedHash !== undefined && live.some(({ tokenHash }) => secretsEqual(presentedHash, tokenHash))) return;
+  if (presentedHash !== undefined && live.some(({ tokenHash }) => secretsEqual(presentedHash, tokenHash))) return true;
   throw new Conflict(
     'already_enrolled',
     `a ${request.role} named "${request.name}" is already enrolled: enrolling again needs its current token in ` +
@@ -75,17 +76,18 @@ export async function enrollAgent(
     const values = request.role === 'computer' ? { name: request.name, url: request.url, relayId } : { name: request.name, url: request.url };
     const [inserted] = await tx.insert(table).values(values).onConflictDoNothing({ target: table.name }).returning({ id: table.id });
     let id: string;
+    let provedByToken = false;
     if (inserted) {
       id = inserted.id;
     } else {
       const [existing] = await tx.select({ id: table.id }).from(table).where(eq(table.name, request.name)).for('update');
       id = existing!.id;
-      await requireOwnToken(tx, request, id, presentedToken);
+      provedByToken = await requireOwnToken(tx, request, id, presentedToken);
       await tx.update(table).set(values).where(eq(table.id, id));
       await tx.delete(agentTokens).where(eq(agentTokens.agentId, id));
     }
     await tx.insert(agentTokens).values({ tokenHash: hashToken(token), role: request.role, agentId: id });
-    return { id, created: inserted !== undefined, token, serverPublicKey: serverKey.publicKeyPem };
+    return { id, created: inserted !== undefined, provedByToken, token, serverPublicKey: serverKey.publicKeyPem };
   });
 }
 

@@ -124,7 +124,8 @@ describe('npm run bench on 300 computers and 3 relays', () => {
     expect(files.markdown).toBe(join(outDir, 'benchmarks.md'));
     const markdown = await readFile(files.markdown, 'utf8');
     expect(markdown).toContain(figures.command);
-    expect(markdown).toContain(`(benchmarks/${COMPUTERS}-computers-${RELAYS}-relays-${SIZE}-bytes-200ms.svg)`);
+    expect(markdown).toContain(`(benchmarks/${COMPUTERS}-computers-${RELAYS}-relays-${SIZE}-bytes-200ms-25-per-relay.svg)`);
+    expect(markdown).toContain('25 downloads at once per relay');
     expect(markdown).toContain(`${figures.machine.cores} cores`);
   });
 

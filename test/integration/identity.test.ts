@@ -89,7 +89,8 @@ describe('identity', () => {
     expect(reset).toEqual({ status: 200, body: { id: first.body.id, name: 'pc-reset', revokedTokens: 1 } });
     expect(await tokenWorks(first.body.token)).toBe(false);
 
-    const again = await enrol(pc('pc-reset'), ENROLL_SECRET);
+    // The revoked token it still sends proves nothing now: the audit log names the secret, not the agent.
+    const again = await enrol(pc('pc-reset'), ENROLL_SECRET, first.body.token);
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
     expect(await tokenWorks(again.body.token)).toBe(true);
@@ -138,6 +139,7 @@ describe('identity', () => {
         expect.stringMatching(/^admin job\.create job:[0-9a-f-]{36} ok$/),
         expect.stringMatching(/^admin computer\.reset computer:[0-9a-f-]{36} computer_not_found$/),
         'admin computer.reset computer:pc-reset ok',
+        'enroll-secret agent.enrol computer:pc-reset re-enrolled',
         'admin enroll-secret.rotate enroll-secret ok',
         'enroll-secret agent.enrol computer:pc-owned server_key_changed',
       ]),

@@ -87,6 +87,9 @@ describe('orders', () => {
     expect(refusalCode(sealedPayload(pack(42)))).toBe('bad_order');
     // A map keyed by a map: valid msgpack that no JavaScript object can hold.
     expect(refusalCode(sealedPayload(Buffer.from([0x81, 0x81, 0x01, 0x02, 0x03])))).toBe('bad_order');
+    // Fields that are objects with a toString of their own cannot break the refusal's message.
+    expect(refusalCode(sealedPayload(pack({ ...order(), agentId: { toString: 0 } })))).toBe('bad_order');
+    expect(refusalCode(sealedPayload(pack({ ...order(), issuedAt: { toString: 0 } })))).toBe('bad_order');
   });
 
   it('refuses an envelope without a key id as unsigned', () => {
