@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { contextOf } from '../context.js';
 import { fields, nextPageHint, print, table } from '../output.js';
+import { paged, pageQuery, type PageOptions } from '../paging.js';
 
 interface Page<Item> {
   items: Item[];
@@ -26,26 +27,18 @@ interface RelayView {
   copies: unknown[];
 }
 
-function pageQuery(options: { limit?: string; cursor?: string }): string {
-  const query = new URLSearchParams({ ...(options.limit && { limit: options.limit }), ...(options.cursor && { cursor: options.cursor }) });
-  return query.size > 0 ? `?${query.toString()}` : '';
-}
-
 /** Adds the inventory commands to `program`. */
 export function inventoryCommands(program: Command): void {
   const computers = program.command('computers').description('the enrolled computers');
-  computers
-    .command('list')
-    .description('computers by name, a page at a time')
-    .option('--limit <n>', 'computers per page (default 1000)')
-    .option('--cursor <cursor>', 'the page after the one that printed it')
-    .action(async (options: { limit?: string; cursor?: string }, command: Command) => {
+  paged(computers.command('list').description('computers by name, a page at a time'), 'computers', 1000).action(
+    async (options: PageOptions, command: Command) => {
       const { api, json } = contextOf(command);
       print(json, await api.get<Page<ComputerView>>(`/computers${pageQuery(options)}`), ({ items, nextCursor }) => {
         const rows = items.map((computer) => [computer.name, computer.relay?.name, computer.url, computer.enrolledAt, computer.id]);
         return `${table(['name', 'relay', 'url', 'enrolled', 'id'], rows)}${nextPageHint(nextCursor)}`;
       });
-    });
+    },
+  );
   computers
     .command('show')
     .description('one computer and what it has installed')
@@ -57,18 +50,14 @@ export function inventoryCommands(program: Command): void {
         return `${fields({ ...rest, relay: relay?.name ?? null })}\n${packages}`;
       });
     });
-  program
-    .command('relays')
-    .description('the enrolled relays')
-    .command('list')
-    .description('relays by name, a page at a time')
-    .option('--limit <n>', 'relays per page (default 1000)')
-    .option('--cursor <cursor>', 'the page after the one that printed it')
-    .action(async (options: { limit?: string; cursor?: string }, command: Command) => {
+  const relays = program.command('relays').description('the enrolled relays');
+  paged(relays.command('list').description('relays by name, a page at a time'), 'relays', 1000).action(
+    async (options: PageOptions, command: Command) => {
       const { api, json } = contextOf(command);
       print(json, await api.get<Page<RelayView>>(`/relays${pageQuery(options)}`), ({ items, nextCursor }) => {
         const rows = items.map((relay) => [relay.name, relay.computers, relay.copies.length, relay.url, relay.id]);
         return `${table(['name', 'computers', 'copies', 'url', 'id'], rows)}${nextPageHint(nextCursor)}`;
       });
-    });
+    },
+  );
 }

@@ -4,6 +4,7 @@ import { CliError } from '../api-client.js';
 import { contextOf, type CommandContext } from '../context.js';
 import { hasEnded, type JobView } from '../job-view.js';
 import { countsLine, fields, nextPageHint, print, table } from '../output.js';
+import { paged, pageQuery, type PageOptions } from '../paging.js';
 import { watchJob } from '../watch.js';
 
 interface JobPage {
@@ -75,20 +76,13 @@ export function jobCommands(program: Command): void {
       if (!context.json) process.stdout.write(`job ${created.id} created\n`);
       await follow(context, created.id);
     });
-  jobs
-    .command('list')
-    .description('jobs, newest first')
-    .option('--limit <n>', 'jobs per page', positive('--limit'))
-    .option('--cursor <cursor>', 'the page after the one that printed it')
-    .action(async (options: { limit?: number; cursor?: string }, command: Command) => {
-      const { api, json } = contextOf(command);
-      const query = new URLSearchParams({ ...(options.limit && { limit: String(options.limit) }), ...(options.cursor && { cursor: options.cursor }) });
-      const page = await api.get<JobPage>(`/jobs${query.size > 0 ? `?${query.toString()}` : ''}`);
-      print(json, page, ({ items, nextCursor }) => {
-        const rows = items.map((job) => [job.id, job.type, job.status, `${job.progress}%`, countsLine(job.counts), job.scheduledAt]);
-        return `${table(['id', 'type', 'status', 'progress', 'targets', 'execution time'], rows)}${nextPageHint(nextCursor)}`;
-      });
+  paged(jobs.command('list').description('jobs, newest first'), 'jobs', 50).action(async (options: PageOptions, command: Command) => {
+    const { api, json } = contextOf(command);
+    print(json, await api.get<JobPage>(`/jobs${pageQuery(options)}`), ({ items, nextCursor }) => {
+      const rows = items.map((job) => [job.id, job.type, job.status, `${job.progress}%`, countsLine(job.counts), job.scheduledAt]);
+      return `${table(['id', 'type', 'status', 'progress', 'targets', 'execution time'], rows)}${nextPageHint(nextCursor)}`;
     });
+  });
   jobs
     .command('show')
     .description('one job, its counts and a page of its targets')

@@ -4,17 +4,8 @@
  * route ships without a decision about who may call it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../../api/app.js';
-import { PackageStore } from '../../api/package-store.js';
-import { loadConfig } from '../../common/config.js';
-import { loadOrCreateServerKey } from '../../trust/signing.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startInProcessApi, type InProcessApi } from '../support/in-process-api.js';
 import { makeTarGz } from '../support/packages.js';
 import { routesOf, type RouteEntry } from '../support/route-table.js';
 
@@ -73,13 +64,9 @@ function expected(rule: Rule, caller: CallerName): Expected {
   }
 }
 
-const adminToken = `admin-${randomBytes(8).toString('hex')}`;
-let enrollSecret = `enrol-${randomBytes(8).toString('hex')}`;
-let database: TestDatabase;
-let dataDir: string;
-let connection: Connection;
-let server: Server;
-let base: string;
+let api: InProcessApi;
+/** The enrolment secret as it is now: the rotation route replaces it. */
+let enrollSecret: string;
 let routes: RouteEntry[];
 const tokens: Partial<Record<CallerName, string>> = {};
 /** The jobs the own-computer routes are called on: an install job and an offer job for `computer` only. */
@@ -87,7 +74,7 @@ const ownJobs: Record<string, string> = {};
 let packageId: string;
 
 async function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${base}${path}`, {
+  const response = await fetch(`${api.base}${path}`, {
     method,
     headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -103,29 +90,10 @@ async function enrol(role: 'relay' | 'computer', name: string): Promise<string> 
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  dataDir = await mkdtemp(join(tmpdir(), 'courier-access-'));
-  const config = loadConfig({
-    COURIER_DATA_DIR: dataDir,
-    COURIER_ADMIN_TOKEN: adminToken,
-    COURIER_ENROLL_SECRET: enrollSecret,
-    COURIER_TASK_QUEUE: `access-test-${randomBytes(4).toString('hex')}`,
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-  });
-  connection = await Connection.connect({ address: config.temporalAddress });
-  const temporal = new Client({ connection, namespace: config.temporalNamespace });
-  const app = createApp({
-    db: database.db,
-    temporal,
-    config,
-    serverKey: await loadOrCreateServerKey(config.signingKeyFile),
-    store: new PackageStore(config.storeDir),
-  });
-  routes = routesOf(app);
-  server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  api = await startInProcessApi('access');
+  enrollSecret = api.enrollSecret;
+  routes = routesOf(api.app);
+  const { adminToken } = api;
 
   tokens.admin = adminToken;
   tokens['unknown token'] = randomBytes(32).toString('base64url');
@@ -136,7 +104,7 @@ beforeAll(async () => {
   const form = new FormData();
   form.append('manifest', JSON.stringify({ name: 'access', version: '1.0.0', installCommand: 'true' }));
   form.append('content', new Blob([await makeTarGz({ 'a.txt': 'a' })]), 'access.tar.gz');
-  const upload = await fetch(`${base}/api/v1/packages`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` }, body: form });
+  const upload = await fetch(`${api.base}/api/v1/packages`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` }, body: form });
   packageId = ((await upload.json()) as { id: string }).id;
   const scheduledAt = new Date(Date.now() + 3600_000).toISOString();
   for (const type of ['install', 'offer']) {
@@ -147,10 +115,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
-  await connection?.close();
-  await database?.drop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await api?.stop();
 });
 
 /** The token a caller sends; the enrolment secret is read at each call, since a rotation replaces it. */

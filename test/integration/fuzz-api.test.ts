@@ -5,34 +5,19 @@
  * written: every table's row count and the package store's files are as they were. (The audit log grows,
  * by design: refusals of authenticated requests are recorded.)
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { getTableName, sql, type Table } from 'drizzle-orm';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApp } from '../../api/app.js';
-import { PackageStore } from '../../api/package-store.js';
-import { loadConfig } from '../../common/config.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as schema from '../../db/schema/index.js';
-import { loadOrCreateServerKey } from '../../trust/signing.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startInProcessApi, type InProcessApi } from '../support/in-process-api.js';
 import { makeTarGz } from '../support/packages.js';
 
 /** Generated inputs per route. */
 const RUNS = 1000;
 
-const adminToken = `admin-${randomBytes(8).toString('hex')}`;
-const enrollSecret = `enrol-${randomBytes(8).toString('hex')}`;
-let database: TestDatabase;
-let dataDir: string;
-let storeDir: string;
-let connection: Connection;
-let server: Server;
-let base: string;
+let api: InProcessApi;
 let computerToken: string;
 let packageId: string;
 const jobIds: Record<string, string> = {};
@@ -69,7 +54,7 @@ function hostileBody(fields: string[]): fc.Arbitrary<string> {
 }
 
 async function send(method: string, path: string, token: string, body: string | FormData, contentType?: string) {
-  const response = await fetch(`${base}/api/v1${path}`, {
+  const response = await fetch(`${api.base}/api/v1${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(contentType && { 'content-type': contentType }) },
     body,
@@ -95,36 +80,19 @@ async function snapshot(): Promise<{ rows: Record<string, number>; files: string
   for (const table of Object.values(schema) as Table[]) {
     const name = getTableName(table);
     if (name === 'audit_log') continue;
-    const [row] = await database.db.execute<{ count: number }>(sql`select count(*)::int as count from ${table}`);
+    const [row] = await api.database.db.execute<{ count: number }>(sql`select count(*)::int as count from ${table}`);
     rows[name] = row!.count;
   }
-  const files = (await readdir(storeDir, { recursive: true, withFileTypes: true }))
+  const files = (await readdir(api.storeDir, { recursive: true, withFileTypes: true }))
     .filter((entry) => entry.isFile())
-    .map((entry) => relative(storeDir, join(entry.parentPath, entry.name)))
+    .map((entry) => relative(api.storeDir, join(entry.parentPath, entry.name)))
     .sort();
   return { rows, files };
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  dataDir = await mkdtemp(join(tmpdir(), 'courier-fuzz-'));
-  const config = loadConfig({
-    COURIER_DATA_DIR: dataDir,
-    COURIER_ADMIN_TOKEN: adminToken,
-    COURIER_ENROLL_SECRET: enrollSecret,
-    COURIER_TASK_QUEUE: `fuzz-test-${randomBytes(4).toString('hex')}`,
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-  });
-  storeDir = config.storeDir;
-  connection = await Connection.connect({ address: config.temporalAddress });
-  const temporal = new Client({ connection, namespace: config.temporalNamespace });
-  const store = new PackageStore(config.storeDir);
-  const app = createApp({ db: database.db, temporal, config, serverKey: await loadOrCreateServerKey(config.signingKeyFile), store });
-  server = await new Promise<Server>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-
+  api = await startInProcessApi('fuzz');
+  const { adminToken, enrollSecret } = api;
   const enrolled = await send('POST', '/enroll', enrollSecret, JSON.stringify({ role: 'computer', name: 'pc-fuzz', url: 'http://127.0.0.1:9' }), 'application/json');
   computerToken = (JSON.parse(enrolled.text) as { token: string }).token;
   const form = new FormData();
@@ -139,14 +107,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
-  await connection?.close();
-  await database?.drop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await api?.stop();
 });
 
 /** The JSON routes, with a caller allowed to use them and the fields they read. */
 function jsonRoutes(): { name: string; method: string; path: string; token: string; fields: string[] }[] {
+  const { adminToken, enrollSecret } = api;
   return [
     { name: 'POST /enroll', method: 'POST', path: '/enroll', token: enrollSecret, fields: ['role', 'name', 'url', 'relay', 'serverKeyId'] },
     {
@@ -206,7 +172,7 @@ describe('hostile input', () => {
     );
     await fc.assert(
       fc.asyncProperty(multipart, async ({ body, contentType }) => {
-        expectRefusal(await send('POST', '/packages', adminToken, body, contentType));
+        expectRefusal(await send('POST', '/packages', api.adminToken, body, contentType));
       }),
       { numRuns: RUNS },
     );
@@ -215,6 +181,6 @@ describe('hostile input', () => {
     const form = new FormData();
     form.append('manifest', JSON.stringify({ name: 'after-fuzz', version: '1.0.0', installCommand: 'true' }));
     form.append('content', new Blob([await makeTarGz({ 'b.txt': 'b' })]), 'after.tar.gz');
-    expect((await send('POST', '/packages', adminToken, form)).status).toBe(201);
+    expect((await send('POST', '/packages', api.adminToken, form)).status).toBe(201);
   });
 });

@@ -1,0 +1,21 @@
+/** The paged lists' options (`--limit`, `--cursor`) and query string, the same for every list. */
+import type { Command } from 'commander';
+
+/** What a paged list command was given. */
+export interface PageOptions {
+  limit?: string;
+  cursor?: string;
+}
+
+/** Adds `--limit` and `--cursor` to a list command. */
+export function paged(command: Command, what: string, defaultLimit: number): Command {
+  return command
+    .option('--limit <n>', `${what} per page (default ${defaultLimit})`)
+    .option('--cursor <cursor>', 'the page after the one that printed it');
+}
+
+/** The query string of a page: `?limit=…&cursor=…`, or nothing. */
+export function pageQuery(options: PageOptions): string {
+  const query = new URLSearchParams({ ...(options.limit && { limit: options.limit }), ...(options.cursor && { cursor: options.cursor }) });
+  return query.size > 0 ? `?${query.toString()}` : '';
+}
