@@ -4,7 +4,7 @@
  *
  *   npm run fleet -- --computers N [--relays R] [--install-ms MS] [--fail-rate F] [--server URL]
  *                    [--enroll-secret S] [--name-prefix P] [--direct D] [--offline F] [--dead-relays K]
- *                    [--data-dir DIR] [--host H] [--port P] [--enroll-concurrency C] [--seed N]
+ *                    [--data-dir DIR] [--host H] [--port P] [--enroll-concurrency C] [--seed N] [--shard I/K]
  *
  *   --computers N          computer agents, named P-pc-00001… (required)
  *   --relays R             relay agents, named P-relay-01… (default 0); computers go round-robin over them
@@ -23,6 +23,9 @@
  *                          http://H:P/agents/NAME
  *   --enroll-concurrency C enrolments in flight at once (default 16)
  *   --seed N               seeds the offline draw and the install failures (default 1)
+ *   --shard I/K            run only the I-th of K shards of the fleet planned above: relay r (1-based) goes to
+ *                          shard ((r-1) mod K) + 1 with the computers it serves, so K processes started with
+ *                          the same flags run the whole fleet between them, each with its own listener
  *
  * Once every agent has enrolled it prints one JSON line on stdout:
  *   {"ready":true,"url":"http://127.0.0.1:PORT","computers":N,"relays":R,"offline":[names],"deadRelays":[names],...}

@@ -1,7 +1,8 @@
 /**
  * A simulated fleet: relays and computers on the real agent code (order intake, resumable downloads,
  * verification, safe extraction, relay store and serving) in one process, behind one listener, with only
- * the install command simulated. Enrolment goes through the managing server's real POST /enroll with
+ * the install command simulated. A large fleet can be split over several processes, each running one
+ * shard of the same plan (relays with their computers), so that no one heap holds every agent. Enrolment goes through the managing server's real POST /enroll with
  * bounded concurrency, relays first since computers name them.
  */
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { FloorRun, type FloorProgress, type FloorRequest } from './floor.js';
 import { FleetHost } from './host.js';
 import { forEachLimited } from '../../common/concurrency.js';
 import { countOrderStates } from './order-stats.js';
-import { planFleet, type FleetPlan, type FleetShape, type PlannedAgent } from './plan.js';
+import { planFleet, shardOf, WHOLE_FLEET, type FleetPlan, type FleetShape, type FleetShard, type PlannedAgent } from './plan.js';
 import { seededRandom } from './random.js';
 import { SimulatedInstalls } from './simulated-install.js';
 import { Traffic } from './traffic.js';
@@ -34,6 +35,8 @@ export interface FleetOptions extends FleetShape {
   seed: number;
   /** Enrolments in flight at once; each is a database transaction on the api. */
   enrolConcurrency: number;
+  /** The part of the planned fleet this process runs (default all of it); see shardOf(). */
+  shard?: FleetShard;
 }
 
 /** The process's memory, as the fleet reports it. */
@@ -76,7 +79,7 @@ export class Fleet {
     private readonly deps: FleetDeps,
   ) {
     const random = seededRandom(options.seed);
-    this.plan = planFleet(options, random);
+    this.plan = shardOf(planFleet(options, random), options.shard ?? WHOLE_FLEET);
     this.simulation = new SimulatedInstalls({ installMs: options.installMs, failRate: options.failRate, random });
     this.host = new FleetHost(controlRoutes(this), deps.log, (agent, response) => this.traffic.relayServes(agent, response));
     this.traffic = new Traffic(deps.fetch, (url) => this.host.isAgentUrl(url));

@@ -35,6 +35,15 @@ export interface FleetPlan {
   computers: PlannedAgent[];
 }
 
+/** One of several processes that share a fleet: shard `index` (0-based) of `count`. */
+export interface FleetShard {
+  index: number;
+  count: number;
+}
+
+/** The whole fleet in one process. */
+export const WHOLE_FLEET: FleetShard = { index: 0, count: 1 };
+
 /** `prefix-pc-00001`, `prefix-relay-01`: zero-padded so names sort in order, wider only when the count needs it. */
 function names(prefix: string, kind: string, count: number, minWidth: number): string[] {
   const width = Math.max(minWidth, String(count).length);
@@ -61,5 +70,20 @@ export function planFleet(shape: FleetShape, random: Random): FleetPlan {
     const relayName = served < 0 || relayNames.length === 0 ? undefined : relayNames[served % relayNames.length];
     return { role: 'computer', name, ...(relayName && { relayName }), offline: offline.has(index) };
   });
+  return { relays, computers };
+}
+
+/**
+ * The part of `plan` that shard `shard` runs: relay i goes to shard i mod count, each computer to its relay's
+ * shard (a direct computer by its own index), so a computer and its relay always share a process and the
+ * shards' downloads never cross between them.
+ */
+export function shardOf(plan: FleetPlan, shard: FleetShard): FleetPlan {
+  if (shard.count === 1) return plan;
+  const relays = plan.relays.filter((_, index) => index % shard.count === shard.index);
+  const ours = new Set(relays.map((relay) => relay.name));
+  const computers = plan.computers.filter((computer, index) =>
+    computer.relayName === undefined ? index % shard.count === shard.index : ours.has(computer.relayName),
+  );
   return { relays, computers };
 }

@@ -1,11 +1,12 @@
 /** The fleet simulator's command line (documented in scripts/fleet.ts), parsed and checked. */
 import { parseFlags, UsageError } from '../../common/command-line.js';
 import type { FleetOptions } from '../../agent/fleet/fleet.js';
+import { WHOLE_FLEET, type FleetShard } from '../../agent/fleet/plan.js';
 
 export const USAGE =
   'usage: npm run fleet -- --computers N [--relays R] [--install-ms MS] [--fail-rate F] [--server URL] ' +
   '[--enroll-secret S] [--name-prefix P] [--direct D] [--offline F] [--dead-relays K] [--data-dir DIR] ' +
-  '[--host H] [--port P] [--enroll-concurrency C] [--seed N]';
+  '[--host H] [--port P] [--enroll-concurrency C] [--seed N] [--shard I/K]';
 
 /** The parsed command line: the fleet's options, with the data folder left out when none was given. */
 export type FleetCli = Omit<FleetOptions, 'dataDir'> & { dataDir?: string };
@@ -30,6 +31,15 @@ function fraction(value: string | undefined, flag: string): number {
   return parsed;
 }
 
+/** `--shard I/K`: the I-th of K processes (1-based on the command line, 0-based inside). */
+function shard(value: string | undefined): FleetShard {
+  if (value === undefined) return WHOLE_FLEET;
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const [index, count] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (!(index >= 1 && index <= count)) throw new UsageError(`--shard must be I/K with 1 ≤ I ≤ K, got "${value}"`);
+  return { index: index - 1, count };
+}
+
 /** Parses and checks `args`; throws UsageError. */
 export function parseFleetCli(args: string[], defaults: FleetCliDefaults): FleetCli {
   const values = parseFlags(args, {
@@ -48,6 +58,7 @@ export function parseFleetCli(args: string[], defaults: FleetCliDefaults): Fleet
     port: { type: 'string' },
     'enroll-concurrency': { type: 'string' },
     seed: { type: 'string' },
+    shard: { type: 'string' },
   });
   if (values.computers === undefined) throw new UsageError('--computers is required');
   const computers = integer(values.computers, '--computers', 0);
@@ -80,5 +91,6 @@ export function parseFleetCli(args: string[], defaults: FleetCliDefaults): Fleet
     port: integer(values.port, '--port', 0, 65535),
     enrolConcurrency,
     seed: integer(values.seed, '--seed', 1),
+    shard: shard(values.shard),
   };
 }

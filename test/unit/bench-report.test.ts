@@ -19,6 +19,7 @@ describe('bench command line', () => {
       sizeBytes: 1_000_000,
       installMs: 5000,
       downloadsPerRelay: DEFAULT_DOWNLOADS_PER_RELAY,
+      fleetProcesses: 1,
       outDir: '/home/admin/out',
       skipFloor: false,
       skipOffer: true,
@@ -31,6 +32,14 @@ describe('bench command line', () => {
     const args = ['--computers', '100000', '--relays', '200', '--size', '1000000', '--install-ms', '30000', '--skip-floor', '--downloads-per-relay', '10'];
     expect(parseBenchCli(args)).toMatchObject({ computers: 100_000, skipFloor: true, skipOffer: false, downloadsPerRelay: 10 });
     expect(() => parseBenchCli([...args.slice(0, -1), '0'])).toThrow(/--downloads-per-relay must be a whole number of at least 1/);
+  });
+
+  it('splits a large fleet over one simulator process per 12,500 computers, never more than it has relays', () => {
+    const fleet = (computers: number, relays: number, ...more: string[]) =>
+      parseBenchCli(['--computers', String(computers), '--relays', String(relays), '--size', '1', '--install-ms', '1', ...more]).fleetProcesses;
+    expect([fleet(10_000, 20), fleet(12_501, 20), fleet(100_000, 200), fleet(100_000, 3)]).toEqual([1, 2, 8, 3]);
+    expect(fleet(300, 3, '--fleet-processes', '2')).toBe(2);
+    expect(() => fleet(300, 3, '--fleet-processes', '4')).toThrow(/--fleet-processes \(4\) cannot exceed --relays \(3\)/);
   });
 
   it('refuses a missing figure, a fleet without relays and unknown options', () => {

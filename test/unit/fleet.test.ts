@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../agent/deps.js';
 import { Fleet } from '../../agent/fleet/fleet.js';
-import { planFleet } from '../../agent/fleet/plan.js';
+import { planFleet, shardOf } from '../../agent/fleet/plan.js';
 import { seededRandom } from '../../agent/fleet/random.js';
 import { SimulatedInstalls } from '../../agent/fleet/simulated-install.js';
 import type { CommandRequest } from '../../agent/run-command.js';
@@ -33,6 +33,20 @@ describe('fleet plan', () => {
     const again = planFleet({ computers: 12, relays: 3, direct: 2, offline: 0.25, deadRelays: 1, prefix: 't' }, seededRandom(7));
     expect(again.computers.filter((computer) => computer.offline).map((computer) => computer.name)).toEqual(offline);
     expect(plan.relays.map((relay) => relay.offline)).toEqual([false, false, true]);
+  });
+
+  it('splits into shards that each hold some relays with exactly their computers, and together the whole plan', () => {
+    const shards = [0, 1].map((index) => shardOf(plan, { index, count: 2 }));
+    expect(shards.map((shard) => shard.relays.map((relay) => relay.name))).toEqual([['t-relay-01', 't-relay-03'], ['t-relay-02']]);
+    for (const shard of shards) {
+      const relays = new Set(shard.relays.map((relay) => relay.name));
+      expect(shard.computers.filter((computer) => computer.relayName && !relays.has(computer.relayName))).toEqual([]);
+    }
+    const names = (part: typeof plan) => [...part.relays, ...part.computers].map((agent) => agent.name).sort();
+    expect([...names(shards[0]!), ...names(shards[1]!)].sort()).toEqual(names(plan));
+    // The draw of offline computers is the whole plan's, whichever shard runs them.
+    expect(shards.flatMap((shard) => shard.computers.filter((computer) => computer.offline)).length).toBe(3);
+    expect(shardOf(plan, { index: 0, count: 1 })).toBe(plan);
   });
 
   it('widens the numbers only when the count needs it', () => {

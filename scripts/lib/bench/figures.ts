@@ -65,7 +65,7 @@ export interface BenchFigures {
   command: string;
   date: string;
   machine: { cores: number; memoryBytes: number; cpu: string; node: string };
-  config: { computers: number; relays: number; sizeBytes: number; installMs: number; downloadsPerRelay: number };
+  config: { computers: number; relays: number; sizeBytes: number; installMs: number; downloadsPerRelay: number; fleetProcesses: number };
   install: InstallFigures;
   /** Null when the run was asked to leave the floor out (--skip-floor). */
   floor: FloorFigures | null;

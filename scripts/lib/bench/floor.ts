@@ -3,11 +3,11 @@
  * signs a download ticket per computer with the managing server's key and has the fleet run the floor
  * where its simulated computers live (agent/fleet/floor.ts): the same downloads from the same relays,
  * with the same bound per relay, verified as an agent verifies them, and "installed" for the same time,
- * by a bare concurrent loop with no Temporal, no database and no orders. In the fleet's own process it
- * has the CPU the simulated computers have, no more.
+ * by a bare concurrent loop with no Temporal, no database and no orders. In the fleet's own processes
+ * (each shard downloading from its own relays) it has the CPU the simulated computers have, no more.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FloorProgress, FloorRequest } from '../../../agent/fleet/floor.js';
+import type { FloorRequest } from '../../../agent/fleet/floor.js';
 import { signTicket } from '../../../trust/orders.js';
 import { loadOrCreateServerKey } from '../../../trust/signing.js';
 import type { FloorFigures } from './figures.js';
@@ -47,13 +47,11 @@ export async function floorPhase(
     computers,
   };
   const cpuBefore = await cpuSeconds(stack.pids);
-  const started = await stack.fleet<FloorProgress>('POST', '/floor', request);
-  if (started.status !== 202) throw new Error(`floor: the fleet answered HTTP ${started.status}: ${JSON.stringify(started.body)}`);
-  let progress = started.body;
+  let progress = await stack.fleet.startFloor(request);
   let loggedAt = Date.now();
   while (progress.running) {
     await sleep(POLL_MS, undefined, { signal: stack.signal });
-    progress = (await stack.fleet<FloorProgress>('GET', '/floor')).body;
+    progress = await stack.fleet.floor();
     if (Date.now() - loggedAt >= LOG_EVERY_MS) {
       log(`floor: ${progress.finished}/${computers.length} computers finished`);
       loggedAt = Date.now();

@@ -9,20 +9,6 @@ import { createJob, describeCounts, explainOutcomes, hasEnded, leadMsFor, upload
 import { cpuSeconds, cpuUsedBetween, jobWorkflows, rowsWritten, Sampler, settledEgress } from './measures.js';
 import type { BenchLog, BenchStack } from './stack.js';
 
-/** The fleet's in-memory install progress of one job (GET /fleet/installs). */
-export interface JobInstalls {
-  started: number;
-  finished: number;
-  failed: number;
-}
-
-/** What the fleet's install commands did for `jobId` so far. */
-export async function fleetInstallsOf(stack: BenchStack, jobId: string): Promise<JobInstalls> {
-  const { status, body } = await stack.fleet<{ jobs: Record<string, JobInstalls> }>('GET', '/installs');
-  if (status !== 200) throw new Error(`GET /fleet/installs: HTTP ${status}`);
-  return body.jobs[jobId] ?? { started: 0, finished: 0, failed: 0 };
-}
-
 /**
  * The longest a job of this fleet may take before the run gives up on it: generous, since this is no
  * assertion (on a 2-core machine a job costs some 35 ms per computer; this allows 100).
@@ -51,7 +37,7 @@ export async function installPhase(
   await sleep(Math.max(0, created.start - Date.now()), undefined, { signal: stack.signal });
 
   const cpuBefore = await cpuSeconds(stack.pids);
-  const sampler = new Sampler(created.start, async () => (await fleetInstallsOf(stack, created.id)).finished);
+  const sampler = new Sampler(created.start, async () => (await stack.fleet.installsOf(created.id)).finished);
   let job;
   let at;
   try {
@@ -68,13 +54,12 @@ export async function installPhase(
   log(`install job ${job.status} in ${(courierMs / 1000).toFixed(1)} s: ${describeCounts(job.counts)}`);
   for (const line of await explainOutcomes(stack, job, 'installed')) log(`install: ${line}`);
 
-  const installs = await fleetInstallsOf(stack, created.id);
+  const installs = await stack.fleet.installsOf(created.id);
   // The chart runs to the job's end (what finished on the computers before Courier knew is the gap to see)
   // and ends on the final count, even when the last sample's read was still under way at the end.
   sampler.points.push([Math.max(courierMs / 1000, sampler.points.at(-1)?.[0] ?? 0), installs.finished]);
   log('reading the fleet statistics, the egress, the workflows and the database statistics');
-  const { body: stats } = await stack.fleet<{ installs: { repeated: { jobId: string }[] } }>('GET', '/stats');
-  const repeated = stats.installs.repeated.filter((run) => run.jobId === created.id).length;
+  const repeated = (await stack.fleet.repeatedInstalls()).filter((run) => run.jobId === created.id).length;
   const egress = await egressOf(stack, pkg, fleet.relays);
   const workflows = await jobWorkflows(stack.temporalAddress, created.id);
   const rows = (await rowsWritten(stack.databaseUrl, stack.signal)) - rowsBefore;

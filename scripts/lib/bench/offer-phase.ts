@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { forEachLimited } from '../../../common/concurrency.js';
 import type { OfferChoice } from '../../../common/states.js';
 import type { OfferFigures } from './figures.js';
-import { fleetInstallsOf, phaseTimeoutMs } from './install-phase.js';
+import { phaseTimeoutMs } from './install-phase.js';
 import { createJob, describeCounts, leadMsFor, listAll, uploadRandomPackage, watchJob } from './jobs.js';
 import type { BenchLog, BenchStack } from './stack.js';
 
@@ -46,7 +46,7 @@ export async function offerPhase(
   const accepted = { install: 0, decline: 0, refused: 0 };
   const chosenAt = Date.now();
   await forEachLimited(choices, CHOICE_CONCURRENCY, async ({ name, choice }) => {
-    const answer = await stack.fleet('POST', `/agents/${name}/choices`, { jobId: created.id, choice });
+    const answer = await stack.fleet.choose(name, created.id, choice);
     if (answer.status === 202) {
       accepted[choice] += 1;
       return;
@@ -72,6 +72,6 @@ export async function offerPhase(
     choosingMs,
     carriedOutMs,
     counts: done.job.counts,
-    fleetInstalls: (await fleetInstallsOf(stack, created.id)).started,
+    fleetInstalls: (await stack.fleet.installsOf(created.id)).started,
   };
 }

@@ -3,10 +3,11 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, UsageError } from '../../../common/command-line.js';
 import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../../common/throughput.js';
+import { defaultFleetProcesses } from './fleet-shards.js';
 
 export const BENCH_USAGE =
   'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--downloads-per-relay D] [--out-dir DIR] ' +
-  '[--skip-floor] [--skip-offer] [--skip-transfer]';
+  '[--fleet-processes P] [--skip-floor] [--skip-offer] [--skip-transfer]';
 
 /** What one benchmark run is asked to do. */
 export interface BenchOptions {
@@ -19,6 +20,8 @@ export interface BenchOptions {
   installMs: number;
   /** Computers downloading from one relay at once, in the job and in the floor alike. */
   downloadsPerRelay: number;
+  /** Processes the fleet simulator runs as, each a shard of relays and their computers. */
+  fleetProcesses: number;
   /** Figures go to `<outDir>/benchmarks/`, the table to `<outDir>/benchmarks.md`. */
   outDir: string;
   skipFloor: boolean;
@@ -55,6 +58,7 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     'install-ms': { type: 'string' },
     'downloads-per-relay': { type: 'string' },
     'out-dir': { type: 'string' },
+    'fleet-processes': { type: 'string' },
     'skip-floor': { type: 'boolean', default: false },
     'skip-offer': { type: 'boolean', default: false },
     'skip-transfer': { type: 'boolean', default: false },
@@ -62,6 +66,10 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
   const computers = whole(values.computers, '--computers', 1);
   const relays = whole(values.relays, '--relays', 1);
   if (relays > computers) throw new UsageError(`--relays (${relays}) cannot exceed --computers (${computers})`);
+  const fleetProcesses =
+    values['fleet-processes'] === undefined ? defaultFleetProcesses(computers, relays) : whole(values['fleet-processes'], '--fleet-processes', 1);
+  // A shard is some relays with their computers: it takes at least one relay.
+  if (fleetProcesses > relays) throw new UsageError(`--fleet-processes (${fleetProcesses}) cannot exceed --relays (${relays})`);
   return {
     computers,
     relays,
@@ -69,6 +77,7 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     installMs: whole(values['install-ms'], '--install-ms', 0),
     downloadsPerRelay:
       values['downloads-per-relay'] === undefined ? DEFAULT_DOWNLOADS_PER_RELAY : whole(values['downloads-per-relay'], '--downloads-per-relay', 1),
+    fleetProcesses,
     outDir: values['out-dir'] === undefined ? DEFAULT_OUT_DIR : resolve(cwd, values['out-dir']),
     skipFloor: values['skip-floor'],
     skipOffer: values['skip-offer'],

@@ -49,11 +49,17 @@ function cpuUse(used: Record<string, number>, computers: number): string {
   return `${total.toFixed(1)}: ${each.join(', ')} (${((total * 1000) / computers).toFixed(1)} ms per computer)`;
 }
 
+/** The fleet's peak RSS: of its one process, or the sum over its processes when it ran as several. */
+function fleetRss(rss: Record<string, number>): number {
+  return Object.entries(rss).reduce((sum, [name, bytes]) => (/^fleet(-\d+)?$/.test(name) ? sum + bytes : sum), 0);
+}
+
 /** One line saying what was run. */
 export function describeConfiguration(config: BenchFigures['config']): string {
   return (
     `${count(config.computers)} computers, ${config.relays} relays, ${bytes(config.sizeBytes)} package, ${count(config.installMs)} ms installs, ` +
-    `${config.downloadsPerRelay} downloads at once per relay`
+    `${config.downloadsPerRelay} downloads at once per relay` +
+    (config.fleetProcesses > 1 ? `, the fleet simulated by ${config.fleetProcesses} processes` : '')
   );
 }
 
@@ -90,7 +96,7 @@ export function figureRows(figures: BenchFigures): [string, string][] {
       `${count(install.workflows.largestHistory.events)} events (${install.workflows.largestHistory.workflowId})`,
     ],
     ["the job's workflows", `${count(install.workflows.workflows)} (${count(install.workflows.runs)} runs)`],
-    ['peak RSS: api, worker', `${mib(rss.api ?? 0)}, ${mib(rss.worker ?? 0)} (fleet ${mib(rss.fleet ?? 0)}, Temporal ${mib(rss.temporal ?? 0)})`],
+    ['peak RSS: api, worker', `${mib(rss.api ?? 0)}, ${mib(rss.worker ?? 0)} (fleet ${mib(fleetRss(rss))}, Temporal ${mib(rss.temporal ?? 0)})`],
     ['PostgreSQL rows written per computer (install job)', `${install.postgresRows.perComputer} (${count(install.postgresRows.total)} in all)`],
     ['CPU used by the install job (core-seconds)', cpuUse(install.cpuSeconds, config.computers)],
     ...(floor ? [['CPU used by the floor (core-seconds)', cpuUse(floor.cpuSeconds, config.computers)] as [string, string]] : []),

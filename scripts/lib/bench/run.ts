@@ -23,8 +23,8 @@ export interface BenchResult {
 
 /** Runs the benchmark; `signal` (e.g. Ctrl-C) ends it early, still removing everything it started. */
 export async function runBenchmark(options: BenchOptions, log: BenchLog, signal?: AbortSignal): Promise<BenchResult> {
-  const { computers, relays, sizeBytes, installMs, downloadsPerRelay } = options;
-  const fleet = { computers, relays, sizeBytes, installMs, downloadsPerRelay };
+  const { computers, relays, sizeBytes, installMs, downloadsPerRelay, fleetProcesses } = options;
+  const fleet = { computers, relays, sizeBytes, installMs, downloadsPerRelay, fleetProcesses };
   const date = new Date().toISOString();
   const stack = await BenchStack.start(fleet, log, signal);
   const memory = new PeakMemory(stack.pids);

@@ -18,6 +18,8 @@ import { startApi, startWorker } from '../courier-processes.js';
 import { freePort } from '../ports.js';
 import { spawnProcess, type ManagedProcess } from '../processes.js';
 import { startDevServer } from '../temporal-dev-server.js';
+import type { FleetShard } from '../../../agent/fleet/plan.js';
+import { FleetShards } from './fleet-shards.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -43,6 +45,18 @@ async function runFolderParent(): Promise<string> {
   return (await access(memory, constants.W_OK).then(() => true, () => false)) ? memory : tmpdir();
 }
 
+/** What the benchmark's fleet is: its size, its simulated install time and how many processes run it. */
+export interface BenchFleet {
+  computers: number;
+  relays: number;
+  installMs: number;
+  /** Simulator processes, each a shard of the fleet (scripts/lib/bench/fleet-shards.ts). */
+  fleetProcesses: number;
+}
+
+/** Enrolments in flight at once, over all fleet processes. */
+const ENROL_CONCURRENCY = 32;
+
 /** The fleet simulator's heap limit, in MiB. */
 const FLEET_HEAP_MIB = 12 * 1024;
 
@@ -56,12 +70,13 @@ export class BenchStack {
   /** Aborted when the run must end: a process died, or the caller gave up (Ctrl-C). */
   readonly signal: AbortSignal;
   apiUrl = '';
-  fleetUrl = '';
+  /** The fleet simulator's processes, asked as one. */
+  fleet!: FleetShards;
   temporalAddress = '';
   databaseUrl = '';
   /** The managing server's signing key, as the api and worker load it. */
   signingKeyFile = '';
-  /** pid of each process whose memory is reported: api, worker, fleet, temporal. */
+  /** pid of each process whose memory is reported: api, worker, temporal, and fleet (or fleet-1… when it runs as several). */
   readonly pids: Record<string, number> = {};
   private readonly aborter = new AbortController();
   private readonly cleanups: (() => Promise<void>)[] = [];
@@ -74,7 +89,7 @@ export class BenchStack {
   }
 
   /** Starts everything, in order; on a failure, what was started is removed again before the error is thrown. */
-  static async start(fleet: { computers: number; relays: number; installMs: number }, log: BenchLog, signal?: AbortSignal): Promise<BenchStack> {
+  static async start(fleet: BenchFleet, log: BenchLog, signal?: AbortSignal): Promise<BenchStack> {
     const stack = new BenchStack(log, signal);
     try {
       await stack.startEverything(fleet);
@@ -110,18 +125,6 @@ export class BenchStack {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  /** A request to the fleet's control routes (`/fleet/...`). */
-  async fleet<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const response = await fetch(`${this.fleetUrl}/fleet${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: this.signal,
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-  }
-
   /** Stops every process (fleet first, Temporal last), drops the database and removes the run's folder. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -132,7 +135,7 @@ export class BenchStack {
     return this.stopping;
   }
 
-  private async startEverything(fleet: { computers: number; relays: number; installMs: number }): Promise<void> {
+  private async startEverything(fleet: BenchFleet): Promise<void> {
     this.folder = await mkdtemp(join(await runFolderParent(), 'courier-bench-'));
     this.cleanups.push(() => rm(this.folder, { recursive: true, force: true }));
     await mkdir(this.logsDir, { recursive: true });
@@ -178,28 +181,40 @@ export class BenchStack {
     this.manage('worker', await startWorker(env, join(this.logsDir, 'worker.log')));
 
     this.signal.throwIfAborted();
-    this.log(`starting the fleet: ${fleet.computers} computers over ${fleet.relays} relays`);
-    this.fleetUrl = (await this.startFleet(fleet, env)).url;
+    const count = fleet.fleetProcesses;
+    this.log(`starting the fleet: ${fleet.computers} computers over ${fleet.relays} relays${count > 1 ? ` in ${count} processes` : ''}`);
+    const shards = Array.from({ length: count }, (_, index) => (count === 1 ? undefined : { index, count }));
+    const ready = await Promise.all(shards.map((shard) => this.startFleet(fleet, env, shard)));
+    this.fleet = new FleetShards(
+      ready.map((line) => line.url),
+      { computers: fleet.computers, relays: fleet.relays, prefix: FLEET_PREFIX },
+      this.signal,
+    );
   }
 
-  private async startFleet(fleet: { computers: number; relays: number; installMs: number }, env: NodeJS.ProcessEnv): Promise<FleetReady> {
+  /** One fleet process: the whole fleet, or shard `shard` of it. */
+  private async startFleet(fleet: BenchFleet, env: NodeJS.ProcessEnv, shard?: FleetShard): Promise<FleetReady> {
+    const name = shard ? `fleet-${shard.index + 1}` : 'fleet';
     const args = ['--computers', String(fleet.computers), '--relays', String(fleet.relays), '--install-ms', String(fleet.installMs)];
-    args.push('--server', this.apiUrl, '--name-prefix', FLEET_PREFIX, '--data-dir', join(this.folder, 'fleet'), '--enroll-concurrency', '32');
+    // The api enrols some 140 computers a second whatever the number of fleet processes: share the concurrency.
+    const enrolConcurrency = Math.max(4, Math.ceil(ENROL_CONCURRENCY / fleet.fleetProcesses));
+    args.push('--server', this.apiUrl, '--name-prefix', FLEET_PREFIX, '--data-dir', join(this.folder, 'fleet'), '--enroll-concurrency', String(enrolConcurrency));
+    if (shard) args.push('--shard', `${shard.index + 1}/${shard.count}`);
     // The secret travels in the environment, not in the process listing.
     // The fleet stands for every computer's memory at once: 100,000 agents outgrow V8's default heap of about 4 GiB.
     const heap = `--max-old-space-size=${FLEET_HEAP_MIB}`;
-    const child = spawnProcess('fleet', process.execPath, ['--expose-gc', heap, '--import', 'tsx', `${root}scripts/fleet.ts`, ...args], {
+    const child = spawnProcess(name, process.execPath, ['--expose-gc', heap, '--import', 'tsx', `${root}scripts/fleet.ts`, ...args], {
       cwd: root,
       env: { ...env, COURIER_ENROLL_SECRET: this.enrollSecret },
-      logFile: join(this.logsDir, 'fleet.log'),
+      logFile: join(this.logsDir, `${name}.log`),
     });
-    this.manage('fleet', child);
+    this.manage(name, child);
     let lastShown = 0;
     if (child.child.stderr) {
       createInterface({ input: child.child.stderr }).on('line', (line) => {
         if (!/enrolled \d+\/\d+ computers/.test(line) || Date.now() - lastShown < 10_000) return;
         lastShown = Date.now();
-        this.log(line.replace(/^courier fleet: /, 'fleet: '));
+        this.log(line.replace(/^courier fleet: /, `${name}: `));
       });
     }
     // Enrolment runs at about 140 computers a second against the api: give it ample time, never forever.
