@@ -21,7 +21,7 @@ const bannedInWorkflows = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'db/migrations/', '.courier/', 'tools/'] },
+  { ignores: ['node_modules/', 'db/migrations/', '.courier/', 'tools/', 'dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

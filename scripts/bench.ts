@@ -2,7 +2,8 @@
  * The benchmark (DESIGN §5, §7): Courier against the floor on a simulated fleet, every process its own.
  *
  *   npm run bench -- --computers N --relays R --size BYTES --install-ms MS
- *                    [--downloads-per-relay D] [--out-dir DIR] [--skip-floor] [--skip-offer] [--skip-transfer]
+ *                    [--downloads-per-relay D] [--fleet-processes P] [--out-dir DIR] [--skip-floor] [--skip-offer]
+ *                    [--skip-transfer]
  *
  *   --computers N      computers of the fleet simulator (required)
  *   --relays R         relays (at least 1); computers go round-robin over them (required)
@@ -12,6 +13,9 @@
  *                      computers downloading from one relay at once, in the jobs and in the floor alike
  *                      (default: the server's, 100). The simulator hosts every relay in one process, so
  *                      its downloads at once are D × relays: 200 relays at 100 each would be 20,000.
+ *   --fleet-processes P
+ *                      run the simulator as P processes (at most R), each some relays with their computers
+ *                      (default 1); the floor runs in them too, each shard from its own relays
  *   --out-dir DIR      where figures go: DIR/benchmarks/<configuration>.json and .svg, and the table in
  *                      DIR/benchmarks.md (default: docs/ of this checkout)
  *   --skip-floor       leave out the floor (and so the ratio): for fleets whose floor alone takes long, when

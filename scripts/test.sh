@@ -4,11 +4,16 @@
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 
-# The self-service page is tested in Debian's Chromium (Playwright's own browser download cannot work here).
-if [ ! -x /usr/bin/chromium ]; then
-  echo "test: installing Debian's chromium for the browser tests" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
-  else sudo apt-get update -qq >&2 && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; fi
+# Debian packages some tests need: Chromium for the self-service page (Playwright's own browser download
+# cannot work here), docker-compose to validate docker-compose.yml (its `config` needs no engine).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "test: installing Debian's ${missing[*]} for the tests" >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
 fi
 
 echo "test: type-checking" >&2

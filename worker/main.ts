@@ -2,7 +2,6 @@
  * The worker process: runs Courier's workflows and activities on the configured task queue. Stateless apart
  * from PostgreSQL and Temporal, so several can run side by side.
  */
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { AgentClient } from '../activities/agent-client.js';
@@ -11,7 +10,7 @@ import { loadConfig } from '../common/config.js';
 import { connectDatabase } from '../db/client.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { loadOrCreateServerKey } from '../trust/signing.js';
-import { bundleWorkflowsApart } from './workflow-bundle.js';
+import { workflowBundle } from './workflow-bundle.js';
 
 const config = loadConfig(process.env);
 await migrateDatabase(config.databaseUrl);
@@ -26,7 +25,7 @@ const worker = await Worker.create({
   connection,
   namespace: config.temporalNamespace,
   taskQueue: config.taskQueue,
-  workflowBundle: await bundleWorkflowsApart(fileURLToPath(new URL('../workflows/index.ts', import.meta.url))),
+  workflowBundle: await workflowBundle(),
   activities: createActivities({
     db: database.db,
     agents: new AgentClient({ key }),

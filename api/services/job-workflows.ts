@@ -1,5 +1,5 @@
 /**
- * Handing a job to Temporal: starting its workflow with the job's search attributes and one-line summary,
+ * Handing a job to Temporal: starting its workflow with the job's search attributes, one-line summary and details,
  * recording that Temporal accepted it, and cancelling a job that was never handed over. Used when a job is
  * created and by the sweep that hands over jobs whose start failed or was never confirmed.
  *
@@ -40,6 +40,17 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+/** What an operator reads about a job in the Temporal UI (markdown), without opening the database. */
+export function jobDetails(job: JobLaunch): string {
+  return [
+    `**Job** ${job.jobId} (${job.type})${job.rerunOf ? `, a rerun of job ${job.rerunOf}` : ''}`,
+    `**Package** ${job.pkg.name} ${job.pkg.version}, ${job.pkg.format}, ${job.pkg.size} bytes, id ${job.pkg.id}`,
+    `**Targets** ${plural(job.targetCount, targetKindOf(job.type))}`,
+    `**Execution time** ${job.scheduledAt.toISOString()}; **deadline** ${job.deadline.toISOString()}`,
+    `**Progress** \`GET /api/v1/jobs/${job.jobId}\` or \`courier jobs watch ${job.jobId}\``,
+  ].join('\n\n');
+}
+
 /**
  * Starts the job's workflow. A workflow that already exists, running or closed, counts as started: the
  * reuse policy makes Temporal refuse a second run of the same ID, so a repeated start never runs a job twice.
@@ -66,6 +77,7 @@ export async function startJobWorkflow({ temporal, config }: Pick<Deps, 'tempora
           { key: searchAttributes.packageId, value: job.pkg.id },
         ],
         staticSummary: `${rerun}${what} at ${input.scheduledAt}`,
+        staticDetails: jobDetails(job),
       }),
     );
   } catch (error) {

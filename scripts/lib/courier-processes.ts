@@ -1,7 +1,9 @@
 /**
  * Starting Courier's own programs (api, worker, agents) as real processes. Each runs in a single Node
- * process with tsx loaded as a hook (not the tsx CLI, which forks a second process that a kill would orphan).
+ * process with tsx loaded as a hook (not the tsx CLI, which forks a second process that a kill would orphan),
+ * or, for the api and the worker, as a production build's compiled JavaScript (`npm run build`).
  */
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnProcess, type ManagedProcess } from './processes.js';
 
@@ -21,16 +23,27 @@ function spawnTs(name: string, entry: string, args: string[], env: NodeJS.Proces
   return spawnProcess(name, process.execPath, ['--import', 'tsx', `${root}${entry}`, ...args], { cwd: root, env, logFile });
 }
 
+/** Where the api and the worker run from: the checkout's TypeScript, or the compiled build in folder `built`. */
+export interface ProgramSource {
+  built?: string;
+}
+
+/** `entry` (`api/main`) from `source`: compiled JavaScript with plain node, else TypeScript through tsx. */
+function spawnProgram(name: string, entry: string, env: NodeJS.ProcessEnv, source: ProgramSource, logFile?: string): ManagedProcess {
+  if (!source.built) return spawnTs(name, `${entry}.ts`, [], env, logFile);
+  return spawnProcess(name, process.execPath, [join(source.built, `${entry}.js`)], { cwd: root, env, logFile });
+}
+
 /** Starts the api and resolves with its URL once it listens. */
-export async function startApi(env: NodeJS.ProcessEnv, logFile?: string): Promise<{ process: ManagedProcess; url: string }> {
-  const api = spawnTs('api', 'api/main.ts', [], env, logFile);
+export async function startApi(env: NodeJS.ProcessEnv, logFile?: string, source: ProgramSource = {}): Promise<{ process: ManagedProcess; url: string }> {
+  const api = spawnProgram('api', 'api/main', env, source, logFile);
   const [, url] = await ready(api, /courier api listening on (\S+)/);
   return { process: api, url: url as string };
 }
 
 /** Starts a worker and resolves once it polls its task queue. */
-export async function startWorker(env: NodeJS.ProcessEnv, logFile?: string): Promise<ManagedProcess> {
-  const worker = spawnTs('worker', 'worker/main.ts', [], env, logFile);
+export async function startWorker(env: NodeJS.ProcessEnv, logFile?: string, source: ProgramSource = {}): Promise<ManagedProcess> {
+  const worker = spawnProgram('worker', 'worker/main', env, source, logFile);
   await ready(worker, /courier worker polling/, 120_000);
   return worker;
 }

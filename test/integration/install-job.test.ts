@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
 import { TestStack, targetStates } from '../support/stack.js';
+import { connectClient } from '../support/temporal.js';
 
 let stack: TestStack;
 let helloPackage: { id: string; size: number };
@@ -22,6 +23,16 @@ async function job(id: string) {
   const { status, body } = await stack.request('GET', `/jobs/${id}`);
   expect(status).toBe(200);
   return body;
+}
+
+/** What the Temporal UI shows as a workflow's current details. */
+async function currentDetails(workflowId: string): Promise<string> {
+  const { client, connection } = await connectClient();
+  try {
+    return (await client.workflow.getHandle(workflowId).query<{ currentDetails: string }>('__temporal_workflow_metadata')).currentDetails;
+  } finally {
+    await connection.close();
+  }
 }
 
 async function bytesServedTo(packageId: string, consumerName: string): Promise<number> {
@@ -54,6 +65,16 @@ describe('install job on the real stack', () => {
     expect(created.status).toBe(201);
     expect(created.body.status).toBe('scheduled');
     expect((await job(created.body.id)).status).toBe('scheduled');
+    // …and what the job is, and that it waits.
+    const { client, connection } = await connectClient();
+    try {
+      const details = await (await client.workflow.getHandle(created.body.workflowId).describe()).staticDetails();
+      expect(details).toContain(`**Package** hello 1.0.0, tar.gz, ${helloPackage.size} bytes, id ${helloPackage.id}`);
+      expect(details).toContain('**Targets** 3 computers');
+    } finally {
+      await connection.close();
+    }
+    expect(await currentDetails(created.body.workflowId)).toBe(`**Waiting** for the execution time, ${scheduledAt}.`);
 
     const done = await stack.finishedJob(created.body.id);
     expect(done.status).toBe('completed');
@@ -70,6 +91,9 @@ describe('install job on the real stack', () => {
 
     const computer = await stack.request('GET', '/computers/pc-1');
     expect(computer.body.installed.map((entry: { name: string }) => entry.name)).toEqual(['hello']);
+
+    // An operator in the Temporal UI reads how the job ended, without the database.
+    expect(await currentDetails(done.workflowId)).toBe('**Ended completed**: installed 3.');
   });
 
   it('a second install job through the same relay sends the package to it zero more times', async () => {

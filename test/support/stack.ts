@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { launchAgent, startApi, startWorker, type AgentOptions } from '../../scripts/lib/courier-processes.js';
+import { launchAgent, startApi, startWorker, type AgentOptions, type ProgramSource } from '../../scripts/lib/courier-processes.js';
 import type { ManagedProcess } from '../../scripts/lib/processes.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from '../../scripts/lib/ports.js';
@@ -34,10 +34,14 @@ export interface RunningAgent {
 /** What a test says about an agent to start; `env` adds to (or replaces) the stack's environment. */
 export type StackAgentOptions = Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean; serverUrl?: string; env?: NodeJS.ProcessEnv };
 
-/** How a test wants its stack: more environment for every process, and the fetch its admin requests use. */
+/**
+ * How a test wants its stack: more environment for every process, the fetch its admin requests use, and
+ * whether the api and the worker run from a production build (its folder) rather than the sources.
+ */
 export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   fetch?: typeof fetch;
+  source?: ProgramSource;
 }
 
 export class TestStack {
@@ -54,6 +58,7 @@ export class TestStack {
     private worker: ManagedProcess,
     /** What admin requests go through: fetch, or one that trusts the stack's own certificate. */
     readonly fetch: typeof globalThis.fetch,
+    private readonly source: ProgramSource,
   ) {}
 
   static async start(options: StackOptions = {}): Promise<TestStack> {
@@ -73,10 +78,11 @@ export class TestStack {
       COURIER_REPORT_EVERY_MS: '1000',
       ...options.env,
     };
-    const api = await startApi(env);
+    const source = options.source ?? {};
+    const api = await startApi(env, undefined, source);
     try {
-      const worker = await startWorker(env);
-      return new TestStack(database, dataDir, env, api.url, api.process, worker, options.fetch ?? fetch);
+      const worker = await startWorker(env, undefined, source);
+      return new TestStack(database, dataDir, env, api.url, api.process, worker, options.fetch ?? fetch, source);
     } catch (error) {
       await api.process.stop();
       await database.drop();
@@ -127,13 +133,13 @@ export class TestStack {
   async crashApi(whileDown?: () => Promise<void>): Promise<void> {
     await this.api.kill();
     await whileDown?.();
-    this.api = (await startApi(this.env)).process;
+    this.api = (await startApi(this.env, undefined, this.source)).process;
   }
 
   /** Kills the worker without warning, as a crash would, and starts a fresh one. */
   async crashWorker(): Promise<void> {
     await this.worker.kill();
-    this.worker = await startWorker(this.env);
+    this.worker = await startWorker(this.env, undefined, this.source);
   }
 
   /** Waits for a job to reach a final status and returns its view. */

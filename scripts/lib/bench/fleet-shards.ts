@@ -16,11 +16,6 @@ export interface ShardAnswer<T> {
   body: T;
 }
 
-/** How many fleet processes a benchmark of `computers` starts when not told: one per 12,500 computers. */
-export function defaultFleetProcesses(computers: number, relays: number): number {
-  return Math.min(relays, Math.max(1, Math.ceil(computers / 12_500)));
-}
-
 /** The shards of one fleet, by their listeners' base URLs (shard i at urls[i]). */
 export class FleetShards {
   /** Computer name → the shard that runs it. */

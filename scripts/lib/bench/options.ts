@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, UsageError } from '../../../common/command-line.js';
 import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../../common/throughput.js';
-import { defaultFleetProcesses } from './fleet-shards.js';
 
 export const BENCH_USAGE =
   'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--downloads-per-relay D] [--out-dir DIR] ' +
@@ -66,8 +65,9 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
   const computers = whole(values.computers, '--computers', 1);
   const relays = whole(values.relays, '--relays', 1);
   if (relays > computers) throw new UsageError(`--relays (${relays}) cannot exceed --computers (${computers})`);
-  const fleetProcesses =
-    values['fleet-processes'] === undefined ? defaultFleetProcesses(computers, relays) : whole(values['fleet-processes'], '--fleet-processes', 1);
+  // One by default: on a 2-core machine, eight processes of 12,500 computers each spent over half their CPU
+  // collecting garbage and starved the managing server (docs/scaling.md).
+  const fleetProcesses = values['fleet-processes'] === undefined ? 1 : whole(values['fleet-processes'], '--fleet-processes', 1);
   // A shard is some relays with their computers: it takes at least one relay.
   if (fleetProcesses > relays) throw new UsageError(`--fleet-processes (${fleetProcesses}) cannot exceed --relays (${relays})`);
   return {
