@@ -24,11 +24,21 @@ export class AgentRefused extends Error {
   }
 }
 
+/** One order sent and how it went, for the worker's metrics. */
+export interface OrderRoundTrip {
+  kind: Order['kind'];
+  /** `answered` with the order's status, `refused` by the agent, or the agent was `unreachable`. */
+  outcome: 'answered' | 'refused' | 'unreachable';
+  seconds: number;
+}
+
 export interface AgentClientOptions {
   key: ServerKey;
   fetch?: typeof fetch;
   /** How long one request may take before the agent counts as unreachable. */
   requestTimeoutMs?: number;
+  /** Hears of every order's round trip. */
+  observe?: (roundTrip: OrderRoundTrip) => void;
 }
 
 /** A cause chain such as `fetch failed: connect ECONNREFUSED 127.0.0.1:4001`, for the target's detail. */
@@ -49,6 +59,20 @@ export class AgentClient {
 
   /** Sends an order (or repeats it, which asks for its status) and returns the agent's recorded status. */
   async send(agentUrl: string, order: Order): Promise<OrderStatus> {
+    const started = performance.now();
+    const observe = (outcome: OrderRoundTrip['outcome']) =>
+      this.options.observe?.({ kind: order.kind, outcome, seconds: (performance.now() - started) / 1000 });
+    try {
+      const status = await this.exchange(agentUrl, order);
+      observe('answered');
+      return status;
+    } catch (error) {
+      observe(error instanceof AgentRefused ? 'refused' : 'unreachable');
+      throw error;
+    }
+  }
+
+  private async exchange(agentUrl: string, order: Order): Promise<OrderStatus> {
     let response: Response;
     try {
       response = await this.fetch(`${agentUrl}/orders`, {

@@ -7,10 +7,12 @@ import express, { type Express } from 'express';
 import { AuditTrail } from './audit.js';
 import { createGuards } from './auth.js';
 import type { AppDependencies } from './dependencies.js';
+import { ApiMetrics } from './metrics.js';
 import { errorMiddleware, notFoundHandler } from './errors.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { jobRoutes } from './routes/jobs.js';
 import { packageRoutes } from './routes/packages.js';
 
@@ -22,13 +24,16 @@ export function createApp(deps: AppDependencies): Express {
   app.disable('x-powered-by');
   const guards = createGuards(deps);
   const auditTrail = new AuditTrail(deps.db);
+  const metrics = new ApiMetrics(deps.db);
   const api = express.Router();
   api.use(healthRoutes(deps));
-  api.use(packageRoutes(deps, guards, auditTrail));
+  api.use(packageRoutes(deps, guards, auditTrail, metrics));
   api.use(agentRoutes(deps, guards, auditTrail));
-  api.use(jobRoutes(deps, guards, auditTrail));
+  api.use(jobRoutes(deps, guards, auditTrail, metrics));
   api.use(auditRoutes(guards, auditTrail));
   app.use('/api/v1', api);
+  // Where Prometheus looks by default, beside the versioned api rather than in it.
+  app.use(metricsRoutes(metrics, guards));
   app.use(notFoundHandler);
   app.use(auditTrail.failures);
   app.use(errorMiddleware);

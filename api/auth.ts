@@ -1,6 +1,7 @@
 /**
- * Bearer-token guards. Three kinds of secret reach the api: the admin token (COURIER_ADMIN_TOKEN), the
- * enrolment secret (COURIER_ENROLL_SECRET until an admin rotates it; only for POST /enroll) and agent tokens, which are stored as
+ * Bearer-token guards. Four kinds of secret reach the api: the admin token (COURIER_ADMIN_TOKEN), the
+ * enrolment secret (COURIER_ENROLL_SECRET until an admin rotates it; only for POST /enroll), the metrics
+ * token (COURIER_METRICS_TOKEN; only for GET /metrics) and agent tokens, which are stored as
  * SHA-256 hashes in agent_tokens. A missing or unknown token is 401; a valid token on a route that is not
  * for its holder is 403. Guards record who called in `res.locals`, read back with `callerOf`.
  */
@@ -21,6 +22,8 @@ export interface Guards {
   admin: RequestHandler;
   /** The admin token or any enrolled relay's or computer's token. */
   adminOrAgent: RequestHandler;
+  /** The metrics token (COURIER_METRICS_TOKEN), which opens nothing else, or the admin token. */
+  metrics: RequestHandler;
   /** An enrolled computer's token only (its user's choices are its own). */
   computer: RequestHandler;
   /** The enrolment secret. */
@@ -75,6 +78,15 @@ export function createGuards({ db, config }: Pick<AppDependencies, 'db' | 'confi
     },
     async adminOrAgent(req, res, next) {
       await identify(req, res);
+      next();
+    },
+    async metrics(req, res, next) {
+      if (config.metricsToken !== undefined && secretsEqual(bearerToken(req), config.metricsToken)) {
+        next();
+        return;
+      }
+      const caller = await identify(req, res);
+      if (caller.role !== 'admin') throw new Forbidden('admin_only', 'this route needs the metrics token or the admin token');
       next();
     },
     async computer(req, res, next) {

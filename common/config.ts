@@ -16,6 +16,8 @@ export interface CourierConfig {
   /** The URL agents and relays use to reach the api (downloads, enrolment). */
   publicUrl: string;
   adminToken: string | undefined;
+  /** A read-only secret for Prometheus: it may scrape the api's GET /metrics and call nothing else. */
+  metricsToken: string | undefined;
   enrollSecret: string | undefined;
   /** The api serves HTTPS with this certificate chain and key (PEM files) when both are set. */
   tls: { certFile: string; keyFile: string } | undefined;
@@ -32,6 +34,8 @@ export interface CourierConfig {
   /** A job's download slots per relay and on the managing server, unless the job sets its own. */
   downloadsPerRelay: number;
   serverDownloads: number;
+  /** Where the worker serves its metrics (Courier's and the Temporal SDK's); port 0 serves none. */
+  workerMetrics: { host: string; port: number };
 }
 
 /** Environment variables, as process.env holds them. */
@@ -74,6 +78,7 @@ export function loadConfig(env: Environment): CourierConfig {
     apiPort,
     publicUrl: (env.COURIER_PUBLIC_URL || `${env.COURIER_TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${apiPort}`).replace(/\/+$/, ''),
     adminToken: env.COURIER_ADMIN_TOKEN || undefined,
+    metricsToken: env.COURIER_METRICS_TOKEN || undefined,
     enrollSecret: env.COURIER_ENROLL_SECRET || undefined,
     tls: tlsFiles(env),
     dataDir,
@@ -84,5 +89,6 @@ export function loadConfig(env: Environment): CourierConfig {
     reportEveryMs: positive(env, 'COURIER_REPORT_EVERY_MS', DEFAULT_REPORT_EVERY_MS),
     downloadsPerRelay: positive(env, 'COURIER_DOWNLOADS_PER_RELAY', DEFAULT_DOWNLOADS_PER_RELAY),
     serverDownloads: positive(env, 'COURIER_SERVER_DOWNLOADS', DEFAULT_SERVER_DOWNLOADS),
+    workerMetrics: { host: env.COURIER_WORKER_METRICS_HOST || '127.0.0.1', port: integer(env, 'COURIER_WORKER_METRICS_PORT', 9464) },
   };
 }

@@ -10,12 +10,16 @@ import { loadConfig } from '../common/config.js';
 import { connectDatabase } from '../db/client.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { loadOrCreateServerKey } from '../trust/signing.js';
+import { WorkerMetrics } from './metrics.js';
 import { workflowBundle } from './workflow-bundle.js';
 
 const config = loadConfig(process.env);
 await migrateDatabase(config.databaseUrl);
 const database = connectDatabase(config.databaseUrl);
 const key = await loadOrCreateServerKey(config.signingKeyFile);
+const metrics = new WorkerMetrics();
+const serveMetrics = config.workerMetrics.port !== 0;
+if (serveMetrics) await metrics.installSdkMetrics();
 const connection = await NativeConnection.connect({ address: config.temporalAddress });
 // Activities start and signal the workflows that own relay copies, through an ordinary client.
 const clientConnection = await Connection.connect({ address: config.temporalAddress });
@@ -28,7 +32,7 @@ const worker = await Worker.create({
   workflowBundle: await workflowBundle(),
   activities: createActivities({
     db: database.db,
-    agents: new AgentClient({ key }),
+    agents: new AgentClient({ key, observe: metrics.orderRoundTrip }),
     key,
     temporal,
     taskQueue: config.taskQueue,
@@ -40,9 +44,12 @@ const worker = await Worker.create({
   }),
 });
 
+const metricsServer = serveMetrics ? await metrics.serve(config.workerMetrics) : undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());
+if (serveMetrics) console.log(`courier worker metrics at http://${config.workerMetrics.host}:${config.workerMetrics.port}/metrics`);
 console.log(`courier worker polling task queue ${config.taskQueue} at ${config.temporalAddress}`);
 await worker.run();
+metricsServer?.close();
 await database.close();
 await clientConnection.close();
 await connection.close();

@@ -7,6 +7,7 @@ import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit
 import { computerIdOf, type Guards } from '../auth.js';
 import { jobJsonBody, jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
+import type { ApiMetrics } from '../metrics.js';
 import { jobQuerySchema, jobsQuerySchema } from '../list-queries.js';
 import { getJob, listJobs } from '../services/job-views.js';
 import { cancelJob, createJob, rerunJob } from '../services/jobs.js';
@@ -16,10 +17,10 @@ import { OrderReports } from '../services/order-reports.js';
 import { jobRequestSchema, offerChoiceSchema, orderReportSchema, parseInput } from '../validation.js';
 
 /** Mounts the job routes. */
-export function jobRoutes(deps: AppDependencies, guards: Guards, auditTrail: AuditTrail): Router {
+export function jobRoutes(deps: AppDependencies, guards: Guards, auditTrail: AuditTrail, metrics: ApiMetrics): Router {
   const router = Router();
   const nudges = new BatchNudges(deps.temporal);
-  const reports = new OrderReports(deps, nudges);
+  const reports = new OrderReports(deps, nudges, metrics);
   router.post('/jobs', guards.admin, jobJsonBody, audited('job.create'), async (req, res) => {
     const job = await createJob(deps, parseInput(jobRequestSchema, req.body));
     describeAudit(res, { subject: `job:${job.id}` });

@@ -4,6 +4,7 @@ import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit
 import { callerOf, type Guards } from '../auth.js';
 import { jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
+import type { ApiMetrics } from '../metrics.js';
 import { readPackageUpload } from '../package-upload.js';
 import { createPackage, getPackage, listPackages, packageContent, updatePackageExpiry } from '../services/packages.js';
 import { recordServedBytes } from '../services/served-bytes.js';
@@ -39,12 +40,13 @@ function countContentBytes(res: Response, report: (bytes: number) => void): void
  * Streams a package's bytes; `send` answers Range requests (206, 416) and conditional ones, so agents
  * resume interrupted downloads. Downloads by relays and computers are counted per package and agent.
  */
-function sendPackageContent(deps: AppDependencies): RequestHandler<{ id: string }> {
+function sendPackageContent(deps: AppDependencies, metrics: ApiMetrics): RequestHandler<{ id: string }> {
   return async (req, res, next) => {
     const content = await packageContent(deps, req.params.id);
     const caller = callerOf(res);
     if (caller.role !== 'admin') {
       countContentBytes(res, (bytes) => {
+        metrics.contentServed(caller.role, bytes);
         const served = { packageId: content.packageId, agentId: caller.agentId, role: caller.role, bytes };
         recordServedBytes(deps.db, served).catch((error: unknown) => {
           // The download itself succeeded; losing one count must not turn into an error for anyone.
@@ -61,7 +63,7 @@ function sendPackageContent(deps: AppDependencies): RequestHandler<{ id: string 
 }
 
 /** Mounts the package routes. */
-export function packageRoutes(deps: AppDependencies, guards: Guards, auditTrail: AuditTrail): Router {
+export function packageRoutes(deps: AppDependencies, guards: Guards, auditTrail: AuditTrail, metrics: ApiMetrics): Router {
   const router = Router();
   router.post('/packages', guards.admin, audited('package.upload'), async (req, res) => {
     const upload = await readPackageUpload(req, deps.store);
@@ -82,6 +84,6 @@ export function packageRoutes(deps: AppDependencies, guards: Guards, auditTrail:
     await auditTrail.succeeded(req, res);
     res.json(updated);
   });
-  router.get('/packages/:id/content', guards.adminOrAgent, sendPackageContent(deps));
+  router.get('/packages/:id/content', guards.adminOrAgent, sendPackageContent(deps, metrics));
   return router;
 }

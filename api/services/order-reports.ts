@@ -13,6 +13,7 @@ import type { ComputerState } from '../../common/states.js';
 import { batchHasWorkingComputers, recordComputerStatus } from '../../db/repositories/computer-status.js';
 import { jobs, packages } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
+import type { ApiMetrics } from '../metrics.js';
 import { NotFound } from '../errors.js';
 import type { BatchNudges } from './batch-nudges.js';
 import { isUuid } from '../validation.js';
@@ -44,6 +45,7 @@ export class OrderReports {
   constructor(
     private readonly deps: Pick<AppDependencies, 'db'>,
     private readonly nudges: BatchNudges,
+    private readonly metrics: ApiMetrics,
   ) {}
 
   async record(jobId: string, computerId: string, report: OrderReport): Promise<ReportReceipt> {
@@ -55,6 +57,7 @@ export class OrderReports {
     const pkg = { id: job.packageId, size: job.packageSize };
     const recorded = await recordComputerStatus(this.deps.db, { jobId, kind: 'computer', targetId: computerId }, report, pkg);
     if (!recorded.state) throw new NotFound('order_not_found', `job ${jobId} has no order for this computer`);
+    this.metrics.reportReceived(jobId, computerId, report);
     const batch = recorded.batchWorkflowId;
     if (recorded.ended && batch && !(await batchHasWorkingComputers(this.deps.db, jobId, batch))) this.nudges.nudge(batch);
     return { jobId, computerId, state: recorded.state, recorded: recorded.recorded };

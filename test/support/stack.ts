@@ -70,6 +70,7 @@ export class TestStack {
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       COURIER_TASK_QUEUE: uniqueTaskQueue('integration'),
       COURIER_API_PORT: String(await freePort()),
+      COURIER_WORKER_METRICS_PORT: String(await freePort()),
       COURIER_DATA_DIR: join(dataDir, 'server'),
       COURIER_ADMIN_TOKEN: ADMIN_TOKEN,
       COURIER_ENROLL_SECRET: ENROLL_SECRET,

@@ -1,8 +1,9 @@
 /**
- * The production shape: `npm run build` makes compiled JavaScript that runs without tsx (the api and the
- * worker from dist/ carry a job to its end, the worker on the workflow bundle made at build time), every
- * program the image and the compose file start exists in the build, and docker-compose.yml is a valid
- * compose file (Debian's docker-compose, which needs no engine).
+ * What an operator runs and watches. The production shape: `npm run build` makes compiled JavaScript that
+ * runs without tsx (the api and the worker from dist/ carry a job to its end, the worker on the workflow
+ * bundle made at build time), every program the image and the compose file start exists in the build, and
+ * docker-compose.yml is a valid compose file (Debian's docker-compose, which needs no engine). And the
+ * metrics Prometheus scrapes from that api and worker after the job, with the metrics token.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,13 +16,15 @@ import { makeTarGz, uploadPackage } from '../support/packages.js';
 import { ADMIN_TOKEN, TestStack } from '../support/stack.js';
 
 const run = promisify(execFile);
+const METRICS_TOKEN = 'metrics-token-for-the-scraper';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = join(root, 'dist');
 let stack: TestStack;
+let packageSize: number;
 
 beforeAll(async () => {
   await run('npm', ['run', 'build'], { cwd: root, maxBuffer: 16 * 2 ** 20 });
-  stack = await TestStack.start({ source: { built: dist } });
+  stack = await TestStack.start({ source: { built: dist }, env: { COURIER_METRICS_TOKEN: METRICS_TOKEN } });
 }, 300_000);
 
 afterAll(async () => {
@@ -41,10 +44,12 @@ describe('the production build', () => {
   });
 
   it('runs an install job to its end on the compiled api and worker', async () => {
-    await stack.startAgent({ role: 'computer', name: 'pc-built' });
-    const content = await makeTarGz({ 'install.sh': 'echo installed by the build\n' });
+    await stack.startAgent({ role: 'relay', name: 'relay-built' });
+    await stack.startAgent({ role: 'computer', name: 'pc-built', relay: 'relay-built' });
+    const content = await makeTarGz({ 'install.sh': 'sleep 1; echo installed by the build\n' });
     const pkg = await uploadPackage(stack, { name: 'built', version: '1.0', installCommand: 'sh install.sh' }, content);
     expect(pkg.status).toBe(201);
+    packageSize = pkg.body.size;
     const created = await stack.request('POST', '/jobs', { type: 'install', packageId: pkg.body.id, targets: { computers: ['pc-built'] } });
     expect(created.status).toBe(201);
     const job = await stack.finishedJob(created.body.id);
@@ -63,6 +68,47 @@ describe('the production build', () => {
     const programs = [...programsIn(await readFile(join(root, 'Dockerfile'), 'utf8')), ...programsIn(await readFile(join(root, 'docker-compose.yml'), 'utf8'))];
     expect(programs).toEqual(expect.arrayContaining(['dist/api/main.js', 'dist/worker/main.js', 'dist/agent/main.js']));
     for (const program of programs) expect([program, existsSync(join(root, program))]).toEqual([program, true]);
+  });
+});
+
+/** A scrape's samples: `name{labels}` → value. */
+async function scrape(url: string, token?: string): Promise<Map<string, number>> {
+  const response = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  expect(response.status).toBe(200);
+  const samples = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)/.exec(line);
+    if (match) samples.set(match[1]!, Number(match[2]));
+  }
+  return samples;
+}
+
+describe('metrics after the job', () => {
+  it("api: jobs by type and status, reports received, bytes served and the install's duration", async () => {
+    const samples = await scrape(`${stack.apiUrl}/metrics`, METRICS_TOKEN);
+    expect(samples.get('courier_jobs{type="install",status="completed"}')).toBe(1);
+    expect(samples.get('courier_agent_reports_total{state="installed"}')).toBeGreaterThanOrEqual(1);
+    // The relay fetched the package from the managing server; its computer fetched it from the relay.
+    expect(samples.get('courier_package_bytes_served_total{kind="relay"}')).toBe(packageSize);
+    expect(samples.has('courier_package_bytes_served_total{kind="computer"}')).toBe(false);
+    expect(samples.get('courier_install_duration_seconds_count{outcome="installed"}')).toBe(1);
+    expect(samples.get('courier_install_duration_seconds_sum{outcome="installed"}')).toBeGreaterThanOrEqual(1);
+    expect(samples.get('process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+
+  it('api: the metrics token scrapes and opens nothing else; no token is refused', async () => {
+    expect((await fetch(`${stack.apiUrl}/metrics`)).status).toBe(401);
+    expect((await fetch(`${stack.apiUrl}/api/v1/jobs`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(401);
+    expect((await scrape(`${stack.apiUrl}/metrics`, ADMIN_TOKEN)).size).toBeGreaterThan(0);
+  });
+
+  it("worker: order round trips, and the Temporal SDK's own metrics in the same scrape", async () => {
+    const samples = await scrape(`http://127.0.0.1:${stack.env.COURIER_WORKER_METRICS_PORT}/metrics`);
+    expect(samples.get('courier_order_round_trip_seconds_count{kind="install",outcome="answered"}')).toBeGreaterThanOrEqual(1);
+    expect(samples.get('courier_order_round_trip_seconds_count{kind="store",outcome="answered"}')).toBeGreaterThanOrEqual(1);
+    const sdk = [...samples.keys()].filter((name) => name.startsWith('temporal_'));
+    expect(sdk.some((name) => name.startsWith('temporal_workflow_completed'))).toBe(true);
+    expect(sdk.some((name) => name.startsWith('temporal_activity_execution_latency'))).toBe(true);
   });
 });
 
