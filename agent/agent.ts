@@ -5,6 +5,7 @@
  * recorded status at once. No process-global state, so many agents can share a process.
  */
 import { mkdir } from 'node:fs/promises';
+import type { RequestHandler } from 'express';
 import { errorMessage } from '../common/errors.js';
 import { ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../common/orders.js';
 import type { OfferChoice } from '../common/workflows.js';
@@ -51,6 +52,8 @@ export interface AgentOptions {
   runCommand?: CommandRunner;
   /** Computers: backoff between attempts to report an install order after a connection error or 5xx. */
   reportBackoff?: Backoff;
+  /** Logs every request to the agent's own listener (the CLI's structured log); none when absent. */
+  requestLog?: RequestHandler;
 }
 
 /** Where start() listens when the agent has a listener of its own. */
@@ -95,7 +98,7 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.paths = agentPaths(options.dataDir);
-    this.log = (message) => options.log(`courier agent ${options.name} (${options.role}): ${message}`);
+    this.log = (message, fields) => options.log(`courier agent ${options.name} (${options.role}): ${message}`, fields);
     this.book = new OrdersBook(this.paths.orders, options.clock, this.log, (record) => this.reporter?.report(record));
     const deps = {
       paths: this.paths,
@@ -149,7 +152,7 @@ export class Agent {
     let url: string;
     try {
       this.http =
-        'shared' in where ? where.shared.mount(this.options.name, handlers) : await listenAlone(createAgentApp(handlers, this.log), where);
+        'shared' in where ? where.shared.mount(this.options.name, handlers) : await listenAlone(createAgentApp(handlers, this.log, this.options.requestLog), where);
       url = this.http.url;
       if (this.offers && uiPort !== undefined) {
         this.page = await startSelfService({ agentName: this.options.name, offers: this.offers, port: uiPort, log: this.log });
@@ -245,10 +248,10 @@ export class Agent {
         // Stopped: the record keeps its last state and the next start resumes from there.
         if (signal.aborted) return;
         const message = errorMessage(error);
-        this.log(`order ${orderKey(record.order)} failed unexpectedly: ${message}`);
+        this.log(`order ${orderKey(record.order)} failed unexpectedly: ${message}`, { jobId: record.order.jobId });
         await this.book.update(record.order, { state: 'failed', detail: `agent error: ${message}` });
       })
-      .catch((error: unknown) => this.log(`cannot record the failure of order ${orderKey(record.order)}: ${String(error)}`))
+      .catch((error: unknown) => this.log(`cannot record the failure of order ${orderKey(record.order)}: ${String(error)}`, { jobId: record.order.jobId }))
       .finally(() => this.work.delete(task));
     this.work.add(task);
   }

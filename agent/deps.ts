@@ -14,5 +14,11 @@ export const systemClock: Clock = { now: () => new Date() };
 /** The subset of WHATWG fetch the agent uses, so a test can hand in a wrapper that counts or fails calls. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
-/** Diagnostic lines for the operator (stderr in the CLI). Never given tokens or secrets. */
-export type Log = (message: string) => void;
+/** What a diagnostic line is about, as fields an operator filters on (structured logs in the CLI). */
+export interface LogFields {
+  jobId?: string;
+  packageId?: string;
+}
+
+/** Diagnostic lines for the operator (JSON on stderr in the CLI). Never given tokens or secrets. */
+export type Log = (message: string, fields?: LogFields) => void;

@@ -3,7 +3,7 @@
  * content for computers (`GET /packages/:packageId/content`, relays only) and `GET /health`. One agent
  * serves it as an app of its own; many agents in one process (the fleet simulator) mount it on one listener.
  */
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { pack } from 'msgpackr';
 import { ORDER_CONTENT_TYPE, type OrderRefusal } from '../common/orders.js';
 import type { Log } from './deps.js';
@@ -37,9 +37,10 @@ export interface SharedListener {
 }
 
 /** Builds the express app of one agent; `log` receives unexpected errors (their details never reach the client). */
-export function createAgentApp(handlers: AgentHandlers, log: Log): express.Express {
+export function createAgentApp(handlers: AgentHandlers, log: Log, requestLog?: RequestHandler): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  if (requestLog) app.use(requestLog);
   app.use(agentRoutes(() => handlers, log));
   return app;
 }

@@ -12,6 +12,8 @@
  */
 import { parseFlags, UsageError } from '../common/command-line.js';
 import { errorMessage } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { requestLog } from '../common/request-log.js';
 import { Agent } from './agent.js';
 import { systemClock } from './deps.js';
 import type { AgentRole } from './enrolment.js';
@@ -94,6 +96,14 @@ function parseCli(args: string[]): CliOptions {
   };
 }
 
+const PACKAGE_PATH = /^\/packages\/([^/?]+)\//;
+
+/** What an agent's request log lines carry: the package a download is of. */
+function agentRequestContext(url: string): Record<string, string> {
+  const packageId = PACKAGE_PATH.exec(url)?.[1];
+  return packageId ? { packageId } : {};
+}
+
 async function main(): Promise<void> {
   let cli: CliOptions;
   try {
@@ -103,6 +113,7 @@ async function main(): Promise<void> {
     process.stderr.write(`courier agent: ${error.message}\n${USAGE}\n`);
     process.exit(2);
   }
+  const logger = createLogger('agent', { stderr: true }).child({ agent: cli.name, role: cli.role });
   const agent = new Agent({
     role: cli.role,
     name: cli.name,
@@ -113,7 +124,8 @@ async function main(): Promise<void> {
     relayName: cli.relay,
     fetch: (input, init) => fetch(input, init),
     clock: systemClock,
-    log: (message) => process.stderr.write(`${message}\n`),
+    log: (message, fields) => logger.info(fields ?? {}, message),
+    requestLog: requestLog(logger, agentRequestContext),
   });
   let stopping = false;
   const shutDown = (): void => {

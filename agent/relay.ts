@@ -121,13 +121,13 @@ export class Relay implements RoleService {
     const copy = await store.read(packageId);
     await store.remove(packageId);
     if (held.reason !== 'corrupt' || !copy?.sourceUrl) {
-      deps.log(`relay: removed the ${held.reason} copy of package ${packageId}`);
+      deps.log(`relay: removed the ${held.reason} copy of package ${packageId}`, { packageId });
       return notHeld(packageId);
     }
-    deps.log(`relay: the copy of package ${packageId} no longer matches its SHA-256; fetching it again`);
+    deps.log(`relay: the copy of package ${packageId} no longer matches its SHA-256; fetching it again`, { packageId });
     const outcome = await fetchCopy(deps, store, { ...copy, package: copy.manifest, onProgress: () => undefined }, signal);
     if (outcome.state === 'stored') return { path: store.contentPath(packageId) };
-    deps.log(`relay: could not fetch package ${packageId} again: ${outcome.detail ?? outcome.state}`);
+    deps.log(`relay: could not fetch package ${packageId} again: ${outcome.detail ?? outcome.state}`, { packageId });
     return notHeld(packageId);
   }
 
@@ -164,7 +164,7 @@ export class Relay implements RoleService {
         const copy = await this.store.read(packageId);
         if (copy && Date.parse(copy.expiresAt) <= this.deps.clock.now().getTime()) {
           await this.store.remove(packageId);
-          this.deps.log(`relay: copy of package ${packageId} expired at ${copy.expiresAt} and was deleted`);
+          this.deps.log(`relay: copy of package ${packageId} expired at ${copy.expiresAt} and was deleted`, { packageId });
         }
       });
     }

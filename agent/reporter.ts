@@ -145,7 +145,9 @@ export class OrderReporter {
       if (response.ok) return 'delivered';
       if (response.status < 500 && !RETRYABLE_CLIENT_ERRORS.has(response.status)) {
         const quote = text.slice(0, REFUSAL_QUOTE_CHARS);
-        this.options.log(`reports of order ${orderKey(order)} stopped: the managing server refused one with HTTP ${response.status}: ${quote}`);
+        this.options.log(`reports of order ${orderKey(order)} stopped: the managing server refused one with HTTP ${response.status}: ${quote}`, {
+          jobId: order.jobId,
+        });
         return 'refused';
       }
       problem = `the managing server answered HTTP ${response.status}`;
@@ -155,7 +157,7 @@ export class OrderReporter {
       problem = `the managing server could not be reached: ${reason}`;
     }
     if (reporting.failures === 0 && !this.options.signal.aborted) {
-      this.options.log(`cannot report order ${orderKey(order)} yet (${problem}); retrying with backoff`);
+      this.options.log(`cannot report order ${orderKey(order)} yet (${problem}); retrying with backoff`, { jobId: order.jobId });
     }
     return 'retry';
   }

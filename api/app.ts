@@ -8,6 +8,8 @@ import { AuditTrail } from './audit.js';
 import { createGuards } from './auth.js';
 import type { AppDependencies } from './dependencies.js';
 import { ApiMetrics } from './metrics.js';
+import { requestLog } from '../common/request-log.js';
+import { apiRequestContext } from './request-context.js';
 import { errorMiddleware, notFoundHandler } from './errors.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
@@ -22,6 +24,7 @@ export type { AppDependencies } from './dependencies.js';
 export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestLog(deps.logger, apiRequestContext));
   const guards = createGuards(deps);
   const auditTrail = new AuditTrail(deps.db);
   const metrics = new ApiMetrics(deps.db);

@@ -95,7 +95,7 @@ export class AuditTrail {
         await this.write(req, res, context, outcome);
       } catch (writeError) {
         // The caller still hears why its request failed; the trail's own failure is the operator's to see.
-        console.error(`api: cannot record ${context.action} (${outcome}) in the audit log`, writeError);
+        req.log.error({ err: writeError, action: context.action, outcome }, 'cannot record an action in the audit log');
       }
     }
     next(error);

@@ -120,8 +120,8 @@ export const errorMiddleware: ErrorRequestHandler = (error: unknown, req, res, n
   }
   const known = toServiceError(error);
   if (!known) {
-    // Only the method and path: headers and bodies may hold tokens.
-    console.error(`api: ${req.method} ${req.path} failed`, error);
+    // The error alone: the request's own line (api/request-log.ts) says which it was, without its headers.
+    req.log.error({ err: error }, `${req.method} ${req.path} failed`);
     res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
     return;
   }

@@ -8,7 +8,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../common/config.js';
-import { errorMessage } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
 import { connectDatabase } from '../db/client.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { loadOrCreateServerKey } from '../trust/signing.js';
@@ -17,19 +17,20 @@ import { PackageStore } from './package-store.js';
 import { launchUnlaunchedJobs } from './services/job-recovery.js';
 
 const config = loadConfig(process.env);
+const logger = createLogger('api');
 const missing = [
   ...(config.adminToken ? [] : ['COURIER_ADMIN_TOKEN']),
   ...(config.enrollSecret ? [] : ['COURIER_ENROLL_SECRET']),
 ].join(' and ');
 if (missing) {
-  console.error(`courier api: set ${missing}; the api refuses to start without its secrets`);
+  logger.fatal(`set ${missing}; the api refuses to start without its secrets`);
   process.exit(1);
 }
 const host = process.env.COURIER_API_HOST || '127.0.0.1';
 
 /** Stops with one readable line instead of a stack trace when a dependency is missing at start. */
 function startFailed(step: string, error: unknown): never {
-  console.error(`courier api: cannot ${step}: ${errorMessage(error)}`);
+  logger.fatal({ err: error }, `cannot ${step}`);
   process.exit(1);
 }
 
@@ -52,18 +53,18 @@ const connection = Connection.lazy({ address: config.temporalAddress });
 const temporal = new Client({ connection, namespace: config.temporalNamespace });
 const store = new PackageStore(config.storeDir);
 
-const app = createApp({ db: database.db, temporal, config, serverKey, store });
+const app = createApp({ db: database.db, temporal, config, serverKey, store, logger });
 const { tls } = config;
 const server = tls ? createHttpsServer(readTls(tls), app) : createHttpServer(app);
 server.on('error', (error) => {
-  console.error(`courier api: cannot listen on ${host}:${config.apiPort}: ${error.message}`);
+  logger.fatal({ err: error }, `cannot listen on ${host}:${config.apiPort}`);
   process.exit(1);
 });
 server.listen(config.apiPort, host, () => {
   const { port } = server.address() as { port: number };
-  console.log(`courier api listening on ${tls ? 'https' : 'http'}://${host}:${port}`);
+  logger.info(`courier api listening on ${tls ? 'https' : 'http'}://${host}:${port}`);
   // Operators give this to agents (--server-key-fingerprint) to pin the key before their first enrolment.
-  console.log(`courier api: orders are signed with key ${serverKey.keyId}`);
+  logger.info({ keyId: serverKey.keyId }, `orders are signed with key ${serverKey.keyId}`);
 });
 
 /** How often the api looks for jobs a crash left written but never handed to Temporal. */
@@ -71,10 +72,10 @@ const STRANDED_JOBS_SWEEP_MS = 30_000;
 
 async function handOverStrandedJobs(): Promise<void> {
   try {
-    const launched = await launchUnlaunchedJobs({ db: database.db, temporal, config });
-    if (launched > 0) console.log(`courier api: started the workflows of ${launched} job(s) written before a crash`);
+    const launched = await launchUnlaunchedJobs({ db: database.db, temporal, config, logger });
+    if (launched > 0) logger.info(`started the workflows of ${launched} job(s) written before a crash`);
   } catch (error) {
-    console.error(`courier api: could not hand stranded jobs to Temporal yet: ${errorMessage(error)}`);
+    logger.error({ err: error }, 'could not hand stranded jobs to Temporal yet');
   }
 }
 void handOverStrandedJobs();
@@ -83,8 +84,8 @@ void handOverStrandedJobs();
 const ABANDONED_UPLOAD_MS = 24 * 3600_000;
 store
   .sweepAbandonedUploads(ABANDONED_UPLOAD_MS)
-  .then((removed) => removed > 0 && console.log(`courier api: removed ${removed} upload(s) abandoned by a crash`))
-  .catch((error: unknown) => console.error(`courier api: could not sweep abandoned uploads: ${errorMessage(error)}`));
+  .then((removed) => removed > 0 && logger.info(`removed ${removed} upload(s) abandoned by a crash`))
+  .catch((error: unknown) => logger.error({ err: error }, 'could not sweep abandoned uploads'));
 const sweep = setInterval(() => void handOverStrandedJobs(), STRANDED_JOBS_SWEEP_MS);
 sweep.unref();
 
@@ -92,7 +93,7 @@ sweep.unref();
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function shutdown(signal: string): Promise<void> {
-  console.log(`courier api: ${signal}, closing`);
+  logger.info(`${signal}, closing`);
   clearInterval(sweep);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

@@ -13,6 +13,8 @@ import type { ManagedProcess } from './lib/processes.js';
 import { startDevServer, type DevServer } from './lib/temporal-dev-server.js';
 
 const env = { ...process.env };
+// Logs a developer reads in .courier/logs: readable lines rather than JSON, unless asked otherwise.
+env.COURIER_LOG_PRETTY ??= '1';
 env.COURIER_DATA_DIR = resolve(env.COURIER_DATA_DIR || '.courier');
 const dataDir = env.COURIER_DATA_DIR;
 const logs = `${dataDir}/logs`;

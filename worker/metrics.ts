@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
-import { Runtime } from '@temporalio/worker';
+import type { MetricsExporterConfig } from '@temporalio/worker';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { errorMessage } from '../common/errors.js';
 import type { OrderRoundTrip } from '../activities/agent-client.js';
@@ -49,13 +49,13 @@ export class WorkerMetrics {
   };
 
   /**
-   * Has the Temporal SDK export its metrics on a loopback port; must run before the worker's first
-   * connection, since that creates the SDK's runtime.
+   * The SDK runtime's metrics options: its Prometheus exporter on a loopback port, which scrape() reads.
+   * For Runtime.install, before the worker's first connection creates the runtime.
    */
-  async installSdkMetrics(): Promise<void> {
+  async sdkMetricsOptions(): Promise<MetricsExporterConfig> {
     const bindAddress = `127.0.0.1:${await freeLoopbackPort()}`;
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
     this.sdkMetricsUrl = `http://${bindAddress}/metrics`;
+    return { prometheus: { bindAddress } };
   }
 
   /** Serves /metrics on `host:port`; rejects, saying why, when it cannot listen there. */

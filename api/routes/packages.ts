@@ -50,7 +50,7 @@ function sendPackageContent(deps: AppDependencies, metrics: ApiMetrics): Request
         const served = { packageId: content.packageId, agentId: caller.agentId, role: caller.role, bytes };
         recordServedBytes(deps.db, served).catch((error: unknown) => {
           // The download itself succeeded; losing one count must not turn into an error for anyone.
-          console.error(`api: could not record ${bytes} bytes served of package ${content.packageId}`, error);
+          req.log.error({ err: error, packageId: content.packageId, agent: caller.agentId, bytes }, 'could not record bytes served');
         });
       });
     }

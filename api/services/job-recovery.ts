@@ -13,7 +13,7 @@ import type { AppDependencies } from '../dependencies.js';
 import { handOverJob } from './job-workflows.js';
 import { isDefiniteRefusal } from './temporal-calls.js';
 
-type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config'>;
+type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config' | 'logger'>;
 
 /**
  * Younger jobs may still be in the hands of a request running on another api instance, which will start

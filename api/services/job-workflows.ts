@@ -19,7 +19,7 @@ import type { AppDependencies } from '../dependencies.js';
 import { targetKindOf } from './job-targets.js';
 import { callTemporal } from './temporal-calls.js';
 
-type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config'>;
+type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config' | 'logger'>;
 
 /** What a job's workflow is started from. */
 export interface JobLaunch {
@@ -111,12 +111,12 @@ export async function cancelJobWorkflow(temporal: Deps['temporal'], workflowId: 
  * it cannot, nothing is lost: the workflow's first activity finds the job no longer `scheduled` and ends
  * without any work.
  */
-async function cancelStrayWorkflow(temporal: Deps['temporal'], workflowId: string): Promise<void> {
+async function cancelStrayWorkflow({ temporal, logger }: Pick<Deps, 'temporal' | 'logger'>, workflowId: string): Promise<void> {
   try {
     await cancelJobWorkflow(temporal, workflowId);
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) {
-      console.warn(`api: could not cancel ${workflowId}, whose job was cancelled before its launch; it will end on its own`);
+      logger.warn({ workflowId, err: error }, 'could not cancel a workflow whose job was cancelled before its launch; it will end on its own');
     }
   }
 }
@@ -128,7 +128,7 @@ async function cancelStrayWorkflow(temporal: Deps['temporal'], workflowId: strin
  */
 export async function handOverJob(deps: Deps, job: JobLaunch): Promise<void> {
   await startJobWorkflow(deps, job);
-  if ((await markLaunched(deps.db, job.jobId)) === 'cancelled') await cancelStrayWorkflow(deps.temporal, job.workflowId);
+  if ((await markLaunched(deps.db, job.jobId)) === 'cancelled') await cancelStrayWorkflow(deps, job.workflowId);
 }
 
 /**
@@ -138,7 +138,7 @@ export async function handOverJob(deps: Deps, job: JobLaunch): Promise<void> {
  * start that went through unconfirmed) is asked to cancel as well.
  */
 export async function cancelBeforeLaunch(
-  { db, temporal }: Pick<Deps, 'db' | 'temporal'>,
+  { db, temporal, logger }: Pick<Deps, 'db' | 'temporal' | 'logger'>,
   jobId: string,
   workflowId: string,
 ): Promise<boolean> {
@@ -155,6 +155,6 @@ export async function cancelBeforeLaunch(
       .where(and(eq(jobTargets.jobId, jobId), notInArray(jobTargets.state, [...terminalTargetStates])));
     return true;
   });
-  if (cancelled) await cancelStrayWorkflow(temporal, workflowId);
+  if (cancelled) await cancelStrayWorkflow({ temporal, logger }, workflowId);
   return cancelled;
 }

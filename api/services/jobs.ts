@@ -23,7 +23,7 @@ import { findJob, getJob, type JobView } from './job-views.js';
 import { findPackage } from './packages.js';
 import { isDefiniteRefusal, temporalUnavailable } from './temporal-calls.js';
 
-type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config'>;
+type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config' | 'logger'>;
 
 /** Jobs of this many targets refresh the table's statistics: a job's lookups go wrong from a few thousand on. */
 const ANALYZE_FROM_TARGETS = 1000;
@@ -95,7 +95,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       throw new Unavailable('temporal_unavailable', `Temporal refused to start the job's workflow, so no job was created: ${reason}`);
     }
     // The admin gets the job (it is real and will run), not an error that would invite a duplicate.
-    console.warn(`api: Temporal did not confirm the start of job ${jobId} (${causeMessage(error)}); the recovery sweep starts it`);
+    deps.logger.warn({ jobId, workflowId, err: error }, 'Temporal did not confirm the start of the job; the recovery sweep starts it');
   }
   return getJob(db, jobId, firstPage);
 }
@@ -164,7 +164,7 @@ export interface CancelOutcome {
  * sweep will not start it). Otherwise its workflow is asked to cancel; it moves unfinished targets to
  * `cancelled` and records the job's final status itself, so the view may still say `scheduled` or `running`.
  */
-export async function cancelJob(deps: Pick<AppDependencies, 'db' | 'temporal'>, id: string): Promise<CancelOutcome> {
+export async function cancelJob(deps: Pick<AppDependencies, 'db' | 'temporal' | 'logger'>, id: string): Promise<CancelOutcome> {
   const { db, temporal } = deps;
   const job = await findJob(db, id);
   if (finishedJobStatuses.has(job.status)) {

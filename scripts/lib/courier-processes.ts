@@ -37,7 +37,7 @@ function spawnProgram(name: string, entry: string, env: NodeJS.ProcessEnv, sourc
 /** Starts the api and resolves with its URL once it listens. */
 export async function startApi(env: NodeJS.ProcessEnv, logFile?: string, source: ProgramSource = {}): Promise<{ process: ManagedProcess; url: string }> {
   const api = spawnProgram('api', 'api/main', env, source, logFile);
-  const [, url] = await ready(api, /courier api listening on (\S+)/);
+  const [, url] = await ready(api, /courier api listening on (https?:\/\/[^\s"]+)/);
   return { process: api, url: url as string };
 }
 

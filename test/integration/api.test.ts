@@ -21,6 +21,7 @@ import { computers, installations, jobs, jobTargets, packages, relayCopies, serv
 import { loadOrCreateServerKey, type ServerKey } from '../../trust/signing.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { eventually } from '../support/temporal.js';
+import { silentLogger } from '../../common/logger.js';
 
 const adminToken = `admin-${randomBytes(8).toString('hex')}`;
 const enrollSecret = `enrol-${randomBytes(8).toString('hex')}`;
@@ -116,7 +117,7 @@ beforeAll(async () => {
   temporal = new Client({ connection, namespace: config.temporalNamespace });
   store = new PackageStore(config.storeDir);
   serverKey = await loadOrCreateServerKey(config.signingKeyFile);
-  const app = createApp({ db: database.db, temporal, config, serverKey, store });
+  const app = createApp({ db: database.db, temporal, config, serverKey, store, logger: silentLogger() });
   server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -472,7 +473,7 @@ describe('api', () => {
     // A namespace Temporal does not have makes the start fail at once, as a real refusal would.
     const refusing = new Client({ connection, namespace: `missing-${randomBytes(4).toString('hex')}` });
     const config = loadConfig({ COURIER_DATA_DIR: dataDir, COURIER_ADMIN_TOKEN: adminToken, COURIER_TASK_QUEUE: taskQueue });
-    const app = createApp({ db: database.db, temporal: refusing, config, serverKey, store });
+    const app = createApp({ db: database.db, temporal: refusing, config, serverKey, store, logger: silentLogger() });
     const isolated = await new Promise<Server>((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });

@@ -31,7 +31,7 @@ async function installOn(computers: string[]): Promise<Record<string, string>> {
 describe('boot order', () => {
   it('a computer started before its relay waits for it, says why, and enrols once the relay has', async () => {
     const early = stack.launchAgent({ role: 'computer', name: 'pc-before-relay', relay: 'relay-late' });
-    await early.process.waitForLine(/cannot enrol .* yet \(waiting for relay "relay-late" to enrol/, 30_000);
+    await early.process.waitForLine(/cannot enrol .* yet \(waiting for relay \\?"relay-late\\?" to enrol/, 30_000);
     expect(early.process.running).toBe(true);
 
     await stack.startAgent({ role: 'relay', name: 'relay-late' });

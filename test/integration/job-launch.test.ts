@@ -20,6 +20,7 @@ import { computers, jobs, jobTargets } from '../../db/schema/index.js';
 import { loadOrCreateServerKey, type ServerKey } from '../../trust/signing.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { insertPackage } from '../support/jobs.js';
+import { silentLogger } from '../../common/logger.js';
 
 const adminToken = `admin-${randomBytes(8).toString('hex')}`;
 const taskQueue = `job-launch-test-${randomBytes(4).toString('hex')}`;
@@ -81,7 +82,7 @@ function neverArrives(): Client {
 
 /** Serves the api with `client` as its Temporal; returns how to call it. */
 async function serve(client: Client) {
-  const app = createApp({ db: database.db, temporal: client, config, serverKey, store });
+  const app = createApp({ db: database.db, temporal: client, config, serverKey, store, logger: silentLogger() });
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -102,7 +103,7 @@ let api: Call;
 
 /** The recovery sweep as it runs once the jobs are older than its grace period. */
 function sweep(client: Client = temporal): Promise<number> {
-  return launchUnlaunchedJobs({ db: database.db, temporal: client, config }, new Date(Date.now() + 60_000));
+  return launchUnlaunchedJobs({ db: database.db, temporal: client, config, logger: silentLogger() }, new Date(Date.now() + 60_000));
 }
 
 async function jobRow(id: string) {

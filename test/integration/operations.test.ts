@@ -3,17 +3,20 @@
  * runs without tsx (the api and the worker from dist/ carry a job to its end, the worker on the workflow
  * bundle made at build time), every program the image and the compose file start exists in the build, and
  * docker-compose.yml is a valid compose file (Debian's docker-compose, which needs no engine). And the
- * metrics Prometheus scrapes from that api and worker after the job, with the metrics token.
+ * metrics Prometheus scrapes from that api and worker after the job, with the metrics token, and the
+ * structured logs every process wrote: JSON lines with the job, its workflow and the agent, and no token
+ * or secret anywhere in them.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
-import { ADMIN_TOKEN, TestStack } from '../support/stack.js';
+import { ADMIN_TOKEN, ENROLL_SECRET, TestStack } from '../support/stack.js';
 
 const run = promisify(execFile);
 const METRICS_TOKEN = 'metrics-token-for-the-scraper';
@@ -21,14 +24,18 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = join(root, 'dist');
 let stack: TestStack;
 let packageSize: number;
+let jobId: string;
+let logDir: string;
 
 beforeAll(async () => {
   await run('npm', ['run', 'build'], { cwd: root, maxBuffer: 16 * 2 ** 20 });
-  stack = await TestStack.start({ source: { built: dist }, env: { COURIER_METRICS_TOKEN: METRICS_TOKEN } });
+  logDir = await mkdtemp(join(tmpdir(), 'courier-logs-'));
+  stack = await TestStack.start({ source: { built: dist }, env: { COURIER_METRICS_TOKEN: METRICS_TOKEN }, logDir });
 }, 300_000);
 
 afterAll(async () => {
   await stack?.stop();
+  if (logDir) await rm(logDir, { recursive: true, force: true });
 });
 
 /** The `node <file>` programs a file starts: compose commands and the Dockerfile's CMD. */
@@ -52,7 +59,8 @@ describe('the production build', () => {
     packageSize = pkg.body.size;
     const created = await stack.request('POST', '/jobs', { type: 'install', packageId: pkg.body.id, targets: { computers: ['pc-built'] } });
     expect(created.status).toBe(201);
-    const job = await stack.finishedJob(created.body.id);
+    jobId = created.body.id;
+    const job = await stack.finishedJob(jobId);
     expect([job.status, job.counts]).toEqual(['completed', { installed: 1 }]);
   });
 
@@ -109,6 +117,47 @@ describe('metrics after the job', () => {
     const sdk = [...samples.keys()].filter((name) => name.startsWith('temporal_'));
     expect(sdk.some((name) => name.startsWith('temporal_workflow_completed'))).toBe(true);
     expect(sdk.some((name) => name.startsWith('temporal_activity_execution_latency'))).toBe(true);
+  });
+});
+
+describe('logs', () => {
+  const WRONG_TOKEN = 'a-wrong-token-someone-tried';
+
+  /** Every process's output: file name → its lines. */
+  async function logs(): Promise<Map<string, string[]>> {
+    const files = await readdir(logDir);
+    return new Map(await Promise.all(files.map(async (file) => [file, (await readFile(join(logDir, file), 'utf8')).split('\n').filter(Boolean)] as const)));
+  }
+
+  /** The JSON lines of one process's log. */
+  async function entriesOf(file: string): Promise<Record<string, unknown>[]> {
+    const lines = (await logs()).get(file) ?? [];
+    return lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+
+  it('are JSON lines carrying the job, its workflow and who called', async () => {
+    expect((await fetch(`${stack.apiUrl}/api/v1/jobs`, { headers: { authorization: `Bearer ${WRONG_TOKEN}` } })).status).toBe(401);
+    const api = await entriesOf('api.log');
+    expect(api.find((entry) => entry.jobId === jobId && entry.caller === 'admin')).toMatchObject({ workflowId: `job-${jobId}`, name: 'api' });
+    const computer = (await stack.request('GET', '/computers/pc-built')).body as { id: string };
+    expect(api.find((entry) => entry.jobId === jobId && entry.caller === 'computer')).toMatchObject({ agent: computer.id });
+    expect(api.find((entry) => (entry.res as { statusCode?: number } | undefined)?.statusCode === 401)).toMatchObject({ level: 40 });
+    const agent = await entriesOf('pc-built.log');
+    expect(agent.find((entry) => (entry.req as { url?: string } | undefined)?.url === '/orders')).toMatchObject({ agent: 'pc-built', role: 'computer' });
+    expect((await entriesOf('worker.log')).some((entry) => entry.name === 'worker')).toBe(true);
+  });
+
+  it('never hold a token or a secret', async () => {
+    const identities = await Promise.all(
+      ['relay-built', 'pc-built'].map(async (name) => JSON.parse(await readFile(join(stack.agents.get(name)!.dataDir, 'identity.json'), 'utf8')) as { token: string }),
+    );
+    const secrets = [ADMIN_TOKEN, ENROLL_SECRET, METRICS_TOKEN, WRONG_TOKEN, ...identities.map((identity) => identity.token)];
+    const all = await logs();
+    expect([...all.keys()].sort()).toEqual(['api.log', 'pc-built.log', 'relay-built.log', 'worker.log']);
+    for (const [file, lines] of all) {
+      for (const secret of secrets) expect([file, lines.filter((line) => line.includes(secret))]).toEqual([file, []]);
+      expect([file, lines.filter((line) => /authorization|x-courier-agent-token|x-courier-ticket/i.test(line))]).toEqual([file, []]);
+    }
   });
 });
 

@@ -16,6 +16,7 @@ import { PackageStore } from '../../api/package-store.js';
 import { loadConfig } from '../../common/config.js';
 import { loadOrCreateServerKey } from '../../trust/signing.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { silentLogger } from '../../common/logger.js';
 
 /** A running in-process api; `stop()` closes it and drops its database and folder. */
 export interface InProcessApi {
@@ -45,7 +46,7 @@ export async function startInProcessApi(name: string): Promise<InProcessApi> {
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const serverKey = await loadOrCreateServerKey(config.signingKeyFile);
-  const app = createApp({ db: database.db, temporal, config, serverKey, store: new PackageStore(config.storeDir) });
+  const app = createApp({ db: database.db, temporal, config, serverKey, store: new PackageStore(config.storeDir), logger: silentLogger() });
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });

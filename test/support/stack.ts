@@ -35,13 +35,15 @@ export interface RunningAgent {
 export type StackAgentOptions = Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean; serverUrl?: string; env?: NodeJS.ProcessEnv };
 
 /**
- * How a test wants its stack: more environment for every process, the fetch its admin requests use, and
- * whether the api and the worker run from a production build (its folder) rather than the sources.
+ * How a test wants its stack: more environment for every process, the fetch its admin requests use,
+ * whether the api and the worker run from a production build (its folder) rather than the sources, and a
+ * folder where every process writes all it prints (`api.log`, `worker.log`, `<agent name>.log`).
  */
 export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   fetch?: typeof fetch;
   source?: ProgramSource;
+  logDir?: string;
 }
 
 export class TestStack {
@@ -59,6 +61,7 @@ export class TestStack {
     /** What admin requests go through: fetch, or one that trusts the stack's own certificate. */
     readonly fetch: typeof globalThis.fetch,
     private readonly source: ProgramSource,
+    private readonly logDir: string | undefined,
   ) {}
 
   static async start(options: StackOptions = {}): Promise<TestStack> {
@@ -80,10 +83,11 @@ export class TestStack {
       ...options.env,
     };
     const source = options.source ?? {};
-    const api = await startApi(env, undefined, source);
+    const { logDir } = options;
+    const api = await startApi(env, logDir && join(logDir, 'api.log'), source);
     try {
-      const worker = await startWorker(env, undefined, source);
-      return new TestStack(database, dataDir, env, api.url, api.process, worker, options.fetch ?? fetch, source);
+      const worker = await startWorker(env, logDir && join(logDir, 'worker.log'), source);
+      return new TestStack(database, dataDir, env, api.url, api.process, worker, options.fetch ?? fetch, source, logDir);
     } catch (error) {
       await api.process.stop();
       await database.drop();
@@ -106,6 +110,7 @@ export class TestStack {
     const launched = launchAgent(
       { ...agentOptions, serverUrl: serverUrl ?? this.apiUrl, enrollSecret: ENROLL_SECRET, dataDir, ...(page && { uiPort: 0 }) },
       { ...this.env, ...env },
+      this.logDir && join(this.logDir, `${options.name}.log`),
     );
     this.agentProcesses.add(launched.process);
     const ready = launched.ready.then(({ url, pageUrl }) => {
@@ -134,13 +139,13 @@ export class TestStack {
   async crashApi(whileDown?: () => Promise<void>): Promise<void> {
     await this.api.kill();
     await whileDown?.();
-    this.api = (await startApi(this.env, undefined, this.source)).process;
+    this.api = (await startApi(this.env, this.logDir && join(this.logDir, 'api.log'), this.source)).process;
   }
 
   /** Kills the worker without warning, as a crash would, and starts a fresh one. */
   async crashWorker(): Promise<void> {
     await this.worker.kill();
-    this.worker = await startWorker(this.env, undefined, this.source);
+    this.worker = await startWorker(this.env, this.logDir && join(this.logDir, 'worker.log'), this.source);
   }
 
   /** Waits for a job to reach a final status and returns its view. */
