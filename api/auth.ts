@@ -1,7 +1,8 @@
 /**
  * Bearer-token guards. Four kinds of secret reach the api: the admin token (COURIER_ADMIN_TOKEN), the
  * enrolment secret (COURIER_ENROLL_SECRET until an admin rotates it; only for POST /enroll), the metrics
- * token (COURIER_METRICS_TOKEN; only for GET /metrics) and agent tokens, which are stored as
+ * token (COURIER_METRICS_TOKEN; only for GET /metrics, which needs no token while the api listens on
+ * loopback only) and agent tokens, which are stored as
  * SHA-256 hashes in agent_tokens. A missing or unknown token is 401; a valid token on a route that is not
  * for its holder is 403. Guards record who called in `res.locals`, read back with `callerOf`.
  */
@@ -22,12 +23,20 @@ export interface Guards {
   admin: RequestHandler;
   /** The admin token or any enrolled relay's or computer's token. */
   adminOrAgent: RequestHandler;
-  /** The metrics token (COURIER_METRICS_TOKEN), which opens nothing else, or the admin token. */
+  /**
+   * Anyone while the api listens on loopback only (DESIGN §7: a scraper on the same machine); otherwise the
+   * metrics token (COURIER_METRICS_TOKEN), which opens nothing else, or the admin token.
+   */
   metrics: RequestHandler;
   /** An enrolled computer's token only (its user's choices are its own). */
   computer: RequestHandler;
   /** The enrolment secret. */
   enrollSecret: RequestHandler;
+}
+
+/** Whether listening on `host` reaches this machine only. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function bearerToken(req: Request): string {
@@ -81,6 +90,10 @@ export function createGuards({ db, config }: Pick<AppDependencies, 'db' | 'confi
       next();
     },
     async metrics(req, res, next) {
+      if (isLoopbackHost(config.apiHost)) {
+        next();
+        return;
+      }
       if (config.metricsToken !== undefined && secretsEqual(bearerToken(req), config.metricsToken)) {
         next();
         return;

@@ -26,7 +26,7 @@ if (missing) {
   logger.fatal(`set ${missing}; the api refuses to start without its secrets`);
   process.exit(1);
 }
-const host = process.env.COURIER_API_HOST || '127.0.0.1';
+const host = config.apiHost;
 
 /** Stops with one readable line instead of a stack trace when a dependency is missing at start. */
 function startFailed(step: string, error: unknown): never {

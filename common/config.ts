@@ -13,6 +13,8 @@ export interface CourierConfig {
   temporalNamespace: string;
   taskQueue: string;
   apiPort: number;
+  /** The address the api listens on: loopback unless an operator opens it to the network. */
+  apiHost: string;
   /** The URL agents and relays use to reach the api (downloads, enrolment). */
   publicUrl: string;
   adminToken: string | undefined;
@@ -76,6 +78,7 @@ export function loadConfig(env: Environment): CourierConfig {
     temporalNamespace: env.TEMPORAL_NAMESPACE || 'default',
     taskQueue: env.COURIER_TASK_QUEUE || DEFAULT_TASK_QUEUE,
     apiPort,
+    apiHost: env.COURIER_API_HOST || '127.0.0.1',
     publicUrl: (env.COURIER_PUBLIC_URL || `${env.COURIER_TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${apiPort}`).replace(/\/+$/, ''),
     adminToken: env.COURIER_ADMIN_TOKEN || undefined,
     metricsToken: env.COURIER_METRICS_TOKEN || undefined,

@@ -34,7 +34,8 @@ const rules: Record<string, Rule> = {
   'POST /api/v1/jobs/:id/choices': 'own computer',
   'POST /api/v1/jobs/:id/reports': 'own computer',
   'GET /api/v1/audit': 'admin',
-  // Or the metrics token, which this matrix's callers do not hold (test/integration/operations.test.ts).
+  // Or the metrics token, which this matrix's callers do not hold; anyone while the api listens on loopback
+  // only (test/integration/operations.test.ts).
   'GET /metrics': 'admin',
 };
 
@@ -148,6 +149,13 @@ function key(route: RouteEntry): string {
 describe('access matrix', () => {
   it('has a rule for every route the api serves, and none for a route it does not', () => {
     expect(routes.map(key).sort()).toEqual(Object.keys(rules).sort());
+  });
+
+  it('the metrics token scrapes GET /metrics and opens nothing else', async () => {
+    const scrape = await fetch(`${api.base}/metrics`, { headers: { authorization: `Bearer ${api.metricsToken}` } });
+    expect([scrape.status, await scrape.text()]).toEqual([200, expect.stringContaining('courier_jobs{type="install",status="scheduled"} 1')]);
+    expect((await call('GET', '/api/v1/jobs', api.metricsToken)).status).toBe(401);
+    expect((await call('GET', '/api/v1/computers', api.metricsToken)).status).toBe(401);
   });
 
   it.each(Object.keys(rules))('%s answers each caller as its rule says', async (routeKey) => {

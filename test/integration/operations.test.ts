@@ -104,10 +104,10 @@ describe('metrics after the job', () => {
     expect(samples.get('process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
-  it('api: the metrics token scrapes and opens nothing else; no token is refused', async () => {
-    expect((await fetch(`${stack.apiUrl}/metrics`)).status).toBe(401);
+  it('api: on loopback a scraper needs no token; the metrics token opens nothing else', async () => {
+    // The stack's api listens on 127.0.0.1; on a network address it asks for a token (test/integration/access.test.ts).
+    expect((await scrape(`${stack.apiUrl}/metrics`)).get('courier_jobs{type="install",status="completed"}')).toBe(1);
     expect((await fetch(`${stack.apiUrl}/api/v1/jobs`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(401);
-    expect((await scrape(`${stack.apiUrl}/metrics`, ADMIN_TOKEN)).size).toBeGreaterThan(0);
   });
 
   it("worker: order round trips, and the Temporal SDK's own metrics in the same scrape", async () => {

@@ -27,6 +27,7 @@ export interface InProcessApi {
   storeDir: string;
   adminToken: string;
   enrollSecret: string;
+  metricsToken: string;
   stop(): Promise<void>;
 }
 
@@ -34,14 +35,19 @@ export interface InProcessApi {
 export async function startInProcessApi(name: string): Promise<InProcessApi> {
   const adminToken = `admin-${randomBytes(8).toString('hex')}`;
   const enrollSecret = `enrol-${randomBytes(8).toString('hex')}`;
+  const metricsToken = `metrics-${randomBytes(8).toString('hex')}`;
   const database = await createTestDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), `courier-${name}-`));
   const config = loadConfig({
     COURIER_DATA_DIR: dataDir,
     COURIER_ADMIN_TOKEN: adminToken,
     COURIER_ENROLL_SECRET: enrollSecret,
+    COURIER_METRICS_TOKEN: metricsToken,
     COURIER_TASK_QUEUE: `${name}-test-${randomBytes(4).toString('hex')}`,
     TEMPORAL_ADDRESS: inject('temporalAddress'),
+    // The api as deployed on a network (it still listens on loopback here): the routes that are open on a
+    // loopback-only api, such as GET /metrics, then ask for their tokens.
+    COURIER_API_HOST: '0.0.0.0',
   });
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
@@ -56,6 +62,7 @@ export async function startInProcessApi(name: string): Promise<InProcessApi> {
     database,
     storeDir: config.storeDir,
     adminToken,
+    metricsToken,
     enrollSecret,
     async stop() {
       await new Promise((resolve) => server.close(resolve));
