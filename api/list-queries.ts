@@ -5,7 +5,7 @@
  * pass instead, never ignored: a client stepping an ignored offset would read the first page forever.
  */
 import { z } from 'zod';
-import { computerStates, relayStates } from '../common/states.js';
+import { computerStates, jobStatuses, jobTypes, relayStates } from '../common/states.js';
 import { cursorParam, nameKey, timestampKey } from './cursor.js';
 import { isUuid } from './validation.js';
 
@@ -42,21 +42,45 @@ function pagedQuery<Shape extends z.ZodRawShape>(shape: Shape) {
   });
 }
 
-/** GET /relays and GET /computers. */
-export const inventoryQuerySchema = pagedQuery({
+const inventoryPage = {
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   cursor: cursorParam(byNameKey, 'nextCursor').optional(),
-});
+};
+
+/** GET /relays. */
+export const inventoryQuerySchema = pagedQuery(inventoryPage);
 
 export type InventoryQuery = z.output<typeof inventoryQuerySchema>;
 
-/** GET /jobs. */
-export const jobsQuerySchema = pagedQuery({
+/** GET /computers, optionally only those behind one relay (id or name) or whose names start with a prefix. */
+export const computersQuerySchema = pagedQuery({
+  ...inventoryPage,
+  relay: z.string().min(1).optional(),
+  prefix: z.string().min(1).max(200).optional(),
+});
+
+export type ComputersQuery = z.output<typeof computersQuerySchema>;
+
+const jobsPage = {
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: cursorParam(jobKeySchema, 'nextCursor').optional(),
+};
+
+/** GET /jobs, optionally only the jobs of one status, type or package, or that target one computer (id or name). */
+export const jobsQuerySchema = pagedQuery({
+  ...jobsPage,
+  status: z.enum(jobStatuses).optional(),
+  type: z.enum(jobTypes).optional(),
+  packageId: z.string().refine(isUuid, { error: 'must be a package id' }).optional(),
+  computer: z.string().min(1).optional(),
 });
 
 export type JobsQuery = z.output<typeof jobsQuerySchema>;
+
+/** GET /computers/:id/jobs: a computer's jobs, newest first. */
+export const computerJobsQuerySchema = pagedQuery(jobsPage);
+
+export type ComputerJobsQuery = z.output<typeof computerJobsQuerySchema>;
 
 /** GET /audit. */
 export const auditQuerySchema = pagedQuery({

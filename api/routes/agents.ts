@@ -4,9 +4,10 @@ import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit
 import type { Guards } from '../auth.js';
 import { jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
-import { inventoryQuerySchema } from '../list-queries.js';
+import { computerJobsQuerySchema, computersQuerySchema, inventoryQuerySchema } from '../list-queries.js';
 import { enrollAgent, resetAgent, rotateEnrollSecret, type AgentRole } from '../services/enrolment.js';
 import { getComputer, listComputers, listRelays } from '../services/inventory.js';
+import { listComputerJobs } from '../services/job-views.js';
 import { enrollSchema, parseInput } from '../validation.js';
 
 /** The header a re-enrolling agent proves its identity with (DESIGN §7). */
@@ -37,10 +38,13 @@ export function agentRoutes(deps: AppDependencies, guards: Guards, auditTrail: A
     res.json(await listRelays(deps.db, parseInput(inventoryQuerySchema, req.query, 'query')));
   });
   router.get('/computers', guards.admin, async (req, res) => {
-    res.json(await listComputers(deps.db, parseInput(inventoryQuerySchema, req.query, 'query')));
+    res.json(await listComputers(deps.db, parseInput(computersQuerySchema, req.query, 'query')));
   });
   router.get('/computers/:id', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await getComputer(deps.db, req.params.id));
+  });
+  router.get('/computers/:id/jobs', guards.admin, async (req: Request<{ id: string }>, res) => {
+    res.json(await listComputerJobs(deps.db, req.params.id, parseInput(computerJobsQuerySchema, req.query, 'query')));
   });
   for (const role of ['computer', 'relay'] satisfies AgentRole[]) {
     router.post(`/${role}s/:id/reset`, guards.admin, audited(`${role}.reset`, subjectFromId(role)), async (req: Request<{ id: string }>, res) => {

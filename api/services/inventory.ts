@@ -1,10 +1,10 @@
 /** Inventory: the enrolled relays and computers, and what each computer has installed. */
-import { asc, desc, eq, gt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, like, or, sql } from 'drizzle-orm';
 import { computers, installations, packages, relays } from '../../db/schema/index.js';
 import { pageOf, type Page } from '../cursor.js';
 import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
-import type { InventoryQuery } from '../list-queries.js';
+import type { ComputersQuery, InventoryQuery } from '../list-queries.js';
 import { isUuid } from '../validation.js';
 import { copiesOnRelays, type RelayCopyView } from './relay-copies.js';
 
@@ -107,17 +107,49 @@ function computerView(row: ComputerRow): ComputerView {
   };
 }
 
-/** Computers by name, with the relay that serves each. */
-export async function listComputers(db: Db, query: InventoryQuery): Promise<Page<ComputerView>> {
+/** The id of the relay `idOrName` names; 404 when none does. */
+async function relayIdOf(db: Db, idOrName: string): Promise<string> {
+  const [row] = await db
+    .select({ id: relays.id })
+    .from(relays)
+    .where(isUuid(idOrName) ? or(eq(relays.id, idOrName), eq(relays.name, idOrName)) : eq(relays.name, idOrName));
+  if (!row) throw new NotFound('relay_not_found', `no relay ${idOrName}`);
+  return row.id;
+}
+
+/** `text` matched literally at the start of a LIKE pattern: its wildcards and the escape character escaped. */
+function likePrefix(text: string): string {
+  return `${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+}
+
+/** Computers by name, with the relay that serves each; filtered as the query asks. */
+export async function listComputers(db: Db, query: ComputersQuery): Promise<Page<ComputerView>> {
+  const relayId = query.relay === undefined ? undefined : await relayIdOf(db, query.relay);
   const rows = await db
     .select(computerColumns)
     .from(computers)
     .leftJoin(relays, eq(computers.relayId, relays.id))
-    .where(query.cursor ? gt(computers.name, query.cursor.name) : undefined)
+    .where(
+      and(
+        query.cursor ? gt(computers.name, query.cursor.name) : undefined,
+        relayId ? eq(computers.relayId, relayId) : undefined,
+        query.prefix ? like(computers.name, likePrefix(query.prefix)) : undefined,
+      ),
+    )
     .orderBy(asc(computers.name))
     .limit(query.limit + 1);
   const page = pageOf(rows, query.limit, (row) => ({ name: row.name }));
   return { items: page.rows.map(computerView), nextCursor: page.nextCursor };
+}
+
+/** The id of the computer `idOrName` names; 404 when none does. */
+export async function computerIdOf(db: Db, idOrName: string): Promise<string> {
+  const [row] = await db
+    .select({ id: computers.id })
+    .from(computers)
+    .where(isUuid(idOrName) ? or(eq(computers.id, idOrName), eq(computers.name, idOrName)) : eq(computers.name, idOrName));
+  if (!row) throw new NotFound('computer_not_found', `no computer ${idOrName}`);
+  return row.id;
 }
 
 /** One computer, found by id or by name, with what it has installed (newest first). */

@@ -3,7 +3,7 @@
  * single job a page of its targets. Both page by key (api/cursor.ts). The workflows write the states; this
  * module only reads them.
  */
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, inArray, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { jobProgress, type TargetKind, type TargetState } from '../../common/states.js';
 import type { OfferChoice } from '../../common/workflows.js';
@@ -12,8 +12,9 @@ import { jobs, jobTargets } from '../../db/schema/index.js';
 import { pageOf, type Page } from '../cursor.js';
 import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
-import type { JobQuery, JobsQuery } from '../list-queries.js';
+import type { ComputerJobsQuery, JobQuery, JobsQuery } from '../list-queries.js';
 import { isUuid } from '../validation.js';
+import { computerIdOf } from './inventory.js';
 import { targetKindOf } from './job-targets.js';
 
 type Db = AppDependencies['db'];
@@ -113,18 +114,74 @@ function exactTimestamp(column: AnyPgColumn) {
   return sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
-/** Jobs, newest first (jobs_created), without their targets. */
+/** Before the cursor's job, newest first. */
+function beforeKey(after: JobsQuery['cursor']) {
+  return after ? sql`(${jobs.createdAt}, ${jobs.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : undefined;
+}
+
+/** Jobs, newest first (jobs_created), without their targets; filtered as the query asks. */
 export async function listJobs(db: Db, query: JobsQuery): Promise<Page<JobSummaryView>> {
-  const after = query.cursor;
+  const computerId = query.computer === undefined ? undefined : await computerIdOf(db, query.computer);
+  const targetsComputer = (id: string) =>
+    exists(
+      db
+        .select({ one: sql`1` })
+        .from(jobTargets)
+        .where(and(eq(jobTargets.jobId, jobs.id), eq(jobTargets.kind, 'computer'), eq(jobTargets.targetId, id))),
+    );
   const rows = await db
     .select({ job: jobs, createdAtKey: exactTimestamp(jobs.createdAt) })
     .from(jobs)
-    .where(after ? sql`(${jobs.createdAt}, ${jobs.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : undefined)
+    .where(
+      and(
+        beforeKey(query.cursor),
+        query.status ? eq(jobs.status, query.status) : undefined,
+        query.type ? eq(jobs.type, query.type) : undefined,
+        query.packageId ? eq(jobs.packageId, query.packageId) : undefined,
+        computerId ? targetsComputer(computerId) : undefined,
+      ),
+    )
     .orderBy(desc(jobs.createdAt), desc(jobs.id))
     .limit(query.limit + 1);
   const page = pageOf(rows, query.limit, (row) => ({ createdAt: row.createdAtKey, id: row.job.id }));
   const counts = await countsByJob(db, page.rows.map((row) => row.job.id));
   return { items: page.rows.map(({ job }) => summaryView(job, counts.get(job.id) ?? {})), nextCursor: page.nextCursor };
+}
+
+/** A job a computer was a target of, with how it went on that computer. */
+export interface ComputerJobView extends JobSummaryView {
+  target: { state: TargetState; detail: string | null; attempts: number; choice: OfferChoice | null; updatedAt: string };
+}
+
+/** A computer's history: the jobs that targeted it (job_targets_target), newest first, with its own state in each. */
+export async function listComputerJobs(db: Db, idOrName: string, query: ComputerJobsQuery): Promise<Page<ComputerJobView>> {
+  const computerId = await computerIdOf(db, idOrName);
+  const rows = await db
+    .select({
+      job: jobs,
+      createdAtKey: exactTimestamp(jobs.createdAt),
+      target: {
+        state: jobTargets.state,
+        detail: jobTargets.detail,
+        attempts: jobTargets.attempts,
+        choice: jobTargets.choice,
+        updatedAt: jobTargets.updatedAt,
+      },
+    })
+    .from(jobTargets)
+    .innerJoin(jobs, eq(jobs.id, jobTargets.jobId))
+    .where(and(eq(jobTargets.targetId, computerId), eq(jobTargets.kind, 'computer'), beforeKey(query.cursor)))
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(query.limit + 1);
+  const page = pageOf(rows, query.limit, (row) => ({ createdAt: row.createdAtKey, id: row.job.id }));
+  const counts = await countsByJob(db, page.rows.map((row) => row.job.id));
+  return {
+    items: page.rows.map(({ job, target }) => ({
+      ...summaryView(job, counts.get(job.id) ?? {}),
+      target: { ...target, updatedAt: target.updatedAt.toISOString() },
+    })),
+    nextCursor: page.nextCursor,
+  };
 }
 
 /**

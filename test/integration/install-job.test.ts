@@ -154,4 +154,44 @@ describe('install job on the real stack', () => {
     expect(Date.parse(offline.updatedAt)).toBeGreaterThanOrEqual(Date.parse(deadline));
     expect(done.status).toBe('completed_with_errors');
   });
+
+  it("keeps each computer's history, and filters jobs and computers as an admin asks", async () => {
+    // By now pc-2 had two jobs of hello, then one of tool whose command failed on it; pc-offline, one job.
+    const history = await stack.request('GET', '/computers/pc-2/jobs');
+    expect(history.status).toBe(200);
+    const states = history.body.items.map((job: { target: { state: string } }) => job.target.state);
+    expect(states[0]).toBe('failed');
+    expect(states.slice(1).every((state: string) => state === 'installed')).toBe(true);
+    const offline = await stack.request('GET', '/computers/pc-offline/jobs');
+    expect(offline.body.items.map((job: { status: string; target: { state: string } }) => [job.status, job.target.state])).toEqual([
+      ['completed_with_errors', 'unreachable'],
+    ]);
+    const first = await stack.request('GET', '/computers/pc-2/jobs?limit=1');
+    const second = await stack.request('GET', `/computers/pc-2/jobs?limit=1&cursor=${encodeURIComponent(first.body.nextCursor)}`);
+    expect([first.body.items[0].id, second.body.items[0].id]).toEqual(history.body.items.slice(0, 2).map((job: { id: string }) => job.id));
+
+    // GET /jobs?computer= lists the same jobs as the history; the other filters narrow them.
+    const ofPc2 = await stack.request('GET', '/jobs?computer=pc-2');
+    expect(ofPc2.body.items.map((job: { id: string }) => job.id)).toEqual(history.body.items.map((job: { id: string }) => job.id));
+    const withErrors = await stack.request('GET', '/jobs?status=completed_with_errors&type=install');
+    expect(withErrors.body.items.length).toBe(2);
+    expect(withErrors.body.items.every((job: { status: string }) => job.status === 'completed_with_errors')).toBe(true);
+    const ofHello = await stack.request('GET', `/jobs?packageId=${helloPackage.id}&computer=pc-offline`);
+    expect(ofHello.body.items).toEqual([]);
+    expect((await stack.request('GET', '/jobs?computer=no-such-pc')).body.error.code).toBe('computer_not_found');
+    expect((await stack.request('GET', '/jobs?status=sleeping')).status).toBe(400);
+
+    const names = async (query: string) =>
+      ((await stack.request('GET', `/computers?${query}`)).body.items as { name: string }[]).map((computer) => computer.name);
+    const all = (await stack.request('GET', '/computers')).body.items as { name: string; relay: { name: string } | null }[];
+    const behindRelay = all.filter((computer) => computer.relay?.name === 'relay-1').map((computer) => computer.name);
+    expect(behindRelay).toEqual(expect.arrayContaining(['pc-1', 'pc-2', 'pc-3']));
+    expect(behindRelay.length).toBeLessThan(all.length);
+    expect(await names('relay=relay-1')).toEqual(behindRelay);
+    expect(await names('prefix=pc-o')).toEqual(['pc-offline']);
+    // A prefix is literal: LIKE's wildcards in it match only themselves.
+    expect(await names('prefix=pc_')).toEqual([]);
+    expect(await names(`prefix=${encodeURIComponent('%')}`)).toEqual([]);
+    expect((await stack.request('GET', '/computers?relay=no-such-relay')).body.error.code).toBe('relay_not_found');
+  });
 });

@@ -1,0 +1,1 @@
+CREATE INDEX "job_targets_target" ON "job_targets" USING btree ("target_id","kind");
