@@ -43,6 +43,12 @@ export interface DriveBatchInput extends TargetRange {
   phase: BatchPhase;
 }
 
+/** What an install order carries of its job: the package, and whether to run it where it is installed already. */
+interface Installing {
+  pkg: PackageRow;
+  reinstall: boolean;
+}
+
 /** What the batch needs to know to decide what to do next. */
 export interface BatchProgress {
   /** Computers that have not ended (offers waiting for their user's choice included). */
@@ -178,8 +184,8 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
     }
   }
 
-  function sendInstall(input: DriveBatchInput, pkg: PackageRow, computer: Addressed): Promise<void> {
-    const order = installOrder(deps, input, computer.targetId, pkg, computer.relayUrl);
+  function sendInstall(input: DriveBatchInput, { pkg, reinstall }: Installing, computer: Addressed): Promise<void> {
+    const order = installOrder(deps, input, computer.targetId, pkg, computer.relayUrl, reinstall);
     return send(input, computer, order, async (status) => {
       await recordComputerStatus(db, keyOf(input, computer.targetId), status, pkg);
     });
@@ -254,7 +260,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
    * Sends install orders to `due` as download slots allow, waiting a while for slots to free up. Returns
    * whether some computers are still waiting for a slot.
    */
-  async function installWithinSlots(input: DriveBatchInput, pkg: PackageRow, due: Addressed[]): Promise<boolean> {
+  async function installWithinSlots(input: DriveBatchInput, installing: Installing, due: Addressed[]): Promise<boolean> {
     if (due.length === 0) return false;
     const [job] = await db
       .select({ perRelay: jobs.downloadsPerRelay, server: jobs.serverDownloads })
@@ -273,7 +279,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
       }
       const sent = new Set(claimed);
       left = left.filter((computer) => !sent.has(computer));
-      await forEachLimited(claimed, SENDS_AT_ONCE, (computer) => sendInstall(input, pkg, computer));
+      await forEachLimited(claimed, SENDS_AT_ONCE, (computer) => sendInstall(input, installing, computer));
       if (left.length === 0) return false;
       if (Date.now() >= giveUpAt) return true;
       Context.current().heartbeat();
@@ -282,13 +288,13 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
   }
 
   /** Repeats the order a silent computer holds: the repeat is a status query. */
-  async function askSilent(input: DriveBatchInput, pkg: PackageRow, silent: OpenComputer[]): Promise<void> {
+  async function askSilent(input: DriveBatchInput, installing: Installing, silent: OpenComputer[]): Promise<void> {
     const relayIds = [...new Set(silent.flatMap((computer) => (computer.downloadRelayId ? [computer.downloadRelayId] : [])))];
     const readiness = await relaysReadiness(db, input.jobId, relayIds);
     await forEachLimited(silent, SENDS_AT_ONCE, (computer) => {
       const relay = computer.downloadRelayId ? readiness.get(computer.downloadRelayId) : undefined;
       const relayUrl = relay?.kind === 'ready' ? relay.relayUrl : null;
-      return sendInstall(input, pkg, { ...computer, url: computer.url as string, relayId: computer.downloadRelayId, relayUrl });
+      return sendInstall(input, installing, { ...computer, url: computer.url as string, relayId: computer.downloadRelayId, relayUrl });
     });
   }
 
@@ -354,9 +360,12 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
       const offerIds = new Set(toOffer.map((computer) => computer.targetId));
       const offers = ready.filter((computer) => offerIds.has(computer.targetId));
       await forEachLimited(offers, SENDS_AT_ONCE, (computer) => sendOffer(input, pkg, computer));
-      await askSilent(input, pkg, silent);
+      // Read at each look, as the package is: the job's own setting, never the workflow's copy of it.
+      const [job] = await db.select({ reinstall: jobs.reinstall }).from(jobs).where(eq(jobs.id, input.jobId));
+      const installing = { pkg, reinstall: input.jobType === 'install' && job?.reinstall === true };
+      await askSilent(input, installing, silent);
       const installs = ready.filter((computer) => !offerIds.has(computer.targetId));
-      const slotsShort = await installWithinSlots(input, pkg, installs);
+      const slotsShort = await installWithinSlots(input, installing, installs);
       return progressOf(input, slotsShort);
     },
   };

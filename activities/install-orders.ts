@@ -26,13 +26,17 @@ function downloadSource(deps: ActivityDependencies, computerId: string, pkg: Pac
   return { url: `${deps.publicUrl}/api/v1/packages/${pkg.id}/content`, via: 'server', ticket };
 }
 
-/** A computer's install order for `jobId`; sent again, it asks for the order's status. */
+/**
+ * A computer's install order for `jobId`; sent again, it asks for the order's status. `reinstall`: run the
+ * command even where another job installed the package (the order is still carried out once).
+ */
 export function installOrder(
   deps: ActivityDependencies,
   job: { jobId: string; deadline: string },
   computerId: string,
   pkg: PackageRow,
   relayUrl: string | null,
+  reinstall = false,
 ): InstallOrder {
   const now = deps.clock();
   const validUntil = orderValidUntil(now, new Date(job.deadline));
@@ -45,5 +49,6 @@ export function installOrder(
     package: signedManifestOf(pkg),
     source: downloadSource(deps, computerId, pkg, relayUrl, validUntil),
     reportEveryMs: deps.reportEveryMs,
+    ...(reinstall && { reinstall: true }),
   };
 }

@@ -13,7 +13,7 @@ import { verifyManifest } from '../trust/signing.js';
 import { UnsafeArchiveError } from './archive-guard.js';
 import { contentMismatch, download, DownloadError, OversizeContentError } from './download.js';
 import { extractPackage } from './extract.js';
-import { InstalledPackages } from './installed.js';
+import { InstalledPackages, type InstalledPackage } from './installed.js';
 import { KeyedLock } from './keyed-lock.js';
 import { isFinal, orderKey, type OrderRecord, type StatusUpdate } from './orders-book.js';
 import { downloadFile, workFolder } from './paths.js';
@@ -61,8 +61,17 @@ export class Installer {
     if (this.deps.book.find(order.jobId, 'cancel', manifest.packageId)) {
       return Promise.resolve({ state: 'cancelled', detail: 'the managing server cancelled this job before this order arrived' });
     }
-    const done = this.installed.get(manifest.packageId);
+    const done = this.installedFor(order);
     return Promise.resolve(done ? alreadyInstalled(done.jobId) : { state: 'downloading', bytes: 0 });
+  }
+
+  /**
+   * The record that makes `order`'s command needless: the package installed by any job, or with
+   * `reinstall` only by this job itself (its command ran already; a job installs at most once).
+   */
+  private installedFor(order: InstallOrder): InstalledPackage | undefined {
+    const done = this.installed.get(order.package.manifest.packageId);
+    return done && (!order.reinstall || done.jobId === order.jobId) ? done : undefined;
   }
 
   /**
@@ -171,7 +180,7 @@ export class Installer {
     const { deps } = this;
     const { manifest } = order.package;
     // Another job may have installed the package while this one was downloading.
-    const done = this.installed.get(manifest.packageId);
+    const done = this.installedFor(order);
     if (done) return alreadyInstalled(done.jobId);
     const disk = await statfs(deps.paths.root);
     const verdict = evaluateConditions(manifest.conditions, {

@@ -38,6 +38,7 @@ const orderSchema = z.discriminatedUnion('kind', [
     package: signedManifest,
     source: z.object({ url: z.url(), via: z.enum(['relay', 'server']), ticket: z.string() }),
     reportEveryMs: z.number().int().positive().optional(),
+    reinstall: z.boolean().optional(),
   }),
   z.object({ ...base, kind: z.literal('offer'), package: signedManifest, deadline: isoDate }),
   z.object({ ...base, kind: z.literal('withdraw'), packageId: id }),

@@ -140,11 +140,17 @@ export const jobRequestSchema = z
     /** Install and offer jobs: computers downloading at once from each relay, and from the managing server. */
     downloadsPerRelay: downloadSlots.optional(),
     serverDownloads: downloadSlots.optional(),
+    /** Install jobs: run the command even where another job installed the package (to repair an install). */
+    reinstall: z.boolean().optional(),
   })
   .strict()
   .refine((job) => job.type !== 'transfer' || (job.downloadsPerRelay === undefined && job.serverDownloads === undefined), {
     error: 'downloadsPerRelay and serverDownloads bound the downloads of computers: they apply to install and offer jobs',
     path: ['downloadsPerRelay'],
+  })
+  .refine((job) => job.type === 'install' || job.reinstall === undefined, {
+    error: 'reinstall applies to install jobs: an offer installs what its users choose, a transfer installs nothing',
+    path: ['reinstall'],
   });
 
 export type JobRequest = z.output<typeof jobRequestSchema>;

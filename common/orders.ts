@@ -61,6 +61,11 @@ export interface InstallOrder extends OrderBase {
    * as a status query. Absent in orders from older servers: DEFAULT_REPORT_EVERY_MS.
    */
   reportEveryMs?: number;
+  /**
+   * Run the install command even where the package is recorded as installed by another job (an admin
+   * repairing an install). This job's own order is still carried out at most once. Absent: false.
+   */
+  reinstall?: boolean;
 }
 
 /** Computer: show the package on the self-service page until `deadline`, for the user to choose. */

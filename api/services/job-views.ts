@@ -35,6 +35,8 @@ export interface JobSummaryView {
   /** The job's own download bounds; null: the managing server's defaults. */
   downloadsPerRelay: number | null;
   serverDownloads: number | null;
+  /** Install jobs: the command runs even where another job installed the package. */
+  reinstall: boolean;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -98,6 +100,7 @@ function summaryView(row: JobRow, counts: Counts): JobSummaryView {
     rerunOf: row.rerunOf,
     downloadsPerRelay: row.downloadsPerRelay,
     serverDownloads: row.serverDownloads,
+    reinstall: row.reinstall,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,

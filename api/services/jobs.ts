@@ -47,6 +47,8 @@ interface NewJob {
   targets: TargetSpec;
   rerunOf?: string;
   downloads: DownloadBounds;
+  /** Install jobs: run the command where another job installed the package already. */
+  reinstall: boolean;
 }
 
 /** A job's own download bounds; null takes the worker's defaults. */
@@ -79,6 +81,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       workflowId,
       rerunOf: job.rerunOf ?? null,
       ...job.downloads,
+      reinstall: job.reinstall,
     });
     return insertJobTargets(tx, jobId, type, job.targets);
   });
@@ -110,7 +113,7 @@ export async function createJob(deps: Deps, request: JobRequest): Promise<JobVie
   const pkg = await findPackage(deps.db, request.packageId);
   const schedule = resolveJobSchedule(request, scheduleRules(request.type, pkg, deps.config, new Date()));
   const downloads = { downloadsPerRelay: request.downloadsPerRelay ?? null, serverDownloads: request.serverDownloads ?? null };
-  return launchJob(deps, { type: request.type, pkg, schedule, targets: request.targets, downloads });
+  return launchJob(deps, { type: request.type, pkg, schedule, targets: request.targets, downloads, reinstall: request.reinstall ?? false });
 }
 
 /**
@@ -149,6 +152,7 @@ export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
     targets: kind === 'relay' ? { relays: ids } : { computers: ids },
     rerunOf: original.id,
     downloads: { downloadsPerRelay: original.downloadsPerRelay, serverDownloads: original.serverDownloads },
+    reinstall: original.reinstall,
   });
 }
 

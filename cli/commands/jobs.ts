@@ -55,6 +55,7 @@ export function jobCommands(program: Command): void {
     .option('--deadline <date>', 'ISO 8601; default: the execution time plus the server default')
     .option('--downloads-per-relay <n>', 'computers downloading from one relay at once', positive('--downloads-per-relay'))
     .option('--server-downloads <n>', 'computers downloading from the managing server at once', positive('--server-downloads'))
+    .option('--reinstall', 'install jobs: run the command even where another job installed the package')
     .option('--watch', 'follow the job until it ends')
     .action(async (options: Record<string, unknown>, command: Command) => {
       const context = contextOf(command);
@@ -71,6 +72,7 @@ export function jobCommands(program: Command): void {
         ...(options.deadline ? { deadline: options.deadline } : {}),
         ...(options.downloadsPerRelay ? { downloadsPerRelay: options.downloadsPerRelay } : {}),
         ...(options.serverDownloads ? { serverDownloads: options.serverDownloads } : {}),
+        ...(options.reinstall ? { reinstall: true } : {}),
       });
       if (!options.watch) return print(context.json, created, jobFields);
       if (!context.json) process.stdout.write(`job ${created.id} created\n`);

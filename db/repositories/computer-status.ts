@@ -74,12 +74,18 @@ export async function recordComputerStatus(
     })
     .where(and(matchesTarget(target), notEnded, notBackwards))
     .returning({ batchWorkflowId: jobTargets.batchWorkflowId });
+  // An exit code says the command ran (a reinstall, or the first install): this job installed the package
+  // last. Without one the computer had it already, from the job the record names.
+  const ranCommand = status.exitCode !== undefined;
+  const onConflict = ranCommand
+    ? sql`on conflict (computer_id, package_id) do update set job_id = excluded.job_id, installed_at = excluded.installed_at`
+    : sql`on conflict do nothing`;
   const recordInstalled =
     status.state === 'installed'
       ? sql`, installed as (
           insert into ${installations} (computer_id, package_id, job_id, installed_at)
           select ${target.targetId}::uuid, ${pkg.id}::uuid, ${target.jobId}::uuid, ${new Date(status.updatedAt).toISOString()}::timestamptz from updated
-          on conflict do nothing)`
+          ${onConflict})`
       : sql``;
   // getSQL(): embedded as a statement; drizzle would parenthesise the builder itself as a subquery.
   const [row] = await db.execute<{ batch_workflow_id: string | null }>(

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { JobStatus, JobType, TargetKind, TargetState } from '../../common/states.js';
 import type { OfferChoice } from '../../common/workflows.js';
 import { packages } from './packages.js';
@@ -31,6 +31,8 @@ export const jobs = pgTable(
     /** The job's own download bounds (common/throughput.ts); null takes the worker's defaults. */
     downloadsPerRelay: integer('downloads_per_relay'),
     serverDownloads: integer('server_downloads'),
+    /** Install jobs: run the command even on computers where another job installed the package. */
+    reinstall: boolean('reinstall').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     /** When Temporal accepted the job's workflow; null means the api died before it could hand the job over. */
     launchedAt: timestamp('launched_at', { withTimezone: true }),

@@ -155,6 +155,40 @@ describe('install job on the real stack', () => {
     expect(done.status).toBe('completed_with_errors');
   });
 
+  it('reinstall: true runs the command again where another job installed the package, once', async () => {
+    const archive = await makeTarGz({ 'install.sh': 'echo run >> "$COURIER_TARGET_DIR/repair-runs"\n' });
+    const upload = await uploadPackage(stack, { name: 'repairable', version: '1.0.0', installCommand: 'sh install.sh' }, archive);
+    const runs = async () => (await readFile(join(stack.agents.get('pc-3')!.dataDir, 'root', 'repair-runs'), 'utf8')).split('\n').filter(Boolean).length;
+    const install = async (reinstall?: boolean) => {
+      const created = await stack.request('POST', '/jobs', {
+        type: 'install',
+        packageId: upload.body.id,
+        targets: { computers: ['pc-3'] },
+        ...(reinstall !== undefined && { reinstall }),
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.reinstall).toBe(reinstall ?? false);
+      return stack.finishedJob(created.body.id);
+    };
+    const first = await install();
+    expect([first.counts, await runs()]).toEqual([{ installed: 1 }, 1]);
+    // By default a computer that has the package says so and runs nothing.
+    const again = await install();
+    expect(again.counts).toEqual({ installed: 1 });
+    expect(again.targets[0].detail).toBe(`already installed by job ${first.id}`);
+    expect(await runs()).toBe(1);
+    // Asked to reinstall, it runs the command once more, and records the new job as the one that installed it.
+    const repaired = await install(true);
+    expect(repaired.counts).toEqual({ installed: 1 });
+    expect(repaired.targets[0].detail ?? '').not.toContain('already installed');
+    expect(await runs()).toBe(2);
+    const computer = await stack.request('GET', '/computers/pc-3');
+    expect(computer.body.installed.find((entry: { name: string }) => entry.name === 'repairable').jobId).toBe(repaired.id);
+
+    const offer = await stack.request('POST', '/jobs', { type: 'offer', packageId: upload.body.id, targets: { computers: ['pc-3'] }, reinstall: true });
+    expect([offer.status, offer.body.error.details.map((issue: { path: string }) => issue.path)]).toEqual([400, ['reinstall']]);
+  });
+
   it("keeps each computer's history, and filters jobs and computers as an admin asks", async () => {
     // By now pc-2 had two jobs of hello, then one of tool whose command failed on it; pc-offline, one job.
     const history = await stack.request('GET', '/computers/pc-2/jobs');

@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "reinstall" boolean DEFAULT false NOT NULL;
