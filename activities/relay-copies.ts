@@ -40,9 +40,39 @@ export async function recordStoredCopy(deps: ActivityDependencies, copy: StoredC
 /** What became of a copy whose timer fired: deleted, or kept because a retransfer gave it a later expiry. */
 export type CopyExpiry = { result: 'expired' } | { result: 'kept'; expiresAt: string };
 
+/**
+ * The expiry a retired package's delete order names: later than any copy's, so the relay deletes whatever
+ * copy it holds. No transfer can store a fresh one meanwhile, since no job may use a retired package.
+ */
+const EVERY_EXPIRY = '9999-12-31T23:59:59.999Z';
+
 export function createRelayCopyActivities(deps: ActivityDependencies) {
   const { db, clock } = deps;
+
+  /** Tells the relay to delete its copy if it expires no later than `expiresAt`; returns the relay's answer. */
+  async function deleteOnRelay(relayId: string, packageId: string, expiresAt: string, jobId: string) {
+    const [relay] = await db.select().from(relays).where(eq(relays.id, relayId));
+    if (!relay) throw ApplicationFailure.nonRetryable(`relay ${relayId} no longer exists`);
+    return followOrder(deps, relay.url, () => ({
+      kind: 'delete',
+      jobId,
+      agentId: relay.id,
+      issuedAt: clock().toISOString(),
+      validUntil: new Date(clock().getTime() + 60 * 60_000).toISOString(),
+      packageId,
+      expiresAt,
+    }));
+  }
+
   return {
+    /** The package was retired: the relay deletes its copy now, and the record says so. */
+    async retireRelayCopy(input: Pick<RelayCopyInput, 'relayId' | 'packageId'>): Promise<void> {
+      await deleteOnRelay(input.relayId, input.packageId, EVERY_EXPIRY, `retire-${input.packageId}`);
+      await db
+        .update(relayCopies)
+        .set({ state: 'deleted' })
+        .where(and(eq(relayCopies.relayId, input.relayId), eq(relayCopies.packageId, input.packageId)));
+    },
     /**
      * The copy's timer fired for the expiry `input.expiresAt`: record the copy expired, so the next job that
      * needs it transfers it again, then tell the relay to delete it. Both steps name that expiry, so a copy a
@@ -58,17 +88,7 @@ export function createRelayCopyActivities(deps: ActivityDependencies) {
       const [copy] = await db.select().from(relayCopies).where(onRecord);
       if (copy?.state === 'stored') return { result: 'kept', expiresAt: copy.expiresAt.toISOString() };
 
-      const [relay] = await db.select().from(relays).where(eq(relays.id, input.relayId));
-      if (!relay) throw ApplicationFailure.nonRetryable(`relay ${input.relayId} no longer exists`);
-      const status = await followOrder(deps, relay.url, () => ({
-        kind: 'delete',
-        jobId: `expiry-${input.expiresAt}`,
-        agentId: relay.id,
-        issuedAt: clock().toISOString(),
-        validUntil: new Date(clock().getTime() + 60 * 60_000).toISOString(),
-        packageId: input.packageId,
-        expiresAt: input.expiresAt,
-      }));
+      const status = await deleteOnRelay(input.relayId, input.packageId, input.expiresAt, `expiry-${input.expiresAt}`);
       // The relay kept a copy with a later expiry: a transfer stored it and is about to record it.
       if (status.state === 'stored' && status.expiresAt) return { result: 'kept', expiresAt: status.expiresAt };
       return { result: 'expired' };

@@ -18,6 +18,7 @@ import type { AuditQuery } from './list-queries.js';
 export type AuditAction =
   | 'package.upload'
   | 'package.update'
+  | 'package.retire'
   | 'job.create'
   | 'job.cancel'
   | 'job.rerun'

@@ -98,6 +98,9 @@ export interface RelayCopyInput {
  */
 export const copyStoredSignal = defineSignal<[{ expiresAt: string; jobId: string }]>('copyStored');
 
+/** The copy's package was retired (DELETE /packages/:id): the relay deletes its copy now, whatever its expiry. */
+export const retireCopySignal = defineSignal('retireCopy');
+
 export type { OfferChoice } from './states.js';
 
 /**

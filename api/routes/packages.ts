@@ -6,7 +6,7 @@ import { jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
 import type { ApiMetrics } from '../metrics.js';
 import { readPackageUpload } from '../package-upload.js';
-import { createPackage, getPackage, listPackages, packageContent, updatePackageExpiry } from '../services/packages.js';
+import { createPackage, getPackage, listPackages, packageContent, retirePackage, updatePackageExpiry } from '../services/packages.js';
 import { recordServedBytes } from '../services/served-bytes.js';
 import { parseInput, patchPackageSchema } from '../validation.js';
 
@@ -83,6 +83,11 @@ export function packageRoutes(deps: AppDependencies, guards: Guards, auditTrail:
     const updated = await updatePackageExpiry(deps.db, req.params.id, relayExpiresAt);
     await auditTrail.succeeded(req, res);
     res.json(updated);
+  });
+  router.delete('/packages/:id', guards.admin, audited('package.retire', subjectFromId('package')), async (req: Request<{ id: string }>, res) => {
+    const retired = await retirePackage(deps, req.params.id);
+    await auditTrail.succeeded(req, res);
+    res.json(retired);
   });
   router.get('/packages/:id/content', guards.adminOrAgent, sendPackageContent(deps, metrics));
   return router;

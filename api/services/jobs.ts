@@ -12,7 +12,7 @@ import { jobWorkflowId } from '../../common/names.js';
 import { successfulTargetStates, type JobStatus, type JobType } from '../../common/states.js';
 import { refreshTargetStatistics } from '../../db/repositories/job-targets.js';
 import type { PackageRow } from '../../db/repositories/packages.js';
-import { jobs, jobTargets, type TargetSpec } from '../../db/schema/index.js';
+import { jobs, jobTargets, packages, type TargetSpec } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { Conflict, Unavailable } from '../errors.js';
 import type { JobQuery } from '../list-queries.js';
@@ -70,6 +70,13 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
   const jobId = randomUUID();
   const workflowId = jobWorkflowId(jobId);
   const targetCount = await db.transaction(async (tx) => {
+    // Shares the package row's lock with a retirement (api/services/packages.ts): one of them waits.
+    const [live] = await tx
+      .select({ id: packages.id })
+      .from(packages)
+      .where(and(eq(packages.id, pkg.id), isNull(packages.retiredAt)))
+      .for('share');
+    if (!live) throw new Conflict('package_retired', `package ${pkg.id} was retired: no new job may use it`);
     await tx.insert(jobs).values({
       id: jobId,
       type,

@@ -1,13 +1,17 @@
 /**
  * Packages: creating one from an upload (sign the manifest, insert the row, commit the content), listing
  * with the relays' copies, one package with what was served of it, changing the relay expiration date,
- * and locating the content for download.
+ * retiring one, and locating the content for download.
  */
 import { randomUUID } from 'node:crypto';
-import { desc, eq } from 'drizzle-orm';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
+import { relayCopyWorkflowId } from '../../common/names.js';
+import { jobStatuses } from '../../common/states.js';
+import { retireCopySignal } from '../../common/workflows.js';
 import type { PackageManifest } from '../../common/manifest.js';
 import { findPackage as findPackageRow, type PackageRow } from '../../db/repositories/packages.js';
-import { packages } from '../../db/schema/index.js';
+import { jobs, packages, relayCopies } from '../../db/schema/index.js';
 import { signManifest } from '../../trust/signing.js';
 import type { AppDependencies } from '../dependencies.js';
 import { Conflict, NotFound } from '../errors.js';
@@ -32,6 +36,8 @@ interface PackageFields {
   conditions: PackageRow['conditions'];
   relayExpiresAt: string;
   createdAt: string;
+  /** When an admin retired the package; null while jobs may use it. */
+  retiredAt: string | null;
 }
 
 /** What admins see of a package in the list: its fields and every relay's copy with that copy's own expiry. */
@@ -58,6 +64,7 @@ function packageFields(row: PackageRow): PackageFields {
     conditions: row.conditions,
     relayExpiresAt: row.relayExpiresAt.toISOString(),
     createdAt: row.createdAt.toISOString(),
+    retiredAt: row.retiredAt?.toISOString() ?? null,
   };
 }
 
@@ -121,9 +128,9 @@ export async function createPackage(
   }
 }
 
-/** Every package, newest first. */
+/** Every package in use (retired ones are left out), newest first. */
 export async function listPackages(db: Db): Promise<PackageView[]> {
-  const rows = await db.select().from(packages).orderBy(desc(packages.createdAt), packages.name);
+  const rows = await db.select().from(packages).where(isNull(packages.retiredAt)).orderBy(desc(packages.createdAt), packages.name);
   const copies = await copiesOfPackages(db, rows.map((row) => row.id));
   return rows.map((row) => ({ ...packageFields(row), relayCopies: copies.get(row.id) ?? [] }));
 }
@@ -145,6 +152,57 @@ export async function updatePackageExpiry(db: Db, id: string, relayExpiresAt: Da
   return packageDetail(db, row);
 }
 
+/** Jobs that have not ended: while one uses a package, the package cannot be retired. */
+const UNFINISHED_JOB_STATUSES = jobStatuses.filter((status) => status === 'scheduled' || status === 'running');
+
+/** A retired package, and how many relays were told to delete their copies. */
+export interface RetiredPackage extends PackageDetailView {
+  relayCopiesDeleting: number;
+}
+
+/**
+ * Retires a package: refused (409 `package_in_use`) while a job that has not ended uses it, and idempotent
+ * once done. The package row holds the lock, so a job being created for it at the same moment either
+ * comes first (and the retirement is refused) or finds the package retired (api/services/jobs.ts). Each
+ * relay copy's workflow is then told to have its relay delete the copy now; the content stays in the store
+ * for the job history that names it, and agents are refused it from now on.
+ */
+export async function retirePackage(deps: Pick<AppDependencies, 'db' | 'temporal' | 'logger'>, id: string): Promise<RetiredPackage> {
+  const { db } = deps;
+  await findPackage(db, id);
+  const retired = await db.transaction(async (tx) => {
+    const [row] = await tx.select().from(packages).where(eq(packages.id, id)).for('update');
+    if (!row) throw new NotFound('package_not_found', `no package ${id}`);
+    if (row.retiredAt) return row;
+    const using = await tx
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.packageId, id), inArray(jobs.status, UNFINISHED_JOB_STATUSES)))
+      .limit(10);
+    if (using.length > 0) {
+      const ids = using.map((job) => job.id);
+      throw new Conflict('package_in_use', `jobs that have not ended use package ${id}: ${ids.join(', ')}; cancel them or wait for them to end`, { jobs: ids });
+    }
+    const [updated] = await tx.update(packages).set({ retiredAt: new Date() }).where(eq(packages.id, id)).returning();
+    return updated ?? row;
+  });
+  const copies = await db
+    .select({ relayId: relayCopies.relayId })
+    .from(relayCopies)
+    .where(and(eq(relayCopies.packageId, id), eq(relayCopies.state, 'stored')));
+  let deleting = 0;
+  for (const { relayId } of copies) {
+    try {
+      await deps.temporal.workflow.getHandle(relayCopyWorkflowId(relayId, id)).signal(retireCopySignal);
+      deleting += 1;
+    } catch (error) {
+      // A copy whose timer already fired has no workflow left; the relay drops any other copy at its expiry.
+      if (!(error instanceof WorkflowNotFoundError)) deps.logger.warn({ err: error, packageId: id, relayId }, 'could not tell a relay copy to go');
+    }
+  }
+  return { ...(await packageDetail(db, retired)), relayCopiesDeleting: deleting };
+}
+
 /** Where a package's bytes are, relative to the store's root, and the name to offer them under. */
 export interface PackageContent {
   packageId: string;
@@ -158,5 +216,6 @@ export async function packageContent(
   id: string,
 ): Promise<PackageContent> {
   const row = await findPackage(db, id);
+  if (row.retiredAt) throw new NotFound('package_retired', `package ${id} was retired at ${row.retiredAt.toISOString()}`);
   return { packageId: row.id, relativePath: store.relativePathOf(row.sha256), fileName: row.fileName };
 }

@@ -20,6 +20,8 @@ export const packages = pgTable(
     manifestSignature: text('manifest_signature').notNull(),
     relayExpiresAt: timestamp('relay_expires_at', { withTimezone: true }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When an admin retired the package (DELETE /packages/:id): no job may use it from then on. */
+    retiredAt: timestamp('retired_at', { withTimezone: true }),
   },
   (table) => [uniqueIndex('packages_name_version').on(table.name, table.version)],
 );

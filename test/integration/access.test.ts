@@ -18,6 +18,7 @@ const rules: Record<string, Rule> = {
   'GET /api/v1/packages': 'admin',
   'GET /api/v1/packages/:id': 'admin',
   'PATCH /api/v1/packages/:id': 'admin',
+  'DELETE /api/v1/packages/:id': 'admin',
   'GET /api/v1/packages/:id/content': 'admin or agent',
   'POST /api/v1/enroll': 'enrolment secret',
   'POST /api/v1/enroll-secret/rotate': 'admin',

@@ -3,11 +3,13 @@
  * two-stage distribution, retransfer after a changed expiry, relay restarts, a damaged relay copy, an
  * unreachable relay, and a rerun of what failed.
  */
+import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
-import { TestStack, targetStates, type RunningAgent } from '../support/stack.js';
+import { ADMIN_TOKEN, TestStack, targetStates, type RunningAgent } from '../support/stack.js';
+import { eventually } from '../support/temporal.js';
 
 let stack: TestStack;
 let relayA: RunningAgent;
@@ -24,8 +26,8 @@ async function served(name: string): Promise<number> {
   return body.servedBytes.find((entry: { name: string }) => entry.name === name)?.bytes ?? 0;
 }
 
-async function copyOn(relayName: string) {
-  const { body } = await stack.request('GET', `/packages/${pkg.id}`);
+async function copyOn(relayName: string, packageId = pkg.id) {
+  const { body } = await stack.request('GET', `/packages/${packageId}`);
   return body.relayCopies.find((copy: { relayName: string }) => copy.relayName === relayName);
 }
 
@@ -135,5 +137,40 @@ describe('transfer job on the real stack', () => {
     expect(targetStates(rerunDone)).toEqual({ 'relay-b': 'stored' });
     expect(await served('relay-b')).toBe(pkg.size);
     expect(await served('relay-a')).toBe(aBefore);
+  });
+
+  it('retiring a package is refused while a job uses it, then every relay deletes its copy and no job may use it', async () => {
+    const archive = await makeTarGz({ 'install.sh': 'true\n' });
+    const upload = await uploadPackage(stack, { name: 'to-retire', version: '1.0.0', installCommand: 'sh install.sh' }, archive);
+    const id = upload.body.id as string;
+    const stored = await stack.request('POST', '/jobs', { type: 'transfer', packageId: id, targets: { relays: ['relay-a'] } });
+    expect((await stack.finishedJob(stored.body.id)).counts).toEqual({ stored: 1 });
+    const copyFile = join(relayA.dataDir, 'packages', `${id}.content`);
+    expect(existsSync(copyFile)).toBe(true);
+
+    const scheduledAt = new Date(Date.now() + 3600_000).toISOString();
+    const waiting = await stack.request('POST', '/jobs', { type: 'install', packageId: id, targets: { computers: ['pc-1'] }, scheduledAt });
+    const inUse = await stack.request('DELETE', `/packages/${id}`);
+    expect([inUse.status, inUse.body.error.code, inUse.body.error.details]).toEqual([409, 'package_in_use', { jobs: [waiting.body.id] }]);
+    expect((await stack.request('GET', `/packages/${id}`)).body.retiredAt).toBeNull();
+
+    await stack.request('POST', `/jobs/${waiting.body.id}/cancel`);
+    expect((await stack.finishedJob(waiting.body.id)).status).toBe('cancelled');
+    const retired = await stack.request('DELETE', `/packages/${id}`);
+    expect(retired.status).toBe(200);
+    expect(retired.body.retiredAt).toEqual(expect.any(String));
+    expect(retired.body.relayCopiesDeleting).toBe(1);
+    await eventually(async () => (existsSync(copyFile) ? undefined : true), 20_000, 'the relay to delete its copy');
+    await eventually(async () => ((await copyOn('relay-a', id))?.state === 'deleted' ? true : undefined), 20_000, 'the copy to be recorded deleted');
+
+    // Retired: no new job, no download, not listed; retiring again changes nothing.
+    const refused = await stack.request('POST', '/jobs', { type: 'install', packageId: id, targets: { computers: ['pc-1'] } });
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'package_retired']);
+    const download = await stack.fetch(`${stack.apiUrl}/api/v1/packages/${id}/content`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(download.status).toBe(404);
+    expect(((await stack.request('GET', '/packages')).body as { id: string }[]).map((listed) => listed.id)).not.toContain(id);
+    const again = await stack.request('DELETE', `/packages/${id}`);
+    expect([again.status, again.body.retiredAt]).toEqual([200, retired.body.retiredAt]);
+    expect((await stack.request('DELETE', '/packages/00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 });
