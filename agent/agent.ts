@@ -10,6 +10,7 @@ import { errorMessage } from '../common/errors.js';
 import { ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../common/orders.js';
 import type { OfferChoice } from '../common/workflows.js';
 import { openOrder, OrderRefused } from '../trust/orders.js';
+import { checkInUntilStopped } from './check-ins.js';
 import { sendChoice } from './choice-client.js';
 import { Computer } from './computer.js';
 import type { Clock, FetchLike, Log } from './deps.js';
@@ -180,6 +181,17 @@ export class Agent {
       this.reporter?.report(record);
       this.launch(record);
     }
+    const advertised = url;
+    this.work.add(
+      checkInUntilStopped({
+        serverUrl: this.options.serverUrl,
+        token: () => this.requireIdentity().token,
+        url: () => advertised,
+        fetch: this.options.fetch,
+        log: this.log,
+        signal: this.stopping.signal,
+      }),
+    );
     return { url, pageUrl: this.page?.url };
   }
 

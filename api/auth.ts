@@ -15,7 +15,10 @@ import { isEnrollSecret } from './services/enrolment.js';
 import { Forbidden, Unauthorized } from './errors.js';
 
 /** Who made a request, as a guard established it. */
-export type Caller = { role: 'admin' } | { role: 'relay' | 'computer'; agentId: string };
+/** An enrolled relay or computer, as its token proved it. */
+export type AgentCaller = { role: 'relay' | 'computer'; agentId: string };
+
+export type Caller = { role: 'admin' } | AgentCaller;
 
 /** Route guards, built once per app. */
 export interface Guards {
@@ -30,6 +33,8 @@ export interface Guards {
   metrics: RequestHandler;
   /** An enrolled computer's token only (its user's choices are its own). */
   computer: RequestHandler;
+  /** An enrolled relay's or computer's token only (what it says of itself). */
+  agent: RequestHandler;
   /** The enrolment secret. */
   enrollSecret: RequestHandler;
 }
@@ -107,6 +112,11 @@ export function createGuards({ db, config }: Pick<AppDependencies, 'db' | 'confi
       if (caller.role !== 'computer') {
         throw new Forbidden('computer_only', "this route takes an enrolled computer's own token");
       }
+      next();
+    },
+    async agent(req, res, next) {
+      const caller = await identify(req, res);
+      if (caller.role === 'admin') throw new Forbidden('agent_only', "this route takes an enrolled agent's own token");
       next();
     },
     async enrollSecret(req, _res, next) {

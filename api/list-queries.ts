@@ -57,6 +57,7 @@ export const computersQuerySchema = pagedQuery({
   ...inventoryPage,
   relay: z.string().min(1).optional(),
   prefix: z.string().min(1).max(200).optional(),
+  online: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true').optional(),
 });
 
 export type ComputersQuery = z.output<typeof computersQuerySchema>;

@@ -101,6 +101,17 @@ export function safeFileName(raw: string | undefined): string | undefined {
 /** The body of PATCH /packages/:id: only the relay expiration date may change. */
 export const patchPackageSchema = z.object({ relayExpiresAt: futureDateTime }).strict();
 
+/** The body of POST /check-in: where the agent is now, and what it runs. */
+export const checkInSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }),
+    agentVersion: printable(100),
+    os: printable(200),
+  })
+  .strict();
+
+export type CheckIn = z.output<typeof checkInSchema>;
+
 /** The body of POST /enroll. */
 export const enrollSchema = z
   .object({

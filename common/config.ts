@@ -36,6 +36,8 @@ export interface CourierConfig {
   /** A job's download slots per relay and on the managing server, unless the job sets its own. */
   downloadsPerRelay: number;
   serverDownloads: number;
+  /** How often agents check in (their answer tells them); one unheard of for three intervals is offline. */
+  checkInEveryMs: number;
   /** Where the worker serves its metrics (Courier's and the Temporal SDK's); port 0 serves none. */
   workerMetrics: { host: string; port: number };
 }
@@ -92,6 +94,7 @@ export function loadConfig(env: Environment): CourierConfig {
     reportEveryMs: positive(env, 'COURIER_REPORT_EVERY_MS', DEFAULT_REPORT_EVERY_MS),
     downloadsPerRelay: positive(env, 'COURIER_DOWNLOADS_PER_RELAY', DEFAULT_DOWNLOADS_PER_RELAY),
     serverDownloads: positive(env, 'COURIER_SERVER_DOWNLOADS', DEFAULT_SERVER_DOWNLOADS),
+    checkInEveryMs: positive(env, 'COURIER_CHECK_IN_EVERY_MS', 5 * 60_000),
     workerMetrics: { host: env.COURIER_WORKER_METRICS_HOST || '127.0.0.1', port: integer(env, 'COURIER_WORKER_METRICS_PORT', 9464) },
   };
 }

@@ -1,14 +1,15 @@
 /** Enrolment (enrolment secret), the inventory of relays and computers, and agent identity (admin). */
 import { Router, type Request } from 'express';
 import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit.js';
-import type { Guards } from '../auth.js';
+import { callerOf, type AgentCaller, type Guards } from '../auth.js';
 import { jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
 import { computerJobsQuerySchema, computersQuerySchema, inventoryQuerySchema } from '../list-queries.js';
 import { enrollAgent, resetAgent, rotateEnrollSecret, type AgentRole } from '../services/enrolment.js';
-import { getComputer, listComputers, listRelays } from '../services/inventory.js';
+import { checkIn } from '../services/check-ins.js';
+import { getComputer, listComputers, listRelays, presenceNow } from '../services/inventory.js';
 import { listComputerJobs } from '../services/job-views.js';
-import { enrollSchema, parseInput } from '../validation.js';
+import { checkInSchema, enrollSchema, parseInput } from '../validation.js';
 
 /** The header a re-enrolling agent proves its identity with (DESIGN §7). */
 const AGENT_TOKEN_HEADER = 'X-Courier-Agent-Token';
@@ -34,14 +35,18 @@ export function agentRoutes(deps: AppDependencies, guards: Guards, auditTrail: A
     await auditTrail.succeeded(req, res);
     res.status(201).json(rotated);
   });
+  router.post('/check-in', guards.agent, jsonBody, async (req, res) => {
+    res.json(await checkIn(deps, callerOf(res) as AgentCaller, parseInput(checkInSchema, req.body)));
+  });
+  const presence = () => presenceNow(deps.config.checkInEveryMs);
   router.get('/relays', guards.admin, async (req, res) => {
-    res.json(await listRelays(deps.db, parseInput(inventoryQuerySchema, req.query, 'query')));
+    res.json(await listRelays(deps.db, parseInput(inventoryQuerySchema, req.query, 'query'), presence()));
   });
   router.get('/computers', guards.admin, async (req, res) => {
-    res.json(await listComputers(deps.db, parseInput(computersQuerySchema, req.query, 'query')));
+    res.json(await listComputers(deps.db, parseInput(computersQuerySchema, req.query, 'query'), presence()));
   });
   router.get('/computers/:id', guards.admin, async (req: Request<{ id: string }>, res) => {
-    res.json(await getComputer(deps.db, req.params.id));
+    res.json(await getComputer(deps.db, req.params.id, presence()));
   });
   router.get('/computers/:id/jobs', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await listComputerJobs(deps.db, req.params.id, parseInput(computerJobsQuerySchema, req.query, 'query')));

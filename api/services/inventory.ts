@@ -1,5 +1,5 @@
 /** Inventory: the enrolled relays and computers, and what each computer has installed. */
-import { and, asc, desc, eq, gt, like, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, isNull, like, not, or, sql } from 'drizzle-orm';
 import { computers, installations, packages, relays } from '../../db/schema/index.js';
 import { pageOf, type Page } from '../cursor.js';
 import type { AppDependencies } from '../dependencies.js';
@@ -10,8 +10,36 @@ import { copiesOnRelays, type RelayCopyView } from './relay-copies.js';
 
 type Db = AppDependencies['db'];
 
+/** What an agent's check-ins tell (POST /check-in): when it was last heard of, and what it runs. */
+export interface PresenceView {
+  lastSeenAt: string | null;
+  /** Checked in within the last three check-in intervals. */
+  online: boolean;
+  agentVersion: string | null;
+  os: string | null;
+}
+
+/** Agents heard of since this moment count as online. */
+export interface Presence {
+  onlineSince: Date;
+}
+
+/** An agent is online when it checked in within three of its check-in intervals. */
+export function presenceNow(checkInEveryMs: number): Presence {
+  return { onlineSince: new Date(Date.now() - 3 * checkInEveryMs) };
+}
+
+function presenceView(row: { lastSeenAt: Date | null; agentVersion: string | null; os: string | null }, presence: Presence): PresenceView {
+  return {
+    lastSeenAt: row.lastSeenAt?.toISOString() ?? null,
+    online: row.lastSeenAt !== null && row.lastSeenAt >= presence.onlineSince,
+    agentVersion: row.agentVersion,
+    os: row.os,
+  };
+}
+
 /** A relay as GET /relays lists it. */
-export interface RelayView {
+export interface RelayView extends PresenceView {
   id: string;
   name: string;
   url: string;
@@ -23,7 +51,7 @@ export interface RelayView {
 }
 
 /** A computer as GET /computers lists it; `relay` null when the managing server serves it directly. */
-export interface ComputerView {
+export interface ComputerView extends PresenceView {
   id: string;
   name: string;
   url: string;
@@ -57,9 +85,17 @@ async function computersUnder(db: Db, relayIds: string[]): Promise<Map<string, n
 }
 
 /** Relays by name, each with the number of computers below it and its package copies. */
-export async function listRelays(db: Db, query: InventoryQuery): Promise<Page<RelayView>> {
+export async function listRelays(db: Db, query: InventoryQuery, presence: Presence): Promise<Page<RelayView>> {
   const rows = await db
-    .select({ id: relays.id, name: relays.name, url: relays.url, enrolledAt: relays.enrolledAt })
+    .select({
+      id: relays.id,
+      name: relays.name,
+      url: relays.url,
+      enrolledAt: relays.enrolledAt,
+      lastSeenAt: relays.lastSeenAt,
+      agentVersion: relays.agentVersion,
+      os: relays.os,
+    })
     .from(relays)
     .where(query.cursor ? gt(relays.name, query.cursor.name) : undefined)
     .orderBy(asc(relays.name))
@@ -69,8 +105,9 @@ export async function listRelays(db: Db, query: InventoryQuery): Promise<Page<Re
   const counts = await computersUnder(db, ids);
   const copies = await copiesOnRelays(db, ids);
   return {
-    items: page.rows.map((row) => ({
+    items: page.rows.map(({ lastSeenAt, agentVersion, os, ...row }) => ({
       ...row,
+      ...presenceView({ lastSeenAt, agentVersion, os }, presence),
       enrolledAt: row.enrolledAt.toISOString(),
       computers: counts.get(row.id) ?? 0,
       copies: copies.get(row.id) ?? [],
@@ -84,6 +121,9 @@ const computerColumns = {
   name: computers.name,
   url: computers.url,
   enrolledAt: computers.enrolledAt,
+  lastSeenAt: computers.lastSeenAt,
+  agentVersion: computers.agentVersion,
+  os: computers.os,
   relayId: relays.id,
   relayName: relays.name,
 };
@@ -93,17 +133,21 @@ interface ComputerRow {
   name: string;
   url: string;
   enrolledAt: Date;
+  lastSeenAt: Date | null;
+  agentVersion: string | null;
+  os: string | null;
   relayId: string | null;
   relayName: string | null;
 }
 
-function computerView(row: ComputerRow): ComputerView {
+function computerView(row: ComputerRow, presence: Presence): ComputerView {
   return {
     id: row.id,
     name: row.name,
     url: row.url,
     relay: row.relayId !== null && row.relayName !== null ? { id: row.relayId, name: row.relayName } : null,
     enrolledAt: row.enrolledAt.toISOString(),
+    ...presenceView(row, presence),
   };
 }
 
@@ -122,8 +166,14 @@ function likePrefix(text: string): string {
   return `${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
 }
 
+/** Computers online (checked in since `presence.onlineSince`) or not. */
+function onlineIs(online: boolean, presence: Presence) {
+  const seen = gte(computers.lastSeenAt, presence.onlineSince);
+  return online ? seen : or(isNull(computers.lastSeenAt), not(seen));
+}
+
 /** Computers by name, with the relay that serves each; filtered as the query asks. */
-export async function listComputers(db: Db, query: ComputersQuery): Promise<Page<ComputerView>> {
+export async function listComputers(db: Db, query: ComputersQuery, presence: Presence): Promise<Page<ComputerView>> {
   const relayId = query.relay === undefined ? undefined : await relayIdOf(db, query.relay);
   const rows = await db
     .select(computerColumns)
@@ -134,12 +184,13 @@ export async function listComputers(db: Db, query: ComputersQuery): Promise<Page
         query.cursor ? gt(computers.name, query.cursor.name) : undefined,
         relayId ? eq(computers.relayId, relayId) : undefined,
         query.prefix ? like(computers.name, likePrefix(query.prefix)) : undefined,
+        query.online === undefined ? undefined : onlineIs(query.online, presence),
       ),
     )
     .orderBy(asc(computers.name))
     .limit(query.limit + 1);
   const page = pageOf(rows, query.limit, (row) => ({ name: row.name }));
-  return { items: page.rows.map(computerView), nextCursor: page.nextCursor };
+  return { items: page.rows.map((row) => computerView(row, presence)), nextCursor: page.nextCursor };
 }
 
 /** The id of the computer `idOrName` names; 404 when none does. */
@@ -153,7 +204,7 @@ export async function computerIdOf(db: Db, idOrName: string): Promise<string> {
 }
 
 /** One computer, found by id or by name, with what it has installed (newest first). */
-export async function getComputer(db: Db, idOrName: string): Promise<ComputerDetailView> {
+export async function getComputer(db: Db, idOrName: string, presence: Presence): Promise<ComputerDetailView> {
   const [row] = await db
     .select(computerColumns)
     .from(computers)
@@ -175,7 +226,7 @@ export async function getComputer(db: Db, idOrName: string): Promise<ComputerDet
     .where(eq(installations.computerId, row.id))
     .orderBy(desc(installations.installedAt));
   return {
-    ...computerView(row),
+    ...computerView(row, presence),
     installed: installed.map((item) => ({ ...item, installedAt: item.installedAt.toISOString() })),
   };
 }

@@ -1,11 +1,19 @@
 import { index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
+/** What every agent's row records of its check-ins (POST /check-in): when it was last heard of, and what it runs. */
+const presence = {
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+  agentVersion: text('agent_version'),
+  os: text('os'),
+};
+
 /** Relay systems: caches between the managing server and the computers below them. */
 export const relays = pgTable('relays', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull().unique(),
   url: text('url').notNull(),
   enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+  ...presence,
 });
 
 /** Managed computers; `relayId` null means the managing server serves them directly. */
@@ -17,6 +25,7 @@ export const computers = pgTable(
     url: text('url').notNull(),
     relayId: uuid('relay_id').references(() => relays.id),
     enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+    ...presence,
   },
   (table) => [index('computers_relay').on(table.relayId)],
 );

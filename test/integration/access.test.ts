@@ -10,7 +10,7 @@ import { makeTarGz } from '../support/packages.js';
 import { routesOf, type RouteEntry } from '../support/route-table.js';
 
 /** Who may call a route. */
-type Rule = 'anyone' | 'admin' | 'enrolment secret' | 'admin or agent' | 'own computer';
+type Rule = 'anyone' | 'admin' | 'enrolment secret' | 'admin or agent' | 'agent' | 'own computer';
 
 const rules: Record<string, Rule> = {
   'GET /api/v1/health': 'anyone',
@@ -21,6 +21,7 @@ const rules: Record<string, Rule> = {
   'DELETE /api/v1/packages/:id': 'admin',
   'GET /api/v1/packages/:id/content': 'admin or agent',
   'POST /api/v1/enroll': 'enrolment secret',
+  'POST /api/v1/check-in': 'agent',
   'POST /api/v1/enroll-secret/rotate': 'admin',
   'GET /api/v1/relays': 'admin',
   'GET /api/v1/computers': 'admin',
@@ -63,6 +64,8 @@ function expected(rule: Rule, caller: CallerName): Expected {
       return caller === 'admin' ? 'allowed' : caller === 'enrolment secret' ? 401 : 403;
     case 'admin or agent':
       return caller === 'enrolment secret' ? 401 : 'allowed';
+    case 'agent':
+      return caller === 'admin' ? 403 : caller === 'enrolment secret' ? 401 : 'allowed';
     case 'own computer':
       if (caller === 'computer') return 'allowed';
       return caller === 'another computer' ? 'not its own' : caller === 'enrolment secret' ? 401 : 403;

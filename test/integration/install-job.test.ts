@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
 import { TestStack, targetStates } from '../support/stack.js';
-import { connectClient } from '../support/temporal.js';
+import { COURIER_VERSION } from '../../common/version.js';
+import { connectClient, eventually } from '../support/temporal.js';
 
 let stack: TestStack;
 let helloPackage: { id: string; size: number };
@@ -41,7 +42,8 @@ async function bytesServedTo(packageId: string, consumerName: string): Promise<n
 }
 
 beforeAll(async () => {
-  stack = await TestStack.start();
+  // Agents check in every second here, so that one switched off reads offline within a test.
+  stack = await TestStack.start({ env: { COURIER_CHECK_IN_EVERY_MS: '1000' } });
   await stack.startAgent({ role: 'relay', name: 'relay-1' });
   for (const name of ['pc-1', 'pc-2', 'pc-3']) await stack.startAgent({ role: 'computer', name, relay: 'relay-1' });
   const upload = await uploadPackage(stack, { name: 'hello', version: '1.0.0', installCommand: 'sh install.sh' }, await helloArchive());
@@ -187,6 +189,35 @@ describe('install job on the real stack', () => {
 
     const offer = await stack.request('POST', '/jobs', { type: 'offer', packageId: upload.body.id, targets: { computers: ['pc-3'] }, reinstall: true });
     expect([offer.status, offer.body.error.details.map((issue: { path: string }) => issue.path)]).toEqual([400, ['reinstall']]);
+  });
+
+  it('agents check in: each shows when it was last seen, whether it is online, its version and OS, at its current URL', async () => {
+    const pc1 = (await stack.request('GET', '/computers/pc-1')).body;
+    expect(pc1).toMatchObject({ online: true, agentVersion: COURIER_VERSION, os: expect.stringMatching(/^Linux /) });
+    expect(Date.now() - Date.parse(pc1.lastSeenAt)).toBeLessThan(10_000);
+    const relay = ((await stack.request('GET', '/relays')).body.items as { name: string; online: boolean }[]).find((listed) => listed.name === 'relay-1');
+    expect(relay?.online).toBe(true);
+    // pc-offline's agent was stopped in an earlier test, more than three check-in intervals ago.
+    expect((await stack.request('GET', '/computers/pc-offline')).body.online).toBe(false);
+    const names = async (online: boolean) => ((await stack.request('GET', `/computers?online=${online}`)).body.items as { name: string }[]).map((c) => c.name);
+    expect(await names(false)).toContain('pc-offline');
+    expect(await names(false)).not.toContain('pc-1');
+    expect(await names(true)).toContain('pc-1');
+    expect((await stack.request('GET', '/computers?online=maybe')).status).toBe(400);
+
+    // A laptop that moved says so at its next check-in; here a check-in names another address, then the
+    // agent's own next one puts back the address it really has.
+    const { token } = JSON.parse(await readFile(join(stack.agents.get('pc-1')!.dataDir, 'identity.json'), 'utf8')) as { token: string };
+    const moved = await fetch(`${stack.apiUrl}/api/v1/check-in`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'http://127.0.0.1:9/moved', agentVersion: COURIER_VERSION, os: 'Linux test' }),
+    });
+    expect([moved.status, ((await moved.json()) as { checkInEveryMs: number }).checkInEveryMs]).toEqual([200, 1000]);
+    expect((await stack.request('GET', '/computers/pc-1')).body.url).toBe('http://127.0.0.1:9/moved');
+    await eventually(async () => ((await stack.request('GET', '/computers/pc-1')).body.url === pc1.url ? true : undefined), 10_000, "pc-1's own check-in");
+    const byAdmin = await stack.request('POST', '/check-in', { url: 'http://127.0.0.1:9/', agentVersion: '1', os: 'x' });
+    expect([byAdmin.status, byAdmin.body.error.code]).toEqual([403, 'agent_only']);
   });
 
   it("keeps each computer's history, and filters jobs and computers as an admin asks", async () => {

@@ -95,6 +95,8 @@ export class FakeManagingServer {
   /** jobId → the answer to give to choices for that job instead of 202. */
   readonly choiceAnswers = new Map<string, { status: number; body: unknown }>();
   readonly reports: ReceivedReport[] = [];
+  /** Every check-in, by agent name, as the api records them: where the agent is, and what it runs. */
+  readonly checkIns: { name: string; url: string; agentVersion: string; os: string }[] = [];
   /** jobId → the status to answer reports for that job with instead of 202 (a 503 outage, a 404 job gone). */
   readonly reportAnswers = new Map<string, number>();
   /** While set, the server signs with this key instead of `key` at enrolment: its key was replaced. */
@@ -185,6 +187,16 @@ export class FakeManagingServer {
         body: { jobId, computerId: agent.id, choice: (req.body as { choice: string }).choice },
       };
       res.status(answer.status).json(answer.body);
+    });
+    app.post('/api/v1/check-in', express.json(), (req, res) => {
+      const agent = this.agentWithToken(req.get('authorization'));
+      if (!agent) {
+        res.status(401).json({ error: { code: 'invalid_token', message: 'unknown token' } });
+        return;
+      }
+      const name = [...this.enrolled].find(([, enrolled]) => enrolled === agent)?.[0] ?? '';
+      this.checkIns.push({ name, ...(req.body as { url: string; agentVersion: string; os: string }) });
+      res.json({ id: agent.id, checkInEveryMs: 300_000 });
     });
     app.post('/api/v1/jobs/:jobId/reports', express.json(), async (req, res) => {
       const { jobId } = req.params;

@@ -1,0 +1,30 @@
+/**
+ * Agents' check-ins (POST /check-in): every few minutes an agent says where it is and what it runs. The
+ * row keeps its URL current (a laptop that changed address is reached at the new one by the next order),
+ * and when it was last heard of, which makes it `online` (api/services/inventory.ts). The answer tells the
+ * agent when to check in next, so the interval is the managing server's to set.
+ */
+import { eq, sql } from 'drizzle-orm';
+import { computers, relays } from '../../db/schema/index.js';
+import type { AgentCaller } from '../auth.js';
+import type { AppDependencies } from '../dependencies.js';
+import { NotFound } from '../errors.js';
+import type { CheckIn } from '../validation.js';
+
+/** What a check-in answers. */
+export interface CheckInAnswer {
+  id: string;
+  checkInEveryMs: number;
+}
+
+export async function checkIn({ db, config }: Pick<AppDependencies, 'db' | 'config'>, caller: AgentCaller, report: CheckIn): Promise<CheckInAnswer> {
+  const table = caller.role === 'relay' ? relays : computers;
+  const [row] = await db
+    .update(table)
+    .set({ url: report.url, agentVersion: report.agentVersion, os: report.os, lastSeenAt: sql`now()` })
+    .where(eq(table.id, caller.agentId))
+    .returning({ id: table.id });
+  // A token outlives its agent's row only between a reset and the agent's next enrolment.
+  if (!row) throw new NotFound(`${caller.role}_not_found`, `no ${caller.role} ${caller.agentId}`);
+  return { id: row.id, checkInEveryMs: config.checkInEveryMs };
+}
