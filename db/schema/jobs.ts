@@ -77,8 +77,9 @@ export const jobTargets = pgTable(
     index('job_targets_downloading').on(table.jobId, table.relayId).where(sql`state = 'downloading'`),
     // Whether a batch still has computers at work: asked by the api at every final report.
     index('job_targets_working').on(table.jobId, table.batchWorkflowId).where(sql`state in ('downloading', 'installing')`),
-    // A computer's or relay's jobs: GET /computers/:id/jobs and GET /jobs?computer=.
-    index('job_targets_target').on(table.targetId, table.kind),
+    // A computer's or relay's jobs: GET /computers/:id/jobs and GET /jobs?computer=. With the job last it
+    // holds the whole key too, so a lookup by key finds one entry whichever index the planner takes.
+    index('job_targets_target').on(table.targetId, table.kind, table.jobId),
   ],
 );
 
