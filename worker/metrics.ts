@@ -6,26 +6,14 @@
  * passes on, so that one scrape sees the whole worker.
  */
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import type { MetricsExporterConfig } from '@temporalio/worker';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { errorMessage } from '../common/errors.js';
+import { freePort } from '../common/ports.js';
 import type { OrderRoundTrip } from '../activities/agent-client.js';
 
 /** Seconds an agent takes to answer an order: a loopback answer is milliseconds, a timeout 15 s. */
 const ROUND_TRIP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15];
-
-/** A free loopback port, for the SDK's exporter (which cannot be asked for port 0 and tell which it took). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createTcpServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 export class WorkerMetrics {
   readonly registry = new Registry();
@@ -53,7 +41,8 @@ export class WorkerMetrics {
    * For Runtime.install, before the worker's first connection creates the runtime.
    */
   async sdkMetricsOptions(): Promise<MetricsExporterConfig> {
-    const bindAddress = `127.0.0.1:${await freeLoopbackPort()}`;
+    // The SDK's exporter cannot be asked for port 0 and tell which port it took.
+    const bindAddress = `127.0.0.1:${await freePort()}`;
     this.sdkMetricsUrl = `http://${bindAddress}/metrics`;
     return { prometheus: { bindAddress } };
   }

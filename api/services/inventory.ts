@@ -151,13 +151,16 @@ function computerView(row: ComputerRow, presence: Presence): ComputerView {
   };
 }
 
-/** The id of the relay `idOrName` names; 404 when none does. */
-async function relayIdOf(db: Db, idOrName: string): Promise<string> {
-  const [row] = await db
-    .select({ id: relays.id })
-    .from(relays)
-    .where(isUuid(idOrName) ? or(eq(relays.id, idOrName), eq(relays.name, idOrName)) : eq(relays.name, idOrName));
-  if (!row) throw new NotFound('relay_not_found', `no relay ${idOrName}`);
+/** The row of `table` that `idOrName` names: by id or name for a UUID (a name may not be one), else by name. */
+function named(table: typeof computers | typeof relays, idOrName: string) {
+  return isUuid(idOrName) ? or(eq(table.id, idOrName), eq(table.name, idOrName)) : eq(table.name, idOrName);
+}
+
+/** The id of the relay or computer `idOrName` names; 404 `<role>_not_found` when none does. */
+async function agentIdOf(db: Db, role: 'relay' | 'computer', idOrName: string): Promise<string> {
+  const table = role === 'relay' ? relays : computers;
+  const [row] = await db.select({ id: table.id }).from(table).where(named(table, idOrName));
+  if (!row) throw new NotFound(`${role}_not_found`, `no ${role} ${idOrName}`);
   return row.id;
 }
 
@@ -174,7 +177,7 @@ function onlineIs(online: boolean, presence: Presence) {
 
 /** Computers by name, with the relay that serves each; filtered as the query asks. */
 export async function listComputers(db: Db, query: ComputersQuery, presence: Presence): Promise<Page<ComputerView>> {
-  const relayId = query.relay === undefined ? undefined : await relayIdOf(db, query.relay);
+  const relayId = query.relay === undefined ? undefined : await agentIdOf(db, 'relay', query.relay);
   const rows = await db
     .select(computerColumns)
     .from(computers)
@@ -194,13 +197,8 @@ export async function listComputers(db: Db, query: ComputersQuery, presence: Pre
 }
 
 /** The id of the computer `idOrName` names; 404 when none does. */
-export async function computerIdOf(db: Db, idOrName: string): Promise<string> {
-  const [row] = await db
-    .select({ id: computers.id })
-    .from(computers)
-    .where(isUuid(idOrName) ? or(eq(computers.id, idOrName), eq(computers.name, idOrName)) : eq(computers.name, idOrName));
-  if (!row) throw new NotFound('computer_not_found', `no computer ${idOrName}`);
-  return row.id;
+export function computerIdOf(db: Db, idOrName: string): Promise<string> {
+  return agentIdOf(db, 'computer', idOrName);
 }
 
 /** One computer, found by id or by name, with what it has installed (newest first). */
@@ -209,9 +207,7 @@ export async function getComputer(db: Db, idOrName: string, presence: Presence):
     .select(computerColumns)
     .from(computers)
     .leftJoin(relays, eq(computers.relayId, relays.id))
-    .where(
-      isUuid(idOrName) ? or(eq(computers.id, idOrName), eq(computers.name, idOrName)) : eq(computers.name, idOrName),
-    );
+    .where(named(computers, idOrName));
   if (!row) throw new NotFound('computer_not_found', `no computer ${idOrName}`);
   const installed = await db
     .select({

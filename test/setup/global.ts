@@ -5,7 +5,7 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startDevServer, type DevServer } from '../../scripts/lib/temporal-dev-server.js';
-import { freePort } from '../../scripts/lib/ports.js';
+import { freePort } from '../../common/ports.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -9,7 +9,7 @@ import { inject } from 'vitest';
 import { launchAgent, startApi, startWorker, type AgentOptions, type ProgramSource } from '../../scripts/lib/courier-processes.js';
 import type { ManagedProcess } from '../../scripts/lib/processes.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
-import { freePort } from '../../scripts/lib/ports.js';
+import { freePort } from '../../common/ports.js';
 import { eventually, uniqueTaskQueue } from './temporal.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';

@@ -16,7 +16,7 @@ import { keyFingerprint, loadOrCreateServerKey } from '../../trust/signing.js';
 import { agentArgs, startAgent as startAgentProcess } from '../../scripts/lib/courier-processes.js';
 import { spawnProcess } from '../../scripts/lib/processes.js';
 import { ENROLL_SECRET, FakeManagingServer, startTestAgent } from '../support/fake-managing-server.js';
-import { freePort } from '../../scripts/lib/ports.js';
+import { freePort } from '../../common/ports.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let base: string;

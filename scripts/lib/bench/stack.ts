@@ -15,7 +15,7 @@ import postgres from 'postgres';
 import { loadConfig } from '../../../common/config.js';
 import { migrateDatabase } from '../../../db/migrate.js';
 import { startApi, startWorker } from '../courier-processes.js';
-import { freePort } from '../ports.js';
+import { freePort } from '../../../common/ports.js';
 import { spawnProcess, type ManagedProcess } from '../processes.js';
 import { startDevServer } from '../temporal-dev-server.js';
 import type { FleetShard } from '../../../agent/fleet/plan.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { migrateDatabase } from '../../../db/migrate.js';
 import { launchAgent, startApi, startWorker, type AgentOptions } from '../courier-processes.js';
-import { freePort } from '../ports.js';
+import { freePort } from '../../../common/ports.js';
 import type { ManagedProcess } from '../processes.js';
 import { startDevServer, type DevServer } from '../temporal-dev-server.js';
 import { PrivatePostgres } from './private-postgres.js';

@@ -9,7 +9,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { freePort } from '../ports.js';
+import { freePort } from '../../../common/ports.js';
 import { spawnProcess, type ManagedProcess } from '../processes.js';
 
 /** Debian installs each major version's programs under /usr/lib/postgresql/<major>/bin. */

@@ -1,5 +1,7 @@
 import { createServer } from 'node:net';
 
+/** A free loopback port, for the programs (and tests) that must name one before something listens there. */
+
 /** A loopback port nobody listens on right now. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
