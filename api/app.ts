@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { jobRoutes } from './routes/jobs.js';
 import { packageRoutes } from './routes/packages.js';
+import { referenceRoutes } from './routes/reference.js';
 
 export type { AppDependencies } from './dependencies.js';
 
@@ -30,6 +31,7 @@ export function createApp(deps: AppDependencies): Express {
   const metrics = new ApiMetrics(deps.db);
   const api = express.Router();
   api.use(healthRoutes(deps));
+  api.use(referenceRoutes());
   api.use(packageRoutes(deps, guards, auditTrail, metrics));
   api.use(agentRoutes(deps, guards, auditTrail));
   api.use(jobRoutes(deps, guards, auditTrail, metrics));

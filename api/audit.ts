@@ -7,37 +7,43 @@
  */
 import { desc, lt } from 'drizzle-orm';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import { z } from 'zod';
 import type { Database } from '../db/client.js';
 import { auditLog } from '../db/schema/index.js';
 import type { Caller } from './auth.js';
 import { pageOf, type Page } from './cursor.js';
 import { ServiceError } from './errors.js';
+import { timestamp } from './view-schemas.js';
 import type { AuditQuery } from './list-queries.js';
 
 /** What the trail records. */
-export type AuditAction =
-  | 'package.upload'
-  | 'package.update'
-  | 'package.retire'
-  | 'job.create'
-  | 'job.cancel'
-  | 'job.rerun'
-  | 'computer.reset'
-  | 'relay.reset'
-  | 'enroll-secret.rotate'
-  | 'agent.enrol';
+export const auditActions = [
+  'package.upload',
+  'package.update',
+  'package.retire',
+  'job.create',
+  'job.cancel',
+  'job.rerun',
+  'computer.reset',
+  'relay.reset',
+  'enroll-secret.rotate',
+  'agent.enrol',
+] as const;
+
+export type AuditAction = (typeof auditActions)[number];
 
 /** One entry as GET /audit lists it. */
-export interface AuditEntry {
-  at: string;
-  actor: string;
-  action: AuditAction;
-  subject: string | null;
-  outcome: string;
-  address: string | null;
-}
+export const auditEntrySchema = z.strictObject({
+  at: timestamp,
+  actor: z.string(),
+  action: z.enum(auditActions),
+  subject: z.string().nullable(),
+  outcome: z.string(),
+  address: z.string().nullable(),
+});
 
-/** What an audited route has learnt so far; kept in res.locals. */
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
 interface AuditContext {
   action: AuditAction;
   subject: string | null;

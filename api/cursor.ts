@@ -13,6 +13,11 @@ export interface Page<Item> {
   nextCursor: string | null;
 }
 
+/** The schema of a page of `item`s, for the OpenAPI document. */
+export function pageSchema<Item extends z.ZodType>(item: Item) {
+  return z.strictObject({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
 /** The cursor of a sort key. */
 export function encodeCursor(key: object): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');

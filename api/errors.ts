@@ -4,6 +4,15 @@
  * contract (`{"error": {code, message, details?}}`) lives on this page.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { z } from 'zod';
+
+/**
+ * Every error answer's body: `code` is stable for scripts, `message` says why in words, `details` carries
+ * what the code documents (the invalid fields of a 400, the jobs that hold a package, ...).
+ */
+export const errorAnswerSchema = z.strictObject({
+  error: z.strictObject({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
 
 /** Base of every error a service may throw on purpose; `code` is the machine-readable reason. */
 export class ServiceError extends Error {
@@ -126,7 +135,7 @@ export const errorMiddleware: ErrorRequestHandler = (error: unknown, req, res, n
     return;
   }
   const status = statuses.find(([type]) => known instanceof type)?.[1] ?? 500;
-  const body: { code: string; message: string; details?: unknown } = { code: known.code, message: known.message };
+  const body: z.infer<typeof errorAnswerSchema>['error'] = { code: known.code, message: known.message };
   if (known.details !== undefined) body.details = known.details;
   // Explicitly JSON: a download that fails after choosing its content type must not keep it.
   res.status(status).type('json').json({ error: body });

@@ -13,8 +13,8 @@ const uuidKey = z.string().refine(isUuid);
 
 /** Sort key of GET /relays and GET /computers: names are unique. */
 const byNameKey = z.strictObject({ name: nameKey });
-/** Sort key of GET /jobs, newest first; the id orders jobs created in the same microsecond. */
-const jobKeySchema = z.strictObject({ createdAt: timestampKey, id: uuidKey });
+/** Sort key of GET /jobs and GET /packages, newest first; the id orders rows created in the same microsecond. */
+const createdKeySchema = z.strictObject({ createdAt: timestampKey, id: uuidKey });
 /** Sort key of GET /audit, newest first: entries are numbered as they are written. */
 const auditKeySchema = z.strictObject({ id: z.number().int().positive() });
 /** Sort key of a job's targets (all of one kind): by name, the id orders equal names. */
@@ -64,7 +64,7 @@ export type ComputersQuery = z.output<typeof computersQuerySchema>;
 
 const jobsPage = {
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: cursorParam(jobKeySchema, 'nextCursor').optional(),
+  cursor: cursorParam(createdKeySchema, 'nextCursor').optional(),
 };
 
 /** GET /jobs, optionally only the jobs of one status, type or package, or that target one computer (id or name). */
@@ -82,6 +82,14 @@ export type JobsQuery = z.output<typeof jobsQuerySchema>;
 export const computerJobsQuerySchema = pagedQuery(jobsPage);
 
 export type ComputerJobsQuery = z.output<typeof computerJobsQuerySchema>;
+
+/** GET /packages. */
+export const packagesQuerySchema = pagedQuery({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: cursorParam(createdKeySchema, 'nextCursor').optional(),
+});
+
+export type PackagesQuery = z.output<typeof packagesQuerySchema>;
 
 /** GET /audit. */
 export const auditQuerySchema = pagedQuery({

@@ -51,7 +51,7 @@ const dateTime = z.iso
 const futureDateTime = dateTime.refine((date) => date.getTime() > Date.now(), { error: 'must be in the future' });
 
 /** The `manifest` part of a package upload. */
-const packageManifestSchema = z
+export const packageManifestSchema = z
   .object({
     name: printable(200),
     version: printable(100),

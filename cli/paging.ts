@@ -1,6 +1,12 @@
 /** The paged lists' options (`--limit`, `--cursor`) and query string, the same for every list. */
 import type { Command } from 'commander';
 
+/** One page of a list, as the api answers it; `nextCursor` is null on the last page. */
+export interface Page<Item> {
+  items: Item[];
+  nextCursor: string | null;
+}
+
 /** What a paged list command was given. */
 export interface PageOptions {
   limit?: string;

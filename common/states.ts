@@ -30,7 +30,9 @@ export type ComputerState = (typeof computerStates)[number];
 export const relayStates = ['pending', 'transferring', 'stored', 'already_stored', 'failed', 'cancelled'] as const;
 export type RelayState = (typeof relayStates)[number];
 
-export type TargetKind = 'computer' | 'relay';
+/** What a job targets: computers (install and offer jobs) or relays (transfer jobs). */
+export const targetKinds = ['computer', 'relay'] as const;
+export type TargetKind = (typeof targetKinds)[number];
 
 /** The choices a computer's user can make on an offer. */
 export const offerChoices = ['install', 'decline'] as const;

@@ -122,6 +122,7 @@ const health = await healthStatus(apiUrl);
 console.log(`
 Courier is running.
   API          ${apiUrl}/api/v1   (health: ${health === 200 ? 'ok' : `HTTP ${health}`})
+  Reference    ${apiUrl}/api/v1/docs
   Temporal UI  http://127.0.0.1:${uiPort}
   Admin token  ${adminToken}
   Data folder  ${dataDir}   (logs in ${logs})

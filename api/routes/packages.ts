@@ -4,6 +4,7 @@ import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit
 import { callerOf, type Guards } from '../auth.js';
 import { jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
+import { packagesQuerySchema } from '../list-queries.js';
 import type { ApiMetrics } from '../metrics.js';
 import { readPackageUpload } from '../package-upload.js';
 import { createPackage, getPackage, listPackages, packageContent, retirePackage, updatePackageExpiry } from '../services/packages.js';
@@ -72,8 +73,8 @@ export function packageRoutes(deps: AppDependencies, guards: Guards, auditTrail:
     await auditTrail.succeeded(req, res);
     res.status(201).json(created);
   });
-  router.get('/packages', guards.admin, async (_req, res) => {
-    res.json(await listPackages(deps.db));
+  router.get('/packages', guards.admin, async (req, res) => {
+    res.json(await listPackages(deps.db, parseInput(packagesQuerySchema, req.query, 'query')));
   });
   router.get('/packages/:id', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await getPackage(deps.db, req.params.id));

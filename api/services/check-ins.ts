@@ -5,17 +5,18 @@
  * agent when to check in next, so the interval is the managing server's to set.
  */
 import { eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { computers, relays } from '../../db/schema/index.js';
 import type { AgentCaller } from '../auth.js';
 import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
 import type { CheckIn } from '../validation.js';
+import { uuid } from '../view-schemas.js';
 
 /** What a check-in answers. */
-export interface CheckInAnswer {
-  id: string;
-  checkInEveryMs: number;
-}
+export const checkInAnswerSchema = z.strictObject({ id: uuid, checkInEveryMs: z.number().int().positive() });
+
+export type CheckInAnswer = z.infer<typeof checkInAnswerSchema>;
 
 export async function checkIn({ db, config }: Pick<AppDependencies, 'db' | 'config'>, caller: AgentCaller, report: CheckIn): Promise<CheckInAnswer> {
   const table = caller.role === 'relay' ? relays : computers;

@@ -8,23 +8,22 @@
  * replacing the token the agent will need once it is told of the new key.
  */
 import { eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { agentTokens, computers, enrollSecret, relays } from '../../db/schema/index.js';
 import { hashToken, newToken, secretsEqual } from '../../trust/tokens.js';
 import type { AppDependencies, Transaction } from '../dependencies.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import { isUuid, type EnrollRequest } from '../validation.js';
+import { timestamp, uuid } from '../view-schemas.js';
 
 /** An agent role, as enrolment and the reset routes name it. */
 export type AgentRole = EnrollRequest['role'];
 
-/** What the agent is told, plus whether the agent is new (201) or re-enrolled (200) and whether its token proved it. */
-export interface Enrolment {
-  id: string;
-  token: string;
-  serverPublicKey: string;
-  created: boolean;
-  provedByToken: boolean;
-}
+/** What an enrolled agent is told: its id, its token (shown once) and the key the server signs manifests with. */
+export const enrolmentAnswerSchema = z.strictObject({ id: uuid, token: z.string(), serverPublicKey: z.string() });
+
+/** The answer, plus whether the agent is new (201) or re-enrolled (200) and whether its token proved it. */
+export type Enrolment = z.infer<typeof enrolmentAnswerSchema> & { created: boolean; provedByToken: boolean };
 
 const tables = { relay: relays, computer: computers } as const;
 
@@ -92,11 +91,9 @@ export async function enrollAgent(
 }
 
 /** What a reset answers: the agent, whose tokens no longer work. */
-export interface AgentReset {
-  id: string;
-  name: string;
-  revokedTokens: number;
-}
+export const agentResetSchema = z.strictObject({ id: uuid, name: z.string(), revokedTokens: z.number().int().nonnegative() });
+
+export type AgentReset = z.infer<typeof agentResetSchema>;
 
 /** Revokes every token of the relay or computer `id`: it can no longer call the api, and its name may enrol afresh. */
 export async function resetAgent(db: AppDependencies['db'], role: AgentRole, id: string): Promise<AgentReset> {
@@ -118,7 +115,10 @@ export async function isEnrollSecret({ db, config }: Pick<AppDependencies, 'db' 
 }
 
 /** Replaces the enrolment secret with a new random one, returned once; the old one stops working at once. */
-export async function rotateEnrollSecret(db: AppDependencies['db']): Promise<{ enrollSecret: string; rotatedAt: string }> {
+/** What a rotation answers: the new secret (shown once) and when it replaced the old one. */
+export const rotatedSecretSchema = z.strictObject({ enrollSecret: z.string(), rotatedAt: timestamp });
+
+export async function rotateEnrollSecret(db: AppDependencies['db']): Promise<z.infer<typeof rotatedSecretSchema>> {
   const secret = newToken();
   const [row] = await db
     .insert(enrollSecret)

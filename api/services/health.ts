@@ -4,20 +4,22 @@
  * so a hung dependency makes health fail instead of hang.
  */
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { errorMessage } from '../../common/errors.js';
 import type { AppDependencies } from '../dependencies.js';
 
 /** The outcome of one check; `reason` says what failed, in words an operator can act on. */
-export interface HealthCheck {
-  ok: boolean;
-  reason?: string;
-}
+const healthCheckSchema = z.strictObject({ ok: z.boolean(), reason: z.string().optional() });
+
+type HealthCheck = z.infer<typeof healthCheckSchema>;
 
 /** The answer of GET /health: `ok` only when every check passed. */
-export interface Health {
-  status: 'ok' | 'unavailable';
-  checks: { database: HealthCheck; temporal: HealthCheck; worker: HealthCheck };
-}
+export const healthSchema = z.strictObject({
+  status: z.enum(['ok', 'unavailable']),
+  checks: z.strictObject({ database: healthCheckSchema, temporal: healthCheckSchema, worker: healthCheckSchema }),
+});
+
+export type Health = z.infer<typeof healthSchema>;
 
 const CHECK_MS = 3000;
 /**

@@ -1,4 +1,5 @@
 /** Inventory: the enrolled relays and computers, and what each computer has installed. */
+import { z } from 'zod';
 import { and, asc, desc, eq, gt, gte, isNull, like, not, or, sql } from 'drizzle-orm';
 import { computers, installations, packages, relays } from '../../db/schema/index.js';
 import { pageOf, type Page } from '../cursor.js';
@@ -6,18 +7,21 @@ import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
 import type { ComputersQuery, InventoryQuery } from '../list-queries.js';
 import { isUuid } from '../validation.js';
-import { copiesOnRelays, type RelayCopyView } from './relay-copies.js';
+import { timestamp, uuid } from '../view-schemas.js';
+import { copiesOnRelays, relayCopyViewSchema } from './relay-copies.js';
 
 type Db = AppDependencies['db'];
 
 /** What an agent's check-ins tell (POST /check-in): when it was last heard of, and what it runs. */
-export interface PresenceView {
-  lastSeenAt: string | null;
+const presenceSchema = z.strictObject({
+  lastSeenAt: timestamp.nullable(),
   /** Checked in within the last three check-in intervals. */
-  online: boolean;
-  agentVersion: string | null;
-  os: string | null;
-}
+  online: z.boolean(),
+  agentVersion: z.string().nullable(),
+  os: z.string().nullable(),
+});
+
+type PresenceView = z.infer<typeof presenceSchema>;
 
 /** Agents heard of since this moment count as online. */
 export interface Presence {
@@ -39,39 +43,45 @@ function presenceView(row: { lastSeenAt: Date | null; agentVersion: string | nul
 }
 
 /** A relay as GET /relays lists it. */
-export interface RelayView extends PresenceView {
-  id: string;
-  name: string;
-  url: string;
-  enrolledAt: string;
+export const relayViewSchema = z.strictObject({
+  id: uuid,
+  name: z.string(),
+  url: z.string(),
+  enrolledAt: timestamp,
   /** How many computers this relay serves. */
-  computers: number;
+  computers: z.number().int().nonnegative(),
   /** The packages the managing server records on this relay, each with the copy's own expiry. */
-  copies: RelayCopyView[];
-}
+  copies: z.array(relayCopyViewSchema),
+  ...presenceSchema.shape,
+});
+
+export type RelayView = z.infer<typeof relayViewSchema>;
 
 /** A computer as GET /computers lists it; `relay` null when the managing server serves it directly. */
-export interface ComputerView extends PresenceView {
-  id: string;
-  name: string;
-  url: string;
-  relay: { id: string; name: string } | null;
-  enrolledAt: string;
-}
+export const computerViewSchema = z.strictObject({
+  id: uuid,
+  name: z.string(),
+  url: z.string(),
+  relay: z.strictObject({ id: uuid, name: z.string() }).nullable(),
+  enrolledAt: timestamp,
+  ...presenceSchema.shape,
+});
+
+export type ComputerView = z.infer<typeof computerViewSchema>;
 
 /** One package a computer has installed, and the job that installed it. */
-export interface InstalledPackageView {
-  packageId: string;
-  name: string;
-  version: string;
-  jobId: string;
-  installedAt: string;
-}
+const installedPackageViewSchema = z.strictObject({
+  packageId: uuid,
+  name: z.string(),
+  version: z.string(),
+  jobId: uuid,
+  installedAt: timestamp,
+});
 
 /** GET /computers/:id: the computer and what it has installed. */
-export interface ComputerDetailView extends ComputerView {
-  installed: InstalledPackageView[];
-}
+export const computerDetailViewSchema = computerViewSchema.extend({ installed: z.array(installedPackageViewSchema) });
+
+export type ComputerDetailView = z.infer<typeof computerDetailViewSchema>;
 
 /** How many computers each of `relayIds` serves; only the page's relays are counted. */
 async function computersUnder(db: Db, relayIds: string[]): Promise<Map<string, number>> {

@@ -4,69 +4,76 @@
  * module only reads them.
  */
 import { and, asc, desc, eq, exists, inArray, sql } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
-import { jobProgress, type TargetKind, type TargetState } from '../../common/states.js';
-import type { OfferChoice } from '../../common/workflows.js';
+import { z } from 'zod';
+import { jobProgress, jobStatuses, jobTypes, offerChoices, targetKinds } from '../../common/states.js';
 import { countTargetStates } from '../../db/repositories/job-targets.js';
 import { jobs, jobTargets } from '../../db/schema/index.js';
 import { pageOf, type Page } from '../cursor.js';
 import type { AppDependencies } from '../dependencies.js';
 import { NotFound } from '../errors.js';
+import { exactTimestamp, olderThan } from '../newest-first.js';
 import type { ComputerJobsQuery, JobQuery, JobsQuery } from '../list-queries.js';
 import { isUuid } from '../validation.js';
+import { stateCountsSchema, targetStateSchema, timestamp, uuid } from '../view-schemas.js';
 import { computerIdOf } from './inventory.js';
 import { targetKindOf } from './job-targets.js';
 
 type Db = AppDependencies['db'];
 type JobRow = typeof jobs.$inferSelect;
-type Counts = Partial<Record<TargetState, number>>;
+type Counts = z.infer<typeof stateCountsSchema>;
 
 /** A job as listed: everything but its targets. */
-export interface JobSummaryView {
-  id: string;
-  type: JobRow['type'];
-  packageId: string;
-  status: JobRow['status'];
-  scheduledAt: string;
-  deadline: string;
-  workflowId: string;
-  detail: string | null;
-  rerunOf: string | null;
+export const jobSummaryViewSchema = z.strictObject({
+  id: uuid,
+  type: z.enum(jobTypes),
+  packageId: uuid,
+  status: z.enum(jobStatuses),
+  scheduledAt: timestamp,
+  deadline: timestamp,
+  workflowId: z.string(),
+  detail: z.string().nullable(),
+  rerunOf: uuid.nullable(),
   /** The job's own download bounds; null: the managing server's defaults. */
-  downloadsPerRelay: number | null;
-  serverDownloads: number | null;
+  downloadsPerRelay: z.number().int().nullable(),
+  serverDownloads: z.number().int().nullable(),
   /** Install jobs: the command runs even where another job installed the package. */
-  reinstall: boolean;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
+  reinstall: z.boolean(),
+  createdAt: timestamp,
+  startedAt: timestamp.nullable(),
+  finishedAt: timestamp.nullable(),
   /** Percentage (0–100) of targets in a final state. */
-  progress: number;
-  counts: Counts;
-}
+  progress: z.number().min(0).max(100),
+  counts: stateCountsSchema,
+});
+
+export type JobSummaryView = z.infer<typeof jobSummaryViewSchema>;
+
+/** How one target of a job stands. */
+const targetProgress = {
+  state: targetStateSchema,
+  attempts: z.number().int().nonnegative(),
+  detail: z.string().nullable(),
+  /** Offer jobs: the user's choice once the api has accepted it; null otherwise. */
+  choice: z.enum(offerChoices).nullable(),
+  updatedAt: timestamp,
+};
 
 /** One target of a job and where it stands. */
-export interface TargetView {
-  kind: TargetKind;
-  id: string;
-  name: string;
-  state: TargetState;
-  attempts: number;
-  detail: string | null;
-  /** Offer jobs: the user's choice once the api has accepted it; null otherwise. */
-  choice: OfferChoice | null;
-  updatedAt: string;
-}
+export const targetViewSchema = z.strictObject({ kind: z.enum(targetKinds), id: uuid, name: z.string(), ...targetProgress });
+
+export type TargetView = z.infer<typeof targetViewSchema>;
 
 /**
  * One job with a page of its targets; `targetsTotal` counts the targets matching the state filter, and
  * `targetsNextCursor` (null on the last page) asks for the next page as `targetsCursor`.
  */
-export interface JobView extends JobSummaryView {
-  targets: TargetView[];
-  targetsTotal: number;
-  targetsNextCursor: string | null;
-}
+export const jobViewSchema = jobSummaryViewSchema.extend({
+  targets: z.array(targetViewSchema),
+  targetsTotal: z.number().int().nonnegative(),
+  targetsNextCursor: z.string().nullable(),
+});
+
+export type JobView = z.infer<typeof jobViewSchema>;
 
 /** The job row, or NotFound (also for ids that are not UUIDs). */
 export async function findJob(db: Db, id: string): Promise<JobRow> {
@@ -109,19 +116,6 @@ function summaryView(row: JobRow, counts: Counts): JobSummaryView {
   };
 }
 
-/**
- * A timestamptz to the microsecond, in UTC, as a cursor keeps it (cursor.ts timestampKey): `createdAt` read
- * as a Date would lose the microseconds the keyset compares.
- */
-function exactTimestamp(column: AnyPgColumn) {
-  return sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-}
-
-/** Before the cursor's job, newest first. */
-function beforeKey(after: JobsQuery['cursor']) {
-  return after ? sql`(${jobs.createdAt}, ${jobs.id}) < (${after.createdAt}::timestamptz, ${after.id}::uuid)` : undefined;
-}
-
 /** Jobs, newest first (jobs_created), without their targets; filtered as the query asks. */
 export async function listJobs(db: Db, query: JobsQuery): Promise<Page<JobSummaryView>> {
   const computerId = query.computer === undefined ? undefined : await computerIdOf(db, query.computer);
@@ -137,7 +131,7 @@ export async function listJobs(db: Db, query: JobsQuery): Promise<Page<JobSummar
     .from(jobs)
     .where(
       and(
-        beforeKey(query.cursor),
+        olderThan(jobs.createdAt, jobs.id, query.cursor),
         query.status ? eq(jobs.status, query.status) : undefined,
         query.type ? eq(jobs.type, query.type) : undefined,
         query.packageId ? eq(jobs.packageId, query.packageId) : undefined,
@@ -152,9 +146,9 @@ export async function listJobs(db: Db, query: JobsQuery): Promise<Page<JobSummar
 }
 
 /** A job a computer was a target of, with how it went on that computer. */
-export interface ComputerJobView extends JobSummaryView {
-  target: { state: TargetState; detail: string | null; attempts: number; choice: OfferChoice | null; updatedAt: string };
-}
+export const computerJobViewSchema = jobSummaryViewSchema.extend({ target: z.strictObject(targetProgress) });
+
+export type ComputerJobView = z.infer<typeof computerJobViewSchema>;
 
 /** A computer's history: the jobs that targeted it (job_targets_target), newest first, with its own state in each. */
 export async function listComputerJobs(db: Db, idOrName: string, query: ComputerJobsQuery): Promise<Page<ComputerJobView>> {
@@ -173,7 +167,7 @@ export async function listComputerJobs(db: Db, idOrName: string, query: Computer
     })
     .from(jobTargets)
     .innerJoin(jobs, eq(jobs.id, jobTargets.jobId))
-    .where(and(eq(jobTargets.targetId, computerId), eq(jobTargets.kind, 'computer'), beforeKey(query.cursor)))
+    .where(and(eq(jobTargets.targetId, computerId), eq(jobTargets.kind, 'computer'), olderThan(jobs.createdAt, jobs.id, query.cursor)))
     .orderBy(desc(jobs.createdAt), desc(jobs.id))
     .limit(query.limit + 1);
   const page = pageOf(rows, query.limit, (row) => ({ createdAt: row.createdAtKey, id: row.job.id }));

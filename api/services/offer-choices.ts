@@ -6,12 +6,13 @@
  * in time.
  */
 import { and, eq, isNotNull, isNull, sql } from 'drizzle-orm';
-import type { TargetState } from '../../common/states.js';
-import type { OfferChoice } from '../../common/workflows.js';
+import { z } from 'zod';
+import { offerChoices, type OfferChoice, type TargetState } from '../../common/states.js';
 import { findTarget, matchesTarget, type TargetKey } from '../../db/repositories/job-targets.js';
 import { jobTargets, type jobs } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { Conflict, Forbidden, NotFound, type ServiceError } from '../errors.js';
+import { uuid } from '../view-schemas.js';
 import { findJob } from './job-views.js';
 import { finishedJobStatuses } from './jobs.js';
 import type { BatchNudges } from './batch-nudges.js';
@@ -20,11 +21,9 @@ type JobRow = typeof jobs.$inferSelect;
 type TargetRow = typeof jobTargets.$inferSelect;
 
 /** The answer to an accepted choice. */
-export interface ChoiceReceipt {
-  jobId: string;
-  computerId: string;
-  choice: OfferChoice;
-}
+export const choiceReceiptSchema = z.strictObject({ jobId: uuid, computerId: uuid, choice: z.enum(offerChoices) });
+
+export type ChoiceReceipt = z.infer<typeof choiceReceiptSchema>;
 
 /** States a computer passes through before its offer is on the user's page. */
 const beforeOffer: ReadonlySet<TargetState> = new Set<TargetState>(['pending', 'waiting_for_relay']);

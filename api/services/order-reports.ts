@@ -7,9 +7,10 @@
  * a fleet's traffic to the api.
  */
 import { eq } from 'drizzle-orm';
+import { z } from 'zod';
 import { LRUCache } from 'lru-cache';
 import type { OrderReport } from '../../common/orders.js';
-import type { ComputerState } from '../../common/states.js';
+import { computerStates } from '../../common/states.js';
 import { batchHasWorkingComputers, recordComputerStatus } from '../../db/repositories/computer-status.js';
 import { jobs, packages } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
@@ -17,15 +18,18 @@ import type { ApiMetrics } from '../metrics.js';
 import { NotFound } from '../errors.js';
 import type { BatchNudges } from './batch-nudges.js';
 import { isUuid } from '../validation.js';
+import { uuid } from '../view-schemas.js';
 
 /** The answer to a report: the computer's state as the job now records it. */
-export interface ReportReceipt {
-  jobId: string;
-  computerId: string;
-  state: ComputerState;
+export const reportReceiptSchema = z.strictObject({
+  jobId: uuid,
+  computerId: uuid,
+  state: z.enum(computerStates),
   /** False for a duplicate or late report: the computer's target had already ended, or was further along. */
-  recorded: boolean;
-}
+  recorded: z.boolean(),
+});
+
+export type ReportReceipt = z.infer<typeof reportReceiptSchema>;
 
 /** What a report is checked against: a job's type and package, which never change once it exists. */
 interface JobFacts {

@@ -6,49 +6,57 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
+import { z } from 'zod';
+import { installConditionsSchema } from '../../common/conditions.js';
 import { relayCopyWorkflowId } from '../../common/names.js';
 import { jobStatuses } from '../../common/states.js';
 import { retireCopySignal } from '../../common/workflows.js';
-import type { PackageManifest } from '../../common/manifest.js';
+import { packageFormats, type PackageManifest } from '../../common/manifest.js';
 import { findPackage as findPackageRow, type PackageRow } from '../../db/repositories/packages.js';
 import { jobs, packages, relayCopies } from '../../db/schema/index.js';
 import { signManifest } from '../../trust/signing.js';
 import type { AppDependencies } from '../dependencies.js';
+import { pageOf, type Page } from '../cursor.js';
 import { Conflict, NotFound } from '../errors.js';
+import type { PackagesQuery } from '../list-queries.js';
+import { exactTimestamp, olderThan } from '../newest-first.js';
 import type { PackageUpload } from '../package-upload.js';
 import { formatFromFileName, isUuid } from '../validation.js';
-import { copiesOfPackages, type PackageCopyView } from './relay-copies.js';
-import { servedBytesOf, type ServedBytesView } from './served-bytes.js';
+import { timestamp, uuid } from '../view-schemas.js';
+import { copiesOfPackages, packageCopyViewSchema } from './relay-copies.js';
+import { servedBytesOf, servedBytesViewSchema } from './served-bytes.js';
 
 type Db = AppDependencies['db'];
 
 /** The package row's own fields, as admins see them. */
-interface PackageFields {
-  id: string;
-  name: string;
-  version: string;
-  sha256: string;
-  size: number;
-  format: PackageRow['format'];
-  fileName: string;
-  installCommand: string;
-  timeoutSeconds: number;
-  conditions: PackageRow['conditions'];
-  relayExpiresAt: string;
-  createdAt: string;
+const packageFieldsSchema = z.strictObject({
+  id: uuid,
+  name: z.string(),
+  version: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+  format: z.enum(packageFormats),
+  fileName: z.string(),
+  installCommand: z.string(),
+  timeoutSeconds: z.number().int().positive(),
+  conditions: installConditionsSchema,
+  relayExpiresAt: timestamp,
+  createdAt: timestamp,
   /** When an admin retired the package; null while jobs may use it. */
-  retiredAt: string | null;
-}
+  retiredAt: timestamp.nullable(),
+});
+
+type PackageFields = z.infer<typeof packageFieldsSchema>;
 
 /** What admins see of a package in the list: its fields and every relay's copy with that copy's own expiry. */
-export interface PackageView extends PackageFields {
-  relayCopies: PackageCopyView[];
-}
+export const packageViewSchema = packageFieldsSchema.extend({ relayCopies: z.array(packageCopyViewSchema) });
+
+export type PackageView = z.infer<typeof packageViewSchema>;
 
 /** One package: also how many bytes of it the managing server has served to each agent. */
-export interface PackageDetailView extends PackageView {
-  servedBytes: ServedBytesView[];
-}
+export const packageDetailViewSchema = packageViewSchema.extend({ servedBytes: z.array(servedBytesViewSchema) });
+
+export type PackageDetailView = z.infer<typeof packageDetailViewSchema>;
 
 function packageFields(row: PackageRow): PackageFields {
   return {
@@ -128,11 +136,20 @@ export async function createPackage(
   }
 }
 
-/** Every package in use (retired ones are left out), newest first. */
-export async function listPackages(db: Db): Promise<PackageView[]> {
-  const rows = await db.select().from(packages).where(isNull(packages.retiredAt)).orderBy(desc(packages.createdAt), packages.name);
-  const copies = await copiesOfPackages(db, rows.map((row) => row.id));
-  return rows.map((row) => ({ ...packageFields(row), relayCopies: copies.get(row.id) ?? [] }));
+/** A page of the packages in use (retired ones are left out), newest first. */
+export async function listPackages(db: Db, query: PackagesQuery): Promise<Page<PackageView>> {
+  const rows = await db
+    .select({ row: packages, createdAtKey: exactTimestamp(packages.createdAt) })
+    .from(packages)
+    .where(and(isNull(packages.retiredAt), olderThan(packages.createdAt, packages.id, query.cursor)))
+    .orderBy(desc(packages.createdAt), desc(packages.id))
+    .limit(query.limit + 1);
+  const page = pageOf(rows, query.limit, ({ row, createdAtKey }) => ({ createdAt: createdAtKey, id: row.id }));
+  const copies = await copiesOfPackages(db, page.rows.map(({ row }) => row.id));
+  return {
+    items: page.rows.map(({ row }) => ({ ...packageFields(row), relayCopies: copies.get(row.id) ?? [] })),
+    nextCursor: page.nextCursor,
+  };
 }
 
 /** One package with its relay copies and served bytes. */
@@ -156,9 +173,9 @@ export async function updatePackageExpiry(db: Db, id: string, relayExpiresAt: Da
 const UNFINISHED_JOB_STATUSES = jobStatuses.filter((status) => status === 'scheduled' || status === 'running');
 
 /** A retired package, and how many relays were told to delete their copies. */
-export interface RetiredPackage extends PackageDetailView {
-  relayCopiesDeleting: number;
-}
+export const retiredPackageSchema = packageDetailViewSchema.extend({ relayCopiesDeleting: z.number().int().nonnegative() });
+
+export type RetiredPackage = z.infer<typeof retiredPackageSchema>;
 
 /**
  * Retires a package: refused (409 `package_in_use`) while a job that has not ended uses it, and idempotent

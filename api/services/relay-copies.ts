@@ -4,28 +4,34 @@
  * relayExpiresAt leaves it alone until a transfer job sends the package again.
  */
 import { asc, eq, sql, type AnyColumn } from 'drizzle-orm';
-import { packages, relayCopies, relays, type RelayCopyState } from '../../db/schema/index.js';
+import { z } from 'zod';
+import { packages, relayCopies, relayCopyStates, relays } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
+import { timestamp, uuid } from '../view-schemas.js';
 
 type Db = AppDependencies['db'];
 
 /** One relay's copy of a package, seen from the package. */
-export interface PackageCopyView {
-  relayId: string;
-  relayName: string;
-  state: RelayCopyState;
-  expiresAt: string;
-  storedAt: string;
-}
+export const packageCopyViewSchema = z.strictObject({
+  relayId: uuid,
+  relayName: z.string(),
+  state: z.enum(relayCopyStates),
+  expiresAt: timestamp,
+  storedAt: timestamp,
+});
+
+export type PackageCopyView = z.infer<typeof packageCopyViewSchema>;
 
 /** One package's copy on a relay, seen from the relay. */
-export interface RelayCopyView {
-  packageId: string;
-  name: string;
-  version: string;
-  state: RelayCopyState;
-  expiresAt: string;
-}
+export const relayCopyViewSchema = z.strictObject({
+  packageId: uuid,
+  name: z.string(),
+  version: z.string(),
+  state: z.enum(relayCopyStates),
+  expiresAt: timestamp,
+});
+
+export type RelayCopyView = z.infer<typeof relayCopyViewSchema>;
 
 /** `column = any($1)`: one array parameter, however many ids a page of relays brings (up to 100,000). */
 function anyOf(column: AnyColumn, ids: readonly string[]) {

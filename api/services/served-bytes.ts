@@ -4,8 +4,11 @@
  * show whether two-stage distribution works: computers behind a relay should cost the server nothing.
  */
 import { and, desc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { targetKinds } from '../../common/states.js';
 import { computers, relays, servedBytes } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
+import { timestamp, uuid } from '../view-schemas.js';
 
 type Db = AppDependencies['db'];
 
@@ -18,14 +21,16 @@ export interface ServedContent {
 }
 
 /** What one agent has been served of a package; `name` is null when the agent is no longer enrolled. */
-export interface ServedBytesView {
-  kind: 'relay' | 'computer';
-  id: string;
-  name: string | null;
-  bytes: number;
-  requests: number;
-  lastServedAt: string;
-}
+export const servedBytesViewSchema = z.strictObject({
+  kind: z.enum(targetKinds),
+  id: uuid,
+  name: z.string().nullable(),
+  bytes: z.number().int().nonnegative(),
+  requests: z.number().int().nonnegative(),
+  lastServedAt: timestamp,
+});
+
+export type ServedBytesView = z.infer<typeof servedBytesViewSchema>;
 
 /** Adds one response to the package's and agent's totals; a response that sent no content is not one. */
 export async function recordServedBytes(db: Db, served: ServedContent): Promise<void> {

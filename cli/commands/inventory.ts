@@ -2,12 +2,7 @@
 import type { Command } from 'commander';
 import { contextOf } from '../context.js';
 import { fields, nextPageHint, print, table } from '../output.js';
-import { paged, pageQuery, type PageOptions } from '../paging.js';
-
-interface Page<Item> {
-  items: Item[];
-  nextCursor: string | null;
-}
+import { paged, pageQuery, type Page, type PageOptions } from '../paging.js';
 
 interface ComputerView {
   id: string;

@@ -4,13 +4,8 @@ import { CliError } from '../api-client.js';
 import { contextOf, type CommandContext } from '../context.js';
 import { hasEnded, type JobView } from '../job-view.js';
 import { countsLine, fields, nextPageHint, print, table } from '../output.js';
-import { paged, pageQuery, type PageOptions } from '../paging.js';
+import { paged, pageQuery, type Page, type PageOptions } from '../paging.js';
 import { watchJob } from '../watch.js';
-
-interface JobPage {
-  items: JobView[];
-  nextCursor: string | null;
-}
 
 /** Repeatable options collect into a list. */
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -80,7 +75,7 @@ export function jobCommands(program: Command): void {
     });
   paged(jobs.command('list').description('jobs, newest first'), 'jobs', 50).action(async (options: PageOptions, command: Command) => {
     const { api, json } = contextOf(command);
-    print(json, await api.get<JobPage>(`/jobs${pageQuery(options)}`), ({ items, nextCursor }) => {
+    print(json, await api.get<Page<JobView>>(`/jobs${pageQuery(options)}`), ({ items, nextCursor }) => {
       const rows = items.map((job) => [job.id, job.type, job.status, `${job.progress}%`, countsLine(job.counts), job.scheduledAt]);
       return `${table(['id', 'type', 'status', 'progress', 'targets', 'execution time'], rows)}${nextPageHint(nextCursor)}`;
     });

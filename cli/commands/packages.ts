@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError } from '../api-client.js';
 import { contextOf } from '../context.js';
-import { fields, print, table } from '../output.js';
+import { fields, nextPageHint, print, table } from '../output.js';
+import { paged, pageQuery, type Page, type PageOptions } from '../paging.js';
 
 interface PackageView {
   id: string;
@@ -63,13 +64,14 @@ export function packageCommands(program: Command): void {
       const created = await api.upload<PackageView>(await manifestOf(options), file);
       print(json, created, (pkg) => fields({ id: pkg.id, name: pkg.name, version: pkg.version, format: pkg.format, bytes: pkg.size }));
     });
-  packages
-    .command('list')
-    .description('every package')
-    .action(async (_options: unknown, command: Command) => {
+  paged(packages.command('list').description('packages in use, newest first, a page at a time'), 'packages', 100).action(
+    async (options: PageOptions, command: Command) => {
       const { api, json } = contextOf(command);
-      print(json, await api.get<PackageView[]>('/packages'), (list) => table(listHead, list.map(summary)));
-    });
+      print(json, await api.get<Page<PackageView>>(`/packages${pageQuery(options)}`), ({ items, nextCursor }) => {
+        return `${table(listHead, items.map(summary))}${nextPageHint(nextCursor)}`;
+      });
+    },
+  );
   packages
     .command('show')
     .description('one package, with its relay copies')

@@ -3,7 +3,8 @@ import { packages } from './packages.js';
 import { relays } from './agents.js';
 
 /** `stored` while the relay holds the copy; `expired` or `deleted` once it no longer does. */
-export type RelayCopyState = 'stored' | 'expired' | 'deleted';
+export const relayCopyStates = ['stored', 'expired', 'deleted'] as const;
+export type RelayCopyState = (typeof relayCopyStates)[number];
 
 /** Which relay holds which package until when: the managing server's record of every relay copy. */
 export const relayCopies = pgTable(

@@ -1,12 +1,14 @@
 /**
- * The self-service page in a real browser (Debian's Chromium, driven by playwright-core): a user installs
- * one offered package and declines another, and the managing server's job views show both choices.
+ * The pages people read, in a real browser (Debian's Chromium, driven by playwright-core): on the
+ * self-service page a user installs one offered package and declines another, and the managing server's
+ * job views show both choices; the api's reference page renders every route from the api alone.
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operations } from '../../api/openapi/operations.js';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
 import { TestStack, type RunningAgent } from '../support/stack.js';
 import { eventually } from '../support/temporal.js';
@@ -75,5 +77,24 @@ describe('self-service page', () => {
 
     // Kept for a person to look at after a run.
     await page.screenshot({ path: join(tmpdir(), 'courier-self-service.png'), fullPage: true });
+  });
+});
+
+describe('api reference page', () => {
+  it('shows every route, loading nothing from anywhere but the api and breaking no rule of its page', async () => {
+    const reference = await browser.newPage();
+    const requested: string[] = [];
+    const complaints: string[] = [];
+    reference.on('request', (request) => requested.push(request.url()));
+    reference.on('console', (message) => {
+      if (message.type() === 'error') complaints.push(message.text());
+    });
+    await reference.goto(`${stack.apiUrl}/api/v1/docs`);
+    await reference.getByText('Create an install, transfer or offer job').waitFor();
+    expect(await reference.locator('.opblock').count()).toBe(operations.length);
+    expect(requested.filter((url) => !url.startsWith(`${stack.apiUrl}/`) && !url.startsWith('data:'))).toEqual([]);
+    expect(complaints).toEqual([]);
+    await reference.screenshot({ path: join(tmpdir(), 'courier-api-reference.png'), fullPage: true });
+    await reference.close();
   });
 });

@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operations } from '../../api/openapi/operations.js';
 import { startInProcessApi, type InProcessApi } from '../support/in-process-api.js';
 import { makeTarGz } from '../support/packages.js';
 import { routesOf, type RouteEntry } from '../support/route-table.js';
@@ -14,6 +15,8 @@ type Rule = 'anyone' | 'admin' | 'enrolment secret' | 'admin or agent' | 'agent'
 
 const rules: Record<string, Rule> = {
   'GET /api/v1/health': 'anyone',
+  'GET /api/v1/openapi.json': 'anyone',
+  'GET /api/v1/docs': 'anyone',
   'POST /api/v1/packages': 'admin',
   'GET /api/v1/packages': 'admin',
   'GET /api/v1/packages/:id': 'admin',
@@ -154,6 +157,14 @@ function key(route: RouteEntry): string {
 describe('access matrix', () => {
   it('has a rule for every route the api serves, and none for a route it does not', () => {
     expect(routes.map(key).sort()).toEqual(Object.keys(rules).sort());
+  });
+
+  it('the OpenAPI document describes the same routes, each with the access tested here', () => {
+    // The document's `metrics` access is this matrix's `admin` for the callers it has (see the rule above).
+    const documented = Object.fromEntries(
+      operations.map((operation) => [`${operation.method.toUpperCase()} ${operation.path}`, operation.access === 'metrics' ? 'admin' : operation.access]),
+    );
+    expect(documented).toEqual(rules);
   });
 
   it('the metrics token scrapes GET /metrics and opens nothing else', async () => {

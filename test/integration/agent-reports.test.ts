@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentPaths } from '../../agent/paths.js';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
-import { ReportProxy } from '../support/report-proxy.js';
+import { ApiProxy } from '../support/api-proxy.js';
 import { TestStack, targetStates } from '../support/stack.js';
 
 let stack: TestStack;
-let proxy: ReportProxy;
+let proxy: ApiProxy;
 
 /** A package whose install takes `seconds` and leaves one line per run in the computer's RUNS file. */
 async function countedPackage(name: string, seconds: number): Promise<{ id: string }> {
@@ -47,7 +47,7 @@ async function installJob(packageId: string, computers: string[]): Promise<strin
 
 beforeAll(async () => {
   stack = await TestStack.start();
-  proxy = await ReportProxy.start(stack.apiUrl);
+  proxy = await ApiProxy.start(stack.apiUrl);
   await stack.startAgent({ role: 'computer', name: 'pc-reporting', serverUrl: proxy.url });
   await stack.startAgent({ role: 'computer', name: 'pc-other' });
 });

@@ -10,7 +10,7 @@ import { request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
@@ -225,8 +225,8 @@ describe('api', () => {
     expect(row?.manifestSignature).toMatch(/^[A-Za-z0-9+/]+=*$/);
     pkg = body;
 
-    const listed = await call<{ id: string }[]>('GET', '/packages', admin);
-    expect(listed.body.map((p) => p.id)).toContain(pkg.id);
+    const listed = await call<Paged<{ id: string }>>('GET', '/packages', admin);
+    expect(listed.body.items.map((p) => p.id)).toContain(pkg.id);
     expect((await call<{ name: string }>('GET', `/packages/${pkg.id}`, admin)).body.name).toBe('hello');
     expect((await call('GET', '/packages/not-a-uuid', admin)).status).toBe(404);
   });
@@ -580,9 +580,9 @@ describe('api', () => {
       { relayId: ids.relay, relayName: 'relay-1', state: 'stored', expiresAt: copyExpiry, storedAt: storedAt.toISOString() },
     ];
     expect((await call<any>('GET', `/packages/${pkg.id}`, admin)).body.relayCopies).toEqual(expectedCopies);
-    const listed = await call<any[]>('GET', '/packages', admin);
-    expect(listed.body.find((item) => item.id === pkg.id).relayCopies).toEqual(expectedCopies);
-    expect(listed.body.find((item) => item.name === 'tool').relayCopies).toEqual([]);
+    const listed = await call<Paged<any>>('GET', '/packages', admin);
+    expect(listed.body.items.find((item) => item.id === pkg.id).relayCopies).toEqual(expectedCopies);
+    expect(listed.body.items.find((item) => item.name === 'tool').relayCopies).toEqual([]);
 
     const withCopies = await call<Paged<any>>('GET', '/relays', admin);
     const copiesOf = (name: string) => withCopies.body.items.find((relay) => relay.name === name).copies;
@@ -893,6 +893,21 @@ describe('api', () => {
     const listed = itemsOf(await everyPage<{ id: string }>('/jobs', 2), 2);
     expect(listed.map((item) => item.id)).toEqual(newestFirst.map((row) => row.id));
     expect(new Set(listed.map((item) => item.id)).size).toBe(listed.length);
+  });
+
+  it('pages through packages newest first, leaving retired ones out', async () => {
+    for (const version of ['1', '2', '3']) {
+      const upload = await call('POST', '/packages', { ...admin, body: uploadForm({ name: 'paged-package', version, installCommand: 'true' }) });
+      expect(upload.status).toBe(201);
+    }
+    const inUse = await database.db
+      .select({ id: packages.id })
+      .from(packages)
+      .where(isNull(packages.retiredAt))
+      .orderBy(desc(packages.createdAt), desc(packages.id));
+    expect(inUse.length).toBeGreaterThanOrEqual(3);
+    const listed = itemsOf(await everyPage<{ id: string }>('/packages', 2), 2);
+    expect(listed.map((item) => item.id)).toEqual(inUse.map((row) => row.id));
   });
 
   it("pages through a job's targets by targetsCursor, all of them and those in one state", async () => {

@@ -168,7 +168,7 @@ describe('transfer job on the real stack', () => {
     expect([refused.status, refused.body.error.code]).toEqual([409, 'package_retired']);
     const download = await stack.fetch(`${stack.apiUrl}/api/v1/packages/${id}/content`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(download.status).toBe(404);
-    expect(((await stack.request('GET', '/packages')).body as { id: string }[]).map((listed) => listed.id)).not.toContain(id);
+    expect(((await stack.request('GET', '/packages')).body.items as { id: string }[]).map((listed) => listed.id)).not.toContain(id);
     const again = await stack.request('DELETE', `/packages/${id}`);
     expect([again.status, again.body.retiredAt]).toEqual([200, retired.body.retiredAt]);
     expect((await stack.request('DELETE', '/packages/00000000-0000-4000-8000-000000000000')).status).toBe(404);

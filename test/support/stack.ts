@@ -97,7 +97,7 @@ export class TestStack {
 
   /**
    * Starts (or restarts, keeping its data folder) an agent enrolled with this stack. `serverUrl` puts
-   * something between the agent and the api (test/support/report-proxy.ts).
+   * something between the agent and the api (test/support/api-proxy.ts).
    */
   async startAgent(options: StackAgentOptions): Promise<RunningAgent> {
     return this.launchAgent(options).ready;

@@ -1,7 +1,8 @@
 /**
- * Stands between an agent and the api on loopback, as a network does: it forwards every request the agent
- * makes to the managing server, and can lose the agent's order reports in transit (the agent hears they
- * were delivered; the api never hears of them). It records every report it saw and what became of it.
+ * Stands between a client (an agent, a test's admin requests) and the api on loopback, as a network does:
+ * it forwards every request to the managing server and records each exchange, and can lose agents' order
+ * reports in transit (the agent hears they were delivered; the api never hears of them). It records every
+ * report it saw and what became of it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,16 @@ export interface SeenReport {
   answer?: { status: number; body: unknown };
 }
 
+/** One request that went through, and the api's answer. */
+export interface Exchange {
+  method: string;
+  /** The path, without the query string. */
+  path: string;
+  status: number;
+  contentType: string;
+  body: Buffer;
+}
+
 const REPORT_PATH = /^\/api\/v1\/jobs\/([^/]+)\/reports$/;
 
 async function bodyOf(request: IncomingMessage): Promise<Buffer> {
@@ -22,8 +33,9 @@ async function bodyOf(request: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export class ReportProxy {
+export class ApiProxy {
   readonly reports: SeenReport[] = [];
+  readonly exchanges: Exchange[] = [];
   /** While true, reports are answered 202 and dropped. */
   lose = false;
 
@@ -33,10 +45,10 @@ export class ReportProxy {
   ) {}
 
   /** Listens on a free loopback port and forwards to `apiUrl`. */
-  static async start(apiUrl: string): Promise<ReportProxy> {
+  static async start(apiUrl: string): Promise<ApiProxy> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const proxy = new ReportProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const proxy = new ApiProxy(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       void proxy.forward(apiUrl, request).then(
         ({ status, headers, body }) => {
@@ -81,6 +93,14 @@ export class ReportProxy {
     });
     const answerBody = Buffer.from(await answer.arrayBuffer());
     if (seen) seen.answer = { status: answer.status, body: JSON.parse(answerBody.toString()) as unknown };
-    return { status: answer.status, headers: { 'content-type': answer.headers.get('content-type') ?? 'application/octet-stream' }, body: answerBody };
+    const contentType = answer.headers.get('content-type') ?? 'application/octet-stream';
+    const path = (request.url ?? '/').split('?')[0]!;
+    this.exchanges.push({ method: request.method ?? 'GET', path, status: answer.status, contentType, body: answerBody });
+    // The body is whole again here, so the hop's own framing headers do not pass.
+    const answerHeaders: Record<string, string> = {};
+    answer.headers.forEach((value, name) => {
+      if (!['connection', 'content-length', 'transfer-encoding', 'keep-alive'].includes(name)) answerHeaders[name] = value;
+    });
+    return { status: answer.status, headers: answerHeaders, body: answerBody };
   }
 }
