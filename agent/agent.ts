@@ -29,6 +29,7 @@ import type { RoleService } from './role.js';
 import type { CommandRunner } from './run-command.js';
 import { startSelfService, type SelfServicePage } from './self-service/server.js';
 import { hasExpired } from './validity.js';
+import type { Labels } from '../common/labels.js';
 
 /** Everything an agent needs, injected: no process-global state, so many agents can share a process. */
 export interface AgentOptions {
@@ -42,6 +43,8 @@ export interface AgentOptions {
   serverKeyFingerprint?: string;
   /** Computers: the name of their relay; absent when the managing server serves them directly. */
   relayName?: string;
+  /** Computers: labels set at each enrolment (common/labels.ts). */
+  labels?: Labels;
   fetch: FetchLike;
   clock: Clock;
   log: Log;
@@ -165,6 +168,7 @@ export class Agent {
         name: this.options.name,
         url,
         relayName: this.options.relayName,
+        labels: this.options.labels,
         known: await loadIdentity(this.paths.identity, this.log),
         serverKeyFingerprint: this.options.serverKeyFingerprint,
         fetch: this.options.fetch,

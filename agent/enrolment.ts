@@ -10,6 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { causeMessage, errorMessage } from '../common/errors.js';
+import type { Labels } from '../common/labels.js';
 import { keyFingerprint } from '../trust/signing.js';
 import { backoffDelayMs, RETRYABLE_CLIENT_ERRORS, type Backoff } from './backoff.js';
 import type { FetchLike, Log } from './deps.js';
@@ -41,6 +42,8 @@ export interface EnrolmentRequest {
   url: string;
   /** Computers: the name of the relay that serves them. */
   relayName?: string;
+  /** Computers: labels to set on the computer (keys it does not name keep their value). */
+  labels?: Labels;
   /** What the last enrolment gave, if any: its token proves the name, its key is the pinned one. */
   known?: Identity;
   /** The key the operator says the server has (`sha256:…`): trusted at the first enrolment, or instead of the pinned one. */
@@ -71,6 +74,7 @@ export async function enrol(request: EnrolmentRequest): Promise<Identity> {
     name: request.name,
     url: request.url,
     ...(request.relayName === undefined ? {} : { relay: request.relayName }),
+    ...(request.labels === undefined ? {} : { labels: request.labels }),
     ...(trustedKey === undefined ? {} : { serverKeyId: trustedKey }),
   });
   for (let failures = 1; ; failures += 1) {

@@ -2,7 +2,7 @@
  * The agent command line (DESIGN §4):
  *   npm run agent -- --role relay|computer --name NAME --server URL --enroll-secret SECRET --port PORT
  *                    --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1] [--advertise-url URL]
- *                    [--server-key-fingerprint sha256:HEX]
+ *                    [--server-key-fingerprint sha256:HEX] [--label KEY=VALUE ...]
  * Prints `courier agent NAME (ROLE) listening on URL` once it listens and has enrolled (URL is the one it
  * enrolled with), then, with --ui-port, `courier agent NAME self-service page on http://127.0.0.1:PORT`.
  * `--enroll-secret` may instead come from COURIER_ENROLL_SECRET. `--server-key-fingerprint` names the server's
@@ -12,6 +12,7 @@
  */
 import { parseFlags, UsageError } from '../common/command-line.js';
 import { errorMessage } from '../common/errors.js';
+import { labelPairSchema, MAX_LABELS, type Labels } from '../common/labels.js';
 import { createLogger } from '../common/logger.js';
 import { requestLog } from '../common/request-log.js';
 import { Agent } from './agent.js';
@@ -21,7 +22,7 @@ import type { AgentRole } from './enrolment.js';
 const USAGE =
   'usage: npm run agent -- --role relay|computer --name NAME --server URL --enroll-secret SECRET ' +
   '--port PORT --data-dir DIR [--relay RELAYNAME] [--ui-port PORT] [--host 127.0.0.1] [--advertise-url URL] ' +
-  '[--server-key-fingerprint sha256:HEX]';
+  '[--server-key-fingerprint sha256:HEX] [--label KEY=VALUE ...]';
 
 interface CliOptions {
   role: AgentRole;
@@ -35,6 +36,20 @@ interface CliOptions {
   host: string;
   advertiseUrl?: string;
   serverKeyFingerprint?: string;
+  labels?: Labels;
+}
+
+/** `--label key=value` flags (computers only) as labels; none given is undefined, so enrolment leaves them alone. */
+function labelsOf(flags: string[] | undefined): Labels | undefined {
+  if (flags === undefined) return undefined;
+  const labels: Labels = {};
+  for (const flag of flags) {
+    const pair = labelPairSchema.safeParse(flag);
+    if (!pair.success) throw new UsageError(`--label: ${pair.error.issues[0]?.message ?? 'not key=value'}, got "${flag}"`);
+    labels[pair.data[0]] = pair.data[1];
+  }
+  if (Object.keys(labels).length > MAX_LABELS) throw new UsageError(`--label: at most ${MAX_LABELS} labels`);
+  return labels;
 }
 
 
@@ -64,11 +79,13 @@ function parseCli(args: string[]): CliOptions {
     host: { type: 'string', default: '127.0.0.1' },
     'advertise-url': { type: 'string' },
     'server-key-fingerprint': { type: 'string' },
+    label: { type: 'string', multiple: true },
   });
   const role = required(values.role, '--role');
   if (role !== 'relay' && role !== 'computer') throw new UsageError(`--role must be relay or computer, got "${role}"`);
   if (role === 'relay' && values.relay !== undefined) throw new UsageError('--relay applies to computers only');
   if (role === 'relay' && values['ui-port'] !== undefined) throw new UsageError('--ui-port applies to computers only');
+  if (role === 'relay' && values.label !== undefined) throw new UsageError('--label applies to computers only');
   const server = required(values.server, '--server');
   if (!URL.canParse(server)) throw new UsageError(`--server must be a URL, got "${server}"`);
   const advertiseUrl = values['advertise-url'];
@@ -89,6 +106,7 @@ function parseCli(args: string[]): CliOptions {
     port: port(required(values.port, '--port'), '--port') ?? 0,
     dataDir: required(values['data-dir'], '--data-dir'),
     relay: values.relay,
+    labels: labelsOf(values.label),
     uiPort: port(values['ui-port'], '--ui-port'),
     host: values.host,
     // The managing server appends paths such as /orders to it.
@@ -122,6 +140,7 @@ async function main(): Promise<void> {
     enrollSecret: cli.enrollSecret,
     serverKeyFingerprint: cli.serverKeyFingerprint,
     relayName: cli.relay,
+    labels: cli.labels,
     fetch: (input, init) => fetch(input, init),
     clock: systemClock,
     log: (message, fields) => logger.info(fields ?? {}, message),

@@ -24,6 +24,7 @@ export const auditActions = [
   'job.create',
   'job.cancel',
   'job.rerun',
+  'computer.update',
   'computer.reset',
   'relay.reset',
   'enroll-secret.rotate',

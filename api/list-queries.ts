@@ -5,6 +5,7 @@
  * pass instead, never ignored: a client stepping an ignored offset would read the first page forever.
  */
 import { z } from 'zod';
+import { labelPairSchema, MAX_LABELS, type Labels } from '../common/labels.js';
 import { computerStates, jobStatuses, jobTypes, relayStates } from '../common/states.js';
 import { cursorParam, nameKey, timestampKey } from './cursor.js';
 import { isUuid } from './validation.js';
@@ -58,6 +59,11 @@ export const computersQuerySchema = pagedQuery({
   relay: z.string().min(1).optional(),
   prefix: z.string().min(1).max(200).optional(),
   online: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((value) => value === 'true').optional(),
+  /** `key=value`, repeated for computers carrying every one of these labels. */
+  label: z
+    .union([labelPairSchema.transform((pair) => [pair]), z.array(labelPairSchema).min(1).max(MAX_LABELS)])
+    .transform((pairs): Labels => Object.fromEntries(pairs))
+    .optional(),
 });
 
 export type ComputersQuery = z.output<typeof computersQuerySchema>;

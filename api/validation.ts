@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
+import { labelKeySchema, labelsSchema, labelValueSchema } from '../common/labels.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
 import { jobTypes, offerChoices } from '../common/states.js';
 import { MAX_DOWNLOAD_SLOTS } from '../common/throughput.js';
@@ -98,6 +99,16 @@ export function safeFileName(raw: string | undefined): string | undefined {
   return controlCharacter.test(base) ? undefined : base;
 }
 
+/**
+ * The body of PATCH /computers/:id: a JSON merge patch (RFC 7396) of its labels. A key set to a value sets
+ * it, a key set to null removes it, keys not named stay.
+ */
+export const patchComputerSchema = z
+  .object({ labels: z.record(labelKeySchema, labelValueSchema.nullable()) })
+  .strict();
+
+export type ComputerPatch = z.output<typeof patchComputerSchema>;
+
 /** The body of PATCH /packages/:id: only the relay expiration date may change. */
 export const patchPackageSchema = z.object({ relayExpiresAt: futureDateTime }).strict();
 
@@ -122,11 +133,17 @@ export const enrollSchema = z
     relay: printable(200).optional(),
     /** The signing key the agent trusts (its fingerprint): a server with another key refuses before changing anything. */
     serverKeyId: z.string().regex(/^sha256:[0-9a-f]{64}$/, { error: 'must be sha256: and 64 lowercase hex digits' }).optional(),
+    /** Computers: labels set at each enrolment over those the computer has (an admin's other labels stay). */
+    labels: labelsSchema.optional(),
   })
   .strict()
   .refine((request) => request.role === 'computer' || request.relay === undefined, {
     error: 'only computers belong to a relay',
     path: ['relay'],
+  })
+  .refine((request) => request.role === 'computer' || request.labels === undefined, {
+    error: 'only computers carry labels',
+    path: ['labels'],
   });
 
 export type EnrollRequest = z.output<typeof enrollSchema>;

@@ -20,8 +20,9 @@ export function paged(command: Command, what: string, defaultLimit: number): Com
     .option('--cursor <cursor>', 'the page after the one that printed it');
 }
 
-/** The query string of a page: `?limit=…&cursor=…`, or nothing. */
-export function pageQuery(options: PageOptions): string {
+/** The query string of a page and its list's filters (`[name, value]`, a name may repeat), or nothing. */
+export function pageQuery(options: PageOptions, filters: [string, string][] = []): string {
   const query = new URLSearchParams({ ...(options.limit && { limit: options.limit }), ...(options.cursor && { cursor: options.cursor }) });
+  for (const [name, value] of filters) query.append(name, value);
   return query.size > 0 ? `?${query.toString()}` : '';
 }

@@ -89,3 +89,7 @@ export function jobProgress(counts: Partial<Record<TargetState, number>>): numbe
   }
   return total === 0 ? 100 : Math.floor((done * 100) / total);
 }
+
+/** A relay copy's state in the managing server's record: `stored` while the relay holds it; `expired` or `deleted` once it no longer does. */
+export const relayCopyStates = ['stored', 'expired', 'deleted'] as const;
+export type RelayCopyState = (typeof relayCopyStates)[number];

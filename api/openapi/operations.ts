@@ -32,6 +32,7 @@ import {
   offerChoiceSchema,
   orderReportSchema,
   packageManifestSchema,
+  patchComputerSchema,
   patchPackageSchema,
 } from '../validation.js';
 
@@ -70,6 +71,7 @@ export const requestSchemas = {
   PackageManifest: packageManifestSchema,
   EnrollRequest: enrollSchema,
   CheckIn: checkInSchema,
+  ComputerPatch: patchComputerSchema,
   OrderReport: orderReportSchema,
   OfferChoice: offerChoiceSchema,
 } as const satisfies Record<string, z.ZodType>;
@@ -260,7 +262,7 @@ export const operations: Operation[] = [
     path: '/api/v1/computers',
     operationId: 'listComputers',
     tag: 'Inventory',
-    summary: 'Computers by name; filter by relay, name prefix or online',
+    summary: 'Computers by name; filter by relay, labels, name prefix or online',
     access: 'admin',
     query: computersQuerySchema,
     answers: { 200: { description: 'a page of computers', schema: named.ComputerPage } },
@@ -275,6 +277,18 @@ export const operations: Operation[] = [
     access: 'admin',
     answers: { 200: { description: 'the computer', schema: named.ComputerDetailView } },
     errors: { ...adminErrors, 404: 'computer_not_found' },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/computers/:id',
+    operationId: 'labelComputer',
+    tag: 'Inventory',
+    summary: "Set or remove a computer's labels",
+    description: 'A JSON merge patch of the labels: a key with a value sets it, a key with null removes it, other keys stay.',
+    access: 'admin',
+    body: named.ComputerPatch,
+    answers: { 200: { description: 'the computer as it now is', schema: named.ComputerDetailView } },
+    errors: { 400: `${invalid}; too_many_labels`, ...adminErrors, 404: 'computer_not_found' },
   },
   {
     method: 'get',

@@ -7,9 +7,10 @@ import type { AppDependencies } from '../dependencies.js';
 import { computerJobsQuerySchema, computersQuerySchema, inventoryQuerySchema } from '../list-queries.js';
 import { enrollAgent, resetAgent, rotateEnrollSecret, type AgentRole } from '../services/enrolment.js';
 import { checkIn } from '../services/check-ins.js';
+import { patchComputerLabels } from '../services/computer-labels.js';
 import { getComputer, listComputers, listRelays, presenceNow } from '../services/inventory.js';
 import { listComputerJobs } from '../services/job-views.js';
-import { checkInSchema, enrollSchema, parseInput } from '../validation.js';
+import { checkInSchema, enrollSchema, parseInput, patchComputerSchema } from '../validation.js';
 
 /** The header a re-enrolling agent proves its identity with (DESIGN §7). */
 const AGENT_TOKEN_HEADER = 'X-Courier-Agent-Token';
@@ -47,6 +48,12 @@ export function agentRoutes(deps: AppDependencies, guards: Guards, auditTrail: A
   });
   router.get('/computers/:id', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await getComputer(deps.db, req.params.id, presence()));
+  });
+  router.patch('/computers/:id', guards.admin, jsonBody, audited('computer.update', subjectFromId('computer')), async (req: Request<{ id: string }>, res) => {
+    const updated = await patchComputerLabels(deps.db, req.params.id, parseInput(patchComputerSchema, req.body), presence());
+    describeAudit(res, { subject: `computer:${updated.name}` });
+    await auditTrail.succeeded(req, res);
+    res.json(updated);
   });
   router.get('/computers/:id/jobs', guards.admin, async (req: Request<{ id: string }>, res) => {
     res.json(await listComputerJobs(deps.db, req.params.id, parseInput(computerJobsQuerySchema, req.query, 'query')));

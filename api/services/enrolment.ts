@@ -85,6 +85,11 @@ export async function enrollAgent(
       await tx.update(table).set(values).where(eq(table.id, id));
       await tx.delete(agentTokens).where(eq(agentTokens.agentId, id));
     }
+    if (request.labels !== undefined) {
+      // The agent's labels over the computer's own: keys an admin set and the agent does not name stay.
+      const labels = sql`${computers.labels} || ${JSON.stringify(request.labels)}::jsonb`;
+      await tx.update(computers).set({ labels }).where(eq(computers.id, id));
+    }
     await tx.insert(agentTokens).values({ tokenHash: hashToken(token), role: request.role, agentId: id });
     return { id, created: inserted !== undefined, provedByToken, token, serverPublicKey: serverKey.publicKeyPem };
   });

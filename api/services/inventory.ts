@@ -1,5 +1,6 @@
 /** Inventory: the enrolled relays and computers, and what each computer has installed. */
 import { z } from 'zod';
+import { labelsSchema, type Labels } from '../../common/labels.js';
 import { and, asc, desc, eq, gt, gte, isNull, like, not, or, sql } from 'drizzle-orm';
 import { computers, installations, packages, relays } from '../../db/schema/index.js';
 import { pageOf, type Page } from '../cursor.js';
@@ -64,6 +65,7 @@ export const computerViewSchema = z.strictObject({
   url: z.string(),
   relay: z.strictObject({ id: uuid, name: z.string() }).nullable(),
   enrolledAt: timestamp,
+  labels: labelsSchema,
   ...presenceSchema.shape,
 });
 
@@ -131,6 +133,7 @@ const computerColumns = {
   name: computers.name,
   url: computers.url,
   enrolledAt: computers.enrolledAt,
+  labels: computers.labels,
   lastSeenAt: computers.lastSeenAt,
   agentVersion: computers.agentVersion,
   os: computers.os,
@@ -143,6 +146,7 @@ interface ComputerRow {
   name: string;
   url: string;
   enrolledAt: Date;
+  labels: Labels;
   lastSeenAt: Date | null;
   agentVersion: string | null;
   os: string | null;
@@ -157,6 +161,7 @@ function computerView(row: ComputerRow, presence: Presence): ComputerView {
     url: row.url,
     relay: row.relayId !== null && row.relayName !== null ? { id: row.relayId, name: row.relayName } : null,
     enrolledAt: row.enrolledAt.toISOString(),
+    labels: row.labels,
     ...presenceView(row, presence),
   };
 }
@@ -198,6 +203,7 @@ export async function listComputers(db: Db, query: ComputersQuery, presence: Pre
         relayId ? eq(computers.relayId, relayId) : undefined,
         query.prefix ? like(computers.name, likePrefix(query.prefix)) : undefined,
         query.online === undefined ? undefined : onlineIs(query.online, presence),
+        query.label ? sql`${computers.labels} @> ${JSON.stringify(query.label)}::jsonb` : undefined,
       ),
     )
     .orderBy(asc(computers.name))

@@ -5,7 +5,8 @@
  */
 import { asc, eq, sql, type AnyColumn } from 'drizzle-orm';
 import { z } from 'zod';
-import { packages, relayCopies, relayCopyStates, relays } from '../../db/schema/index.js';
+import { relayCopyStates } from '../../common/states.js';
+import { packages, relayCopies, relays } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { timestamp, uuid } from '../view-schemas.js';
 

@@ -1,4 +1,5 @@
-import { index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import type { Labels } from '../../common/labels.js';
 
 /** What every agent's row records of its check-ins (POST /check-in): when it was last heard of, and what it runs. */
 const presence = {
@@ -25,9 +26,12 @@ export const computers = pgTable(
     url: text('url').notNull(),
     relayId: uuid('relay_id').references(() => relays.id),
     enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+    /** `key=value` pairs jobs and lists select computers by (common/labels.ts). */
+    labels: jsonb('labels').$type<Labels>().notNull().default({}),
     ...presence,
   },
-  (table) => [index('computers_relay').on(table.relayId)],
+  // jsonb_path_ops: the smaller GIN index, and all a `labels @> {...}` containment query needs.
+  (table) => [index('computers_relay').on(table.relayId), index('computers_labels').using('gin', table.labels.op('jsonb_path_ops'))],
 );
 
 /** Agent tokens, stored only as their SHA-256; one live token per agent, replaced at re-enrolment. */

@@ -1,10 +1,8 @@
+import type { RelayCopyState } from '../../common/states.js';
 import { pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { packages } from './packages.js';
 import { relays } from './agents.js';
 
-/** `stored` while the relay holds the copy; `expired` or `deleted` once it no longer does. */
-export const relayCopyStates = ['stored', 'expired', 'deleted'] as const;
-export type RelayCopyState = (typeof relayCopyStates)[number];
 
 /** Which relay holds which package until when: the managing server's record of every relay copy. */
 export const relayCopies = pgTable(

@@ -55,6 +55,8 @@ export interface AgentOptions {
   enrollSecret: string;
   dataDir: string;
   relay?: string;
+  /** Computers: `--label key=value` flags. */
+  labels?: Record<string, string>;
   port?: number;
   uiPort?: number;
 }
@@ -64,6 +66,7 @@ export function agentArgs(options: AgentOptions): string[] {
   args.push('--port', String(options.port ?? 0), '--data-dir', options.dataDir);
   if (options.relay) args.push('--relay', options.relay);
   if (options.uiPort !== undefined) args.push('--ui-port', String(options.uiPort));
+  for (const [key, value] of Object.entries(options.labels ?? {})) args.push('--label', `${key}=${value}`);
   return args;
 }
 

@@ -29,6 +29,7 @@ const rules: Record<string, Rule> = {
   'GET /api/v1/relays': 'admin',
   'GET /api/v1/computers': 'admin',
   'GET /api/v1/computers/:id': 'admin',
+  'PATCH /api/v1/computers/:id': 'admin',
   'GET /api/v1/computers/:id/jobs': 'admin',
   'POST /api/v1/computers/:id/reset': 'admin',
   'POST /api/v1/relays/:id/reset': 'admin',

@@ -381,6 +381,50 @@ describe('api', () => {
     expect((await call('GET', '/computers/nobody', admin)).status).toBe(404);
   });
 
+  it('labels computers at enrolment and through PATCH, and lists those carrying every label asked for', async () => {
+    const request = { role: 'computer', name: 'pc-labelled', url: 'http://127.0.0.1:4299' };
+    const enrolled = await call<{ token: string }>('POST', '/enroll', { token: enrollSecret, json: { ...request, labels: { site: 'osaka', ring: 'canary' } } });
+    expect(enrolled.status).toBe(201);
+    const patched = await call<{ labels: unknown }>('PATCH', '/computers/pc-labelled', { ...admin, json: { labels: { ring: null, owner: 'it dept' } } });
+    expect([patched.status, patched.body.labels]).toEqual([200, { site: 'osaka', owner: 'it dept' }]);
+    // Enrolling again sets the agent's labels over the computer's own; keys it does not name stay.
+    const again = await call('POST', '/enroll', {
+      token: enrollSecret,
+      headers: { 'x-courier-agent-token': enrolled.body.token },
+      json: { ...request, labels: { site: 'kyoto' } },
+    });
+    expect(again.status).toBe(200);
+    const labelsOf = async (name: string) => (await call<{ labels: unknown }>('GET', `/computers/${name}`, admin)).body.labels;
+    expect(await labelsOf('pc-labelled')).toEqual({ site: 'kyoto', owner: 'it dept' });
+    expect((await call('PATCH', '/computers/pc-2', { ...admin, json: { labels: { site: 'kyoto' } } })).status).toBe(200);
+
+    const names = async (query: string) => (await call<Paged<{ name: string }>>('GET', `/computers?${query}`, admin)).body.items.map((c) => c.name);
+    expect(await names('label=site=kyoto')).toEqual(['pc-2', 'pc-labelled']);
+    expect(await names(`label=site=kyoto&label=${encodeURIComponent('owner=it dept')}`)).toEqual(['pc-labelled']);
+    expect(await names('label=site=nowhere')).toEqual([]);
+
+    // Bad input is a 400 naming the problem, and changes nothing.
+    const tooMany = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'v']));
+    const refusals: [string, string, unknown, string][] = [
+      ['PATCH', '/computers/pc-labelled', { labels: { 'bad key': 'x' } }, 'invalid_input'],
+      ['PATCH', '/computers/pc-labelled', { labels: tooMany }, 'too_many_labels'],
+      ['PATCH', '/computers/pc-labelled', { labels: { site: 'a\u0007b' } }, 'invalid_input'],
+      ['PATCH', '/computers/pc-labelled', { name: 'renamed' }, 'invalid_input'],
+      ['GET', '/computers?label=site', undefined, 'invalid_input'],
+    ];
+    for (const [method, path, json, code] of refusals) {
+      const refused = await call<ErrorBody>(method, path, { ...admin, json });
+      expect([refused.status, refused.body.error.code], `${method} ${path} ${JSON.stringify(json)}`).toEqual([400, code]);
+    }
+    const relayWithLabels = await call<ErrorBody>('POST', '/enroll', {
+      token: enrollSecret,
+      json: { role: 'relay', name: 'relay-labelled', url: 'http://127.0.0.1:4299', labels: { site: 'osaka' } },
+    });
+    expect([relayWithLabels.status, relayWithLabels.body.error.message]).toEqual([400, expect.stringContaining('only computers carry labels')]);
+    expect(await labelsOf('pc-labelled')).toEqual({ site: 'kyoto', owner: 'it dept' });
+    expect((await call('PATCH', '/computers/nobody', { ...admin, json: { labels: {} } })).status).toBe(404);
+  });
+
   it('refuses jobs with unknown targets, unknown packages or impossible schedules, writing nothing', async () => {
     const unknown = await call<ErrorBody>('POST', '/jobs', {
       ...admin,
@@ -843,7 +887,7 @@ describe('api', () => {
   }
 
   // Names whose order is not their numbers' order, and names a cursor must carry intact.
-  const pagedNames = [...Array.from({ length: 20 }, (_, i) => `paged-${i}`), 'paged Ω', 'paged "quoted"', 'paged/slash&cursor='];
+  const pagedNames = [...Array.from({ length: 21 }, (_, i) => `paged-${i}`), 'paged Ω', 'paged "quoted"', 'paged/slash&cursor='];
 
   it('pages through every computer and relay exactly once, in name order, ending with a null cursor', async () => {
     await database.db.insert(computers).values(pagedNames.map((name) => ({ name, url: 'http://127.0.0.1:4999' })));

@@ -92,6 +92,17 @@ describe('courier', () => {
     expect(computer.stdout).toMatch(/hello\s*│\s*1\.0\.0/);
   });
 
+  it('labels a computer and lists computers by label', async () => {
+    expect((await courier(['computers', 'label', 'pc-cli-2', 'site=osaka', 'ring=canary'])).code).toBe(0);
+    expect((await courier(['computers', 'label', 'pc-cli-2', 'ring-'])).stdout).toMatch(/labels\s*│\s*site=osaka\s*│/);
+    const listed = await courier(['--json', 'computers', 'list', '--label', 'site=osaka']);
+    expect((JSON.parse(listed.stdout) as { items: { name: string; labels: unknown }[] }).items).toEqual([
+      expect.objectContaining({ name: 'pc-cli-2', labels: { site: 'osaka' } }),
+    ]);
+    const bad = await courier(['computers', 'label', 'pc-cli-2', 'nonsense']);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('neither key=value nor key-')]);
+  });
+
   it('cancels a scheduled job, and lists jobs newest first', async () => {
     const at = new Date(Date.now() + 3600_000).toISOString();
     const created = await courier(['--json', 'jobs', 'create', '--type', 'install', '--package', packageId, '--all', '--at', at]);

@@ -66,7 +66,7 @@ beforeAll(async () => {
   const serverUrl = proxy.url;
   await stack.startAgent({ role: 'relay', name: 'relay-1', serverUrl });
   await stack.startAgent({ role: 'computer', name: 'pc-1', relay: 'relay-1', page: true, serverUrl });
-  await stack.startAgent({ role: 'computer', name: 'pc-2', serverUrl });
+  await stack.startAgent({ role: 'computer', name: 'pc-2', labels: { site: 'osaka' }, serverUrl });
 }, 120_000);
 
 afterAll(async () => {
@@ -134,6 +134,9 @@ describe('the OpenAPI document', () => {
     expect((await admin('POST', `/jobs/${rerun.body.id}/cancel`)).status).toBe(202);
     await stack.finishedJob(rerun.body.id);
 
+    const labelled = await admin('GET', '/computers?label=site=osaka');
+    expect(labelled.body.items.map((computer: { name: string }) => computer.name)).toEqual(['pc-2']);
+    expect((await admin('PATCH', '/computers/pc-1', { labels: { ring: 'canary', site: null } })).body.labels).toEqual({ ring: 'canary' });
     for (const path of ['/jobs?status=completed', `/jobs?computer=pc-1&limit=1`, '/computers', '/computers?relay=relay-1&online=true', '/computers/pc-1', '/computers/pc-1/jobs', '/relays', '/audit?limit=5']) {
       expect((await admin('GET', path)).status, path).toBe(200);
     }

@@ -32,7 +32,7 @@ export interface RunningAgent {
 }
 
 /** What a test says about an agent to start; `env` adds to (or replaces) the stack's environment. */
-export type StackAgentOptions = Pick<AgentOptions, 'role' | 'name' | 'relay'> & { page?: boolean; serverUrl?: string; env?: NodeJS.ProcessEnv };
+export type StackAgentOptions = Pick<AgentOptions, 'role' | 'name' | 'relay' | 'labels'> & { page?: boolean; serverUrl?: string; env?: NodeJS.ProcessEnv };
 
 /**
  * How a test wants its stack: more environment for every process, the fetch its admin requests use,

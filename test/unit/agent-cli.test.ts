@@ -92,6 +92,11 @@ describe('command line', () => {
     const cases: [string[], string][] = [
       [['--role', 'printer', '--name', 'x'], '--role must be relay or computer, got "printer"'],
       [['--role', 'relay', '--name', 'r', '--ui-port', '0'], '--ui-port applies to computers only'],
+      [['--role', 'relay', '--name', 'r', '--label', 'site=osaka'], '--label applies to computers only'],
+      [
+        ['--role', 'computer', '--name', 'x', '--server', server.url, '--enroll-secret', 's', '--port', '0', '--data-dir', base, '--label', 'site'],
+        '--label: "site" is not key=value',
+      ],
       [
         ['--role', 'computer', '--name', 'x', '--server', server.url, '--advertise-url', 'relay:4000'],
         '--advertise-url must be an http(s) URL, got "relay:4000"',
