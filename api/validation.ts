@@ -158,10 +158,16 @@ export const jobRequestSchema = z
     type: z.enum(jobTypes),
     packageId: z.string().min(1).max(200),
     targets: z
-      .object({ computers: targetRefs.optional(), relays: targetRefs.optional(), all: z.literal(true).optional() })
+      .object({
+        computers: targetRefs.optional(),
+        relays: targetRefs.optional(),
+        /** Install and offer jobs: the computers carrying every one of these labels. */
+        labels: labelsSchema.refine((labels) => Object.keys(labels).length > 0, { error: 'name at least one label' }).optional(),
+        all: z.literal(true).optional(),
+      })
       .strict()
-      .refine((t) => t.all === true || (t.computers?.length ?? 0) + (t.relays?.length ?? 0) > 0, {
-        error: 'name at least one computer or relay, or set all: true',
+      .refine((t) => t.all === true || t.labels !== undefined || (t.computers?.length ?? 0) + (t.relays?.length ?? 0) > 0, {
+        error: 'name at least one computer, relay or label, or set all: true',
       }),
     scheduledAt: dateTime.optional(),
     deadline: dateTime.optional(),

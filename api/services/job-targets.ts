@@ -1,6 +1,7 @@
 /**
  * Turns a job's target spec into job_targets rows. Install and offer jobs target computers (`relays` means
- * every computer under those relays, `all` every computer); transfer jobs target relays (`all` every relay).
+ * every computer under those relays, `labels` every computer carrying all of them, `all` every computer;
+ * the selectors add up); transfer jobs target relays (`all` every relay).
  * A job may target 100,000 computers, and PostgreSQL takes at most 65,535 parameters per statement, so
  * explicit lists travel as single array parameters (`= any($1)`, `unnest`) and whole groups are copied
  * with INSERT ... SELECT without passing through the api at all.
@@ -95,8 +96,8 @@ export async function insertJobTargets(
   spec: TargetSpec,
 ): Promise<number> {
   const kind = targetKindOf(type);
-  if (kind === 'relay' && (spec.computers?.length ?? 0) > 0) {
-    throw new InvalidInput('invalid_targets', `${type} jobs target relays: use targets.relays or targets.all`);
+  if (kind === 'relay' && ((spec.computers?.length ?? 0) > 0 || spec.labels !== undefined)) {
+    throw new InvalidInput('invalid_targets', `${type} jobs target relays: use targets.relays or targets.all (labels are on computers)`);
   }
   const named = {
     computers: await resolveRefs(tx, computers, spec.computers ?? []),
@@ -116,6 +117,7 @@ export async function insertJobTargets(
       const underRelays = sql`${computers.relayId} = any(${sql.param(relayIds)}::uuid[])`;
       await insertSelected(tx, jobId, kind, computers, underRelays);
     }
+    if (spec.labels) await insertSelected(tx, jobId, kind, computers, sql`${computers.labels} @> ${JSON.stringify(spec.labels)}::jsonb`);
   }
 
   const [row] = await tx
@@ -124,7 +126,7 @@ export async function insertJobTargets(
     .where(eq(jobTargets.jobId, jobId));
   const count = row?.count ?? 0;
   if (count === 0) {
-    throw new InvalidInput('no_targets', `the targets name no ${kind}s (e.g. only relays without computers)`);
+    throw new InvalidInput('no_targets', `the targets name no ${kind}s (e.g. only relays without computers, or labels no computer carries)`);
   }
   return count;
 }

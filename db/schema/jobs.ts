@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { JobStatus, JobType, TargetKind, TargetState } from '../../common/states.js';
+import type { Labels } from '../../common/labels.js';
 import type { OfferChoice } from '../../common/workflows.js';
 import { packages } from './packages.js';
 
@@ -8,6 +9,8 @@ import { packages } from './packages.js';
 export interface TargetSpec {
   computers?: string[];
   relays?: string[];
+  /** Computers carrying every one of these labels. */
+  labels?: Labels;
   all?: boolean;
 }
 

@@ -423,6 +423,7 @@ describe('api', () => {
     expect([relayWithLabels.status, relayWithLabels.body.error.message]).toEqual([400, expect.stringContaining('only computers carry labels')]);
     expect(await labelsOf('pc-labelled')).toEqual({ site: 'kyoto', owner: 'it dept' });
     expect((await call('PATCH', '/computers/nobody', { ...admin, json: { labels: {} } })).status).toBe(404);
+
   });
 
   it('refuses jobs with unknown targets, unknown packages or impossible schedules, writing nothing', async () => {
@@ -1011,5 +1012,18 @@ describe('api', () => {
     const targetsOffset = await call<ErrorBody>('GET', `/jobs/${job.id}?targetsLimit=1&targetsOffset=1`, admin);
     expect(targetsOffset.status).toBe(400);
     expect(targetsOffset.body.error.message).toContain('targetsNextCursor as targetsCursor');
+  });
+
+  it('targets the computers carrying every label a job names, besides those it names otherwise', async () => {
+    const scheduledAt = new Date(Date.now() + 3600_000).toISOString();
+    const job = (json: unknown) => call<{ targets: { name: string }[] } & ErrorBody>('POST', '/jobs', { ...admin, json });
+    const byLabel = await job({ type: 'install', packageId: pkg.id, targets: { labels: { site: 'kyoto', owner: 'it dept' }, computers: ['pc-1'] }, scheduledAt });
+    expect([byLabel.status, byLabel.body.targets.map((target) => target.name)]).toEqual([201, ['pc-1', 'pc-labelled']]);
+    const none = await job({ type: 'install', packageId: pkg.id, targets: { labels: { site: 'nowhere' } }, scheduledAt });
+    expect([none.status, none.body.error.code]).toEqual([400, 'no_targets']);
+    const transfer = await job({ type: 'transfer', packageId: pkg.id, targets: { labels: { site: 'kyoto' } } });
+    expect([transfer.status, transfer.body.error.code]).toEqual([400, 'invalid_targets']);
+    const empty = await job({ type: 'install', packageId: pkg.id, targets: { labels: {} } });
+    expect([empty.status, empty.body.error.message]).toEqual([400, expect.stringContaining('name at least one label')]);
   });
 });
