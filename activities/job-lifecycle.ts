@@ -1,11 +1,10 @@
 /** Activities that move a job through its statuses and hand its targets out in pages; each is idempotent. */
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import { finalJobStatus, type JobStatus, type TargetKind } from '../common/states.js';
+import { and, eq, gt, inArray, lte, sql } from 'drizzle-orm';
+import { finalJobStatus, unfinishedJobStatuses, type JobStatus, type TargetKind } from '../common/states.js';
 import { countTargetStates, settleUnfinishedTargets, unfinishedTargetPage } from '../db/repositories/job-targets.js';
-import { jobs } from '../db/schema/index.js';
+import { jobs, jobTargets } from '../db/schema/index.js';
 import type { ActivityDependencies } from './dependencies.js';
 
-const unfinished: JobStatus[] = ['scheduled', 'running'];
 
 export interface JobOutcome {
   status: JobStatus;
@@ -17,7 +16,7 @@ export function createJobLifecycleActivities({ db }: ActivityDependencies) {
     await db
       .update(jobs)
       .set({ status, finishedAt: sql`now()`, ...(detail !== undefined && { detail }) })
-      .where(and(eq(jobs.id, jobId), inArray(jobs.status, unfinished)));
+      .where(and(eq(jobs.id, jobId), inArray(jobs.status, [...unfinishedJobStatuses])));
   }
 
   return {
@@ -52,9 +51,41 @@ export function createJobLifecycleActivities({ db }: ActivityDependencies) {
      * Where the next page of a job's unfinished targets of one kind ends: the id of its last target, or
      * null when none is left after `afterId`. Only the boundary travels; the batch reads its page itself.
      */
-    async pageEnd(jobId: string, kind: TargetKind, afterId: string | undefined, limit: number): Promise<string | null> {
-      const page = await unfinishedTargetPage(db, jobId, kind, afterId, limit);
+    async pageEnd(jobId: string, kind: TargetKind, afterId: string | undefined, limit: number, throughId?: string): Promise<string | null> {
+      const page = await unfinishedTargetPage(db, jobId, kind, afterId, limit, throughId);
       return page.at(-1) ?? null;
+    },
+
+    /** How many computers of a rollout's wave (its target range) ended `failed` or `rejected`. */
+    async waveFailures(jobId: string, afterId: string | undefined, throughId: string): Promise<number> {
+      const [row] = await db
+        .select({ failures: sql<number>`count(*)::int` })
+        .from(jobTargets)
+        .where(
+          and(
+            eq(jobTargets.jobId, jobId),
+            eq(jobTargets.kind, 'computer'),
+            inArray(jobTargets.state, ['failed', 'rejected']),
+            afterId ? gt(jobTargets.targetId, afterId) : undefined,
+            lte(jobTargets.targetId, throughId),
+          ),
+        );
+      return row?.failures ?? 0;
+    },
+
+    /** A wave crossed its failure threshold: the job reads `paused`, with the reason, until an admin resumes it. */
+    async pauseJob(jobId: string, reason: string): Promise<void> {
+      await db.update(jobs).set({ status: 'paused', detail: reason }).where(and(eq(jobs.id, jobId), eq(jobs.status, 'running')));
+    },
+
+    /** A rollout stops before its remaining computers got anything (the deadline came first): they end `cancelled`, saying why. */
+    async endRollout(jobId: string, reason: string): Promise<void> {
+      await settleUnfinishedTargets(db, jobId, 'cancelled', reason);
+    },
+
+    /** An admin resumed a paused rollout: the job runs again. */
+    async resumeJob(jobId: string): Promise<void> {
+      await db.update(jobs).set({ status: 'running', detail: null }).where(and(eq(jobs.id, jobId), eq(jobs.status, 'paused')));
     },
 
     /** The job could not run at all (not one target's problem): it ends `failed` with the reason. */

@@ -24,6 +24,7 @@ export const auditActions = [
   'job.create',
   'job.cancel',
   'job.rerun',
+  'job.resume',
   'computer.update',
   'computer.reset',
   'relay.reset',

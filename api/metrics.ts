@@ -8,11 +8,9 @@ import { and, count, eq, inArray } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OrderReport } from '../common/orders.js';
+import { unfinishedJobStatuses } from '../common/states.js';
 import { jobs, jobTargets } from '../db/schema/index.js';
 import type { AppDependencies } from './dependencies.js';
-
-/** Jobs whose targets are counted at each scrape: those still to end. A finished job's counts never change. */
-const UNFINISHED = ['scheduled', 'running'] as const;
 
 /** Installs whose `installing` report is remembered until their outcome arrives (a few dozen bytes each). */
 const INSTALLS_REMEMBERED = 200_000;
@@ -44,14 +42,14 @@ export class ApiMetrics {
     });
     new Gauge({
       name: 'courier_job_targets',
-      help: 'Targets of the jobs that have not ended (scheduled or running), by kind and state.',
+      help: 'Targets of the jobs that have not ended (scheduled, running or paused), by kind and state.',
       labelNames: ['kind', 'state'],
       registers,
       async collect() {
         const rows = await db
           .select({ kind: jobTargets.kind, state: jobTargets.state, targets: count() })
           .from(jobTargets)
-          .innerJoin(jobs, and(eq(jobs.id, jobTargets.jobId), inArray(jobs.status, [...UNFINISHED])))
+          .innerJoin(jobs, and(eq(jobs.id, jobTargets.jobId), inArray(jobs.status, [...unfinishedJobStatuses])))
           .groupBy(jobTargets.kind, jobTargets.state);
         this.reset();
         for (const row of rows) this.set({ kind: row.kind, state: row.state }, row.targets);

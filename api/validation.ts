@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
 import { labelKeySchema, labelsSchema, labelValueSchema } from '../common/labels.js';
+import { rolloutSchema } from '../common/rollout.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
 import { jobTypes, offerChoices } from '../common/states.js';
 import { MAX_DOWNLOAD_SLOTS } from '../common/throughput.js';
@@ -176,11 +177,17 @@ export const jobRequestSchema = z
     serverDownloads: downloadSlots.optional(),
     /** Install jobs: run the command even where another job installed the package (to repair an install). */
     reinstall: z.boolean().optional(),
+    /** Install and offer jobs: hand the computers out in waves (common/rollout.ts). */
+    rollout: rolloutSchema.optional(),
   })
   .strict()
   .refine((job) => job.type !== 'transfer' || (job.downloadsPerRelay === undefined && job.serverDownloads === undefined), {
     error: 'downloadsPerRelay and serverDownloads bound the downloads of computers: they apply to install and offer jobs',
     path: ['downloadsPerRelay'],
+  })
+  .refine((job) => job.type !== 'transfer' || job.rollout === undefined, {
+    error: 'rollout hands computers out in waves: it applies to install and offer jobs',
+    path: ['rollout'],
   })
   .refine((job) => job.type === 'install' || job.reinstall === undefined, {
     error: 'reinstall applies to install jobs: an offer installs what its users choose, a transfer installs nothing',

@@ -4,9 +4,12 @@
 export const jobTypes = ['install', 'transfer', 'offer'] as const;
 export type JobType = (typeof jobTypes)[number];
 
-/** A job's overall status, as the api shows it. */
-export const jobStatuses = ['scheduled', 'running', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
+/** A job's overall status, as the api shows it; `paused`: a rollout wave crossed its failure threshold. */
+export const jobStatuses = ['scheduled', 'running', 'paused', 'completed', 'completed_with_errors', 'cancelled', 'failed'] as const;
 export type JobStatus = (typeof jobStatuses)[number];
+
+/** Statuses of a job whose workflow has not ended: it may still change, be cancelled, or hold a package. */
+export const unfinishedJobStatuses = ['scheduled', 'running', 'paused'] as const satisfies readonly JobStatus[];
 
 /** Where a computer target of an install or offer job stands. */
 export const computerStates = [

@@ -3,6 +3,7 @@
  * (to register) and the workflows themselves, so a name is spelled once.
  */
 import { defineSignal } from '@temporalio/workflow';
+import type { RolloutPlan } from './rollout.js';
 import type { JobType } from './states.js';
 
 /** Workflow type name of each job type's workflow (the exported function's name in workflows/). */
@@ -23,6 +24,8 @@ export interface JobWorkflowInput {
   scheduledAt: string;
   /** ISO date-time after which unreachable targets stop being retried. */
   deadline: string;
+  /** Install and offer jobs: hand the computers out in these waves (common/rollout.ts). */
+  rollout?: RolloutPlan;
   /** Set when the workflow continued as new: how far the previous run had come. */
   resume?: JobCursor;
 }
@@ -44,6 +47,8 @@ export interface JobCursor {
   open: number[];
   /** Transfer jobs: how many retry rounds over unreachable relays have run. */
   round?: number;
+  /** Rollouts: the wave being handed out (0 first). */
+  wave?: number;
 }
 
 /** A page of a job's targets: those after `afterTargetId` up to and including `throughTargetId`. */
@@ -102,6 +107,9 @@ export const copyStoredSignal = defineSignal<[{ expiresAt: string; jobId: string
 export const retireCopySignal = defineSignal('retireCopy');
 
 export type { OfferChoice } from './states.js';
+
+/** Signalled to a paused rollout's job workflow by POST /jobs/:id/resume: hand out the next wave. */
+export const resumeJobSignal = defineSignal('resumeJob');
 
 /**
  * Tells a batch of computers to look at them now rather than at its next check: the api sends it when the

@@ -20,6 +20,7 @@ import { jobBatchWorkflowId } from '../common/names.js';
 import { batchReportSignal, type JobBatchInput, type JobCursor, type JobWorkflowInput } from '../common/workflows.js';
 import { boundedByDeadline, databaseWrite } from './activity-options.js';
 import { continueAsNewUnlessCancelled } from './continue-as-new.js';
+import { Rollout } from './rollout.js';
 
 /** Computers per child workflow: keeps a batch's history (a few events per computer) far below the limits. */
 export const BATCH_SIZE = 500;
@@ -36,14 +37,19 @@ const RECONCILE_AFTER_MS = 30_000;
 
 export type BatchWorkflow = (input: JobBatchInput) => Promise<void>;
 
-/** The job's batches as the current run knows them; created before the job's first await. */
+/**
+ * The job's batches as the current run knows them, and its rollout if it has one; created before the job's
+ * first await, so no report or resume signal arrives before its handler.
+ */
 export class BatchTracker {
   readonly dispatching: Set<number>;
   readonly open: Set<number>;
+  readonly rollout: Rollout | undefined;
 
-  constructor(cursor: JobCursor | undefined) {
-    this.dispatching = new Set(cursor?.dispatching);
-    this.open = new Set(cursor?.open);
+  constructor(input: JobWorkflowInput) {
+    this.dispatching = new Set(input.resume?.dispatching);
+    this.open = new Set(input.resume?.open);
+    this.rollout = input.rollout && new Rollout(input, input.rollout);
     setHandler(batchReportSignal, ({ batch, phase }) => {
       this.dispatching.delete(batch);
       if (phase === 'done') this.open.delete(batch);
@@ -67,11 +73,14 @@ export class BatchTracker {
   }
 }
 
-/** Runs `batchWorkflow` over every unfinished computer target, then waits for every batch to end. */
+/**
+ * Runs `batchWorkflow` over every unfinished computer target, then waits for every batch to end. A rollout
+ * hands out one wave at a time: the next only once every batch of the last has ended.
+ */
 export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracker, batchWorkflow: BatchWorkflow): Promise<void> {
   const { pageEnd } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
   const cursor: JobCursor = input.resume ?? { nextBatch: 0, handedOut: false, dispatching: [], open: [] };
-  const { dispatching, open } = tracker;
+  const { dispatching, open, rollout } = tracker;
   const continueIfSuggested = async (): Promise<void> => {
     if (!workflowInfo().continueAsNewSuggested) return;
     const resume: JobCursor = { ...cursor, dispatching: [...dispatching], open: [...open] };
@@ -79,14 +88,27 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
     await continueAsNewUnlessCancelled<(input: JobWorkflowInput) => Promise<unknown>>({ ...input, resume });
   };
 
+  const untilBatchesEnd = async (): Promise<void> => {
+    for (;;) {
+      await tracker.waitUntil(input, () => open.size === 0 || workflowInfo().continueAsNewSuggested);
+      if (open.size === 0) return;
+      await continueIfSuggested();
+    }
+  };
+
   try {
     // A report may have missed the run that handed this one its state.
     if (input.resume) await tracker.reconcile(input);
+    rollout?.showRunning(cursor);
     while (!cursor.handedOut) {
       await tracker.waitUntil(input, () => dispatching.size < MAX_DISPATCHING_BATCHES);
       await continueIfSuggested();
-      const through = await pageEnd(input.jobId, 'computer', cursor.afterTargetId, BATCH_SIZE);
+      const through = await pageEnd(input.jobId, 'computer', cursor.afterTargetId, BATCH_SIZE, rollout?.waveEnd(cursor));
       if (through === null) {
+        if (rollout?.hasNextWave(cursor)) {
+          await untilBatchesEnd();
+          if (await rollout.advance(cursor)) continue;
+        }
         cursor.handedOut = true;
         break;
       }
@@ -96,11 +118,7 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
       await startBatch(input, batchWorkflow, { batch, afterTargetId: cursor.afterTargetId, throughTargetId: through });
       cursor.afterTargetId = through;
     }
-    for (;;) {
-      await tracker.waitUntil(input, () => open.size === 0 || workflowInfo().continueAsNewSuggested);
-      if (open.size === 0) break;
-      await continueIfSuggested();
-    }
+    await untilBatchesEnd();
   } catch (error) {
     if (isCancellation(error)) await cancelBatches(input, open);
     throw error;

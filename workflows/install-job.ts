@@ -10,6 +10,6 @@ import { installBatch } from './computer-batch.js';
 import { runJob } from './job-run.js';
 
 export async function installJob(input: JobWorkflowInput): Promise<JobOutcome> {
-  const tracker = new BatchTracker(input.resume);
+  const tracker = new BatchTracker(input);
   return runJob(input, () => distributeToComputers(input, tracker, installBatch));
 }

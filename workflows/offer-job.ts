@@ -10,6 +10,6 @@ import { runJob } from './job-run.js';
 import { offerBatch } from './computer-batch.js';
 
 export async function offerJob(input: JobWorkflowInput): Promise<JobOutcome> {
-  const tracker = new BatchTracker(input.resume);
+  const tracker = new BatchTracker(input);
   return runJob(input, () => distributeToComputers(input, tracker, offerBatch));
 }

@@ -367,6 +367,16 @@ export const operations: Operation[] = [
   },
   {
     method: 'post',
+    path: '/api/v1/jobs/:id/resume',
+    operationId: 'resumeJob',
+    tag: 'Jobs',
+    summary: 'Resume a rollout paused by a wave above its failure threshold',
+    access: 'admin',
+    answers: { 202: { description: 'its workflow hands out the next wave and records the job running', schema: named.JobView } },
+    errors: { ...adminErrors, 404: 'job_not_found', 409: 'job_not_paused' },
+  },
+  {
+    method: 'post',
     path: '/api/v1/jobs/:id/rerun',
     operationId: 'rerunJob',
     tag: 'Jobs',

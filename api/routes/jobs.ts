@@ -10,7 +10,7 @@ import type { AppDependencies } from '../dependencies.js';
 import type { ApiMetrics } from '../metrics.js';
 import { jobQuerySchema, jobsQuerySchema } from '../list-queries.js';
 import { getJob, listJobs } from '../services/job-views.js';
-import { cancelJob, createJob, rerunJob } from '../services/jobs.js';
+import { cancelJob, createJob, rerunJob, resumeRollout } from '../services/jobs.js';
 import { BatchNudges } from '../services/batch-nudges.js';
 import { recordOfferChoice } from '../services/offer-choices.js';
 import { OrderReports } from '../services/order-reports.js';
@@ -38,6 +38,12 @@ export function jobRoutes(deps: AppDependencies, guards: Guards, auditTrail: Aud
     await auditTrail.succeeded(req, res, settled ? 'cancelled' : 'cancelling');
     // 200: cancelled already (it had not started); 202: its workflow was asked to cancel and records it.
     res.status(settled ? 200 : 202).json(job);
+  });
+  router.post('/jobs/:id/resume', guards.admin, audited('job.resume', subjectFromId('job')), async (req: Request<{ id: string }>, res) => {
+    const job = await resumeRollout(deps, req.params.id);
+    await auditTrail.succeeded(req, res);
+    // 202: the workflow hands out the next wave and records the job running again.
+    res.status(202).json(job);
   });
   router.post('/jobs/:id/rerun', guards.admin, audited('job.rerun', subjectFromId('job')), async (req: Request<{ id: string }>, res) => {
     const rerun = await rerunJob(deps, req.params.id);

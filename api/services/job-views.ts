@@ -5,6 +5,7 @@
  */
 import { and, asc, desc, eq, exists, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { waveEndSchema } from '../../common/rollout.js';
 import { jobProgress, jobStatuses, jobTypes, offerChoices, targetKinds } from '../../common/states.js';
 import { countTargetStates } from '../../db/repositories/job-targets.js';
 import { jobs, jobTargets } from '../../db/schema/index.js';
@@ -16,6 +17,7 @@ import type { ComputerJobsQuery, JobQuery, JobsQuery } from '../list-queries.js'
 import { isUuid } from '../validation.js';
 import { stateCountsSchema, targetStateSchema, timestamp, uuid } from '../view-schemas.js';
 import { computerIdOf } from './inventory.js';
+import { waveViews, waveViewSchema } from './rollouts.js';
 import { targetKindOf } from './job-targets.js';
 
 type Db = AppDependencies['db'];
@@ -68,6 +70,10 @@ export type TargetView = z.infer<typeof targetViewSchema>;
  * `targetsNextCursor` (null on the last page) asks for the next page as `targetsCursor`.
  */
 export const jobViewSchema = jobSummaryViewSchema.extend({
+  /** The rollout as the admin gave it; null hands every computer out at once. */
+  rollout: z.strictObject({ waves: z.array(waveEndSchema), pauseSeconds: z.number().int(), failureThreshold: z.number().nullable() }).nullable(),
+  /** A rollout's waves in order, each with its counts by state; empty without a rollout. */
+  waves: z.array(waveViewSchema),
   targets: z.array(targetViewSchema),
   targetsTotal: z.number().int().nonnegative(),
   targetsNextCursor: z.string().nullable(),
@@ -213,8 +219,11 @@ export async function getJob(db: Db, id: string, query: JobQuery): Promise<JobVi
     .limit(query.targetsLimit + 1);
   const page = pageOf(rows, query.targetsLimit, (target) => ({ name: target.name, id: target.id }));
   const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+  const rollout = row.rollout && { waves: row.rollout.requested, pauseSeconds: row.rollout.pauseSeconds, failureThreshold: row.rollout.failureThreshold };
   return {
     ...summaryView(row, counts),
+    rollout,
+    waves: await waveViews(db, row.id, row.rollout),
     targets: page.rows.map((target) => ({ ...target, updatedAt: target.updatedAt.toISOString() })),
     targetsTotal: query.state ? (counts[query.state] ?? 0) : total,
     targetsNextCursor: page.nextCursor,

@@ -11,6 +11,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, isNull, notInArray, sql } from 'drizzle-orm';
 import { searchAttributes } from '../../common/names.js';
+import type { RolloutPlan } from '../../common/rollout.js';
 import { terminalTargetStates, type JobStatus, type JobType } from '../../common/states.js';
 import { jobWorkflowTypes, type JobWorkflowInput } from '../../common/workflows.js';
 import type { PackageRow } from '../../db/repositories/packages.js';
@@ -31,6 +32,7 @@ export interface JobLaunch {
   deadline: Date;
   targetCount: number;
   rerunOf?: string | null;
+  rollout?: RolloutPlan | null;
 }
 
 /** Why the targets of a job cancelled before its launch ended: nothing was ever sent to them. */
@@ -40,12 +42,19 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+function rolloutDetails(plan: RolloutPlan): string {
+  const sizes = plan.waves.map((wave) => wave.size).join(', ');
+  const threshold = plan.failureThreshold === null ? 'no failure threshold' : `pausing above ${plan.failureThreshold * 100}% failed in a wave`;
+  return `**Rollout** ${plural(plan.waves.length, 'wave')} of ${sizes} computers, ${plan.pauseSeconds} s apart, ${threshold}`;
+}
+
 /** What an operator reads about a job in the Temporal UI (markdown), without opening the database. */
 export function jobDetails(job: JobLaunch): string {
   return [
     `**Job** ${job.jobId} (${job.type})${job.rerunOf ? `, a rerun of job ${job.rerunOf}` : ''}`,
     `**Package** ${job.pkg.name} ${job.pkg.version}, ${job.pkg.format}, ${job.pkg.size} bytes, id ${job.pkg.id}`,
     `**Targets** ${plural(job.targetCount, targetKindOf(job.type))}`,
+    ...(job.rollout ? [rolloutDetails(job.rollout)] : []),
     `**Execution time** ${job.scheduledAt.toISOString()}; **deadline** ${job.deadline.toISOString()}`,
     `**Progress** \`GET /api/v1/jobs/${job.jobId}\` or \`courier jobs watch ${job.jobId}\``,
   ].join('\n\n');
@@ -61,6 +70,7 @@ export async function startJobWorkflow({ temporal, config }: Pick<Deps, 'tempora
     packageId: job.pkg.id,
     scheduledAt: job.scheduledAt.toISOString(),
     deadline: job.deadline.toISOString(),
+    ...(job.rollout && { rollout: job.rollout }),
   };
   const rerun = job.rerunOf ? `rerun of job ${job.rerunOf}: ` : '';
   const what = `${job.type} ${job.pkg.name} ${job.pkg.version} on ${plural(job.targetCount, targetKindOf(job.type))}`;

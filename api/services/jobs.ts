@@ -1,5 +1,5 @@
 /**
- * Creating, rerunning and cancelling jobs. A job is written to PostgreSQL (row and targets, one
+ * Creating, rerunning, resuming and cancelling jobs. A job is written to PostgreSQL (row and targets, one
  * transaction) and then handed to its Temporal workflow (job-workflows.ts); if Temporal refuses, the job is
  * deleted again so no job exists that nothing will ever run. A job must be able to end before its package
  * expires on relays. Progress is recorded by the workflow, never by the api.
@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, isNull, notInArray } from 'drizzle-orm';
 import { causeMessage } from '../../common/errors.js';
+import type { Rollout } from '../../common/rollout.js';
+import { resumeJobSignal } from '../../common/workflows.js';
 import { jobWorkflowId } from '../../common/names.js';
 import { successfulTargetStates, type JobStatus, type JobType } from '../../common/states.js';
 import { refreshTargetStatistics } from '../../db/repositories/job-targets.js';
@@ -19,9 +21,10 @@ import type { JobQuery } from '../list-queries.js';
 import { resolveJobSchedule, type JobRequest, type JobSchedule, type ScheduleRules } from '../validation.js';
 import { insertJobTargets, targetKindOf } from './job-targets.js';
 import { cancelBeforeLaunch, cancelJobWorkflow, handOverJob } from './job-workflows.js';
+import { planRollout } from './rollouts.js';
 import { findJob, getJob, type JobView } from './job-views.js';
 import { findPackage } from './packages.js';
-import { isDefiniteRefusal, temporalUnavailable } from './temporal-calls.js';
+import { callTemporal, isDefiniteRefusal, temporalUnavailable } from './temporal-calls.js';
 
 type Deps = Pick<AppDependencies, 'db' | 'temporal' | 'config' | 'logger'>;
 
@@ -49,6 +52,8 @@ interface NewJob {
   downloads: DownloadBounds;
   /** Install jobs: run the command where another job installed the package already. */
   reinstall: boolean;
+  /** Install and offer jobs: hand the computers out in these waves. */
+  rollout?: Rollout;
 }
 
 /** A job's own download bounds; null takes the worker's defaults. */
@@ -69,7 +74,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
   const { type, pkg, schedule } = job;
   const jobId = randomUUID();
   const workflowId = jobWorkflowId(jobId);
-  const targetCount = await db.transaction(async (tx) => {
+  const { targetCount, rollout } = await db.transaction(async (tx) => {
     // Shares the package row's lock with a retirement (api/services/packages.ts): one of them waits.
     const [live] = await tx
       .select({ id: packages.id })
@@ -90,13 +95,14 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       ...job.downloads,
       reinstall: job.reinstall,
     });
-    return insertJobTargets(tx, jobId, type, job.targets);
+    const count = await insertJobTargets(tx, jobId, type, job.targets);
+    return { targetCount: count, rollout: job.rollout && (await planRollout(tx, jobId, job.rollout, count)) };
   });
   // A large job's rows must be known to the planner before its first report arrives (see the function).
   if (targetCount >= ANALYZE_FROM_TARGETS) await refreshTargetStatistics(db);
 
   try {
-    await handOverJob(deps, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf });
+    await handOverJob(deps, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf, rollout });
   } catch (error) {
     if (isDefiniteRefusal(error)) {
       // job_targets rows go with the job (ON DELETE CASCADE).
@@ -120,7 +126,15 @@ export async function createJob(deps: Deps, request: JobRequest): Promise<JobVie
   const pkg = await findPackage(deps.db, request.packageId);
   const schedule = resolveJobSchedule(request, scheduleRules(request.type, pkg, deps.config, new Date()));
   const downloads = { downloadsPerRelay: request.downloadsPerRelay ?? null, serverDownloads: request.serverDownloads ?? null };
-  return launchJob(deps, { type: request.type, pkg, schedule, targets: request.targets, downloads, reinstall: request.reinstall ?? false });
+  return launchJob(deps, {
+    type: request.type,
+    pkg,
+    schedule,
+    targets: request.targets,
+    downloads,
+    reinstall: request.reinstall ?? false,
+    rollout: request.rollout,
+  });
 }
 
 /**
@@ -161,6 +175,22 @@ export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
     downloads: { downloadsPerRelay: original.downloadsPerRelay, serverDownloads: original.serverDownloads },
     reinstall: original.reinstall,
   });
+}
+
+/**
+ * Resumes a paused rollout: its workflow hands out the next wave and records the job running again. 409
+ * `job_not_paused` for any other job.
+ */
+export async function resumeRollout({ db, temporal }: Pick<AppDependencies, 'db' | 'temporal'>, id: string): Promise<JobView> {
+  const job = await findJob(db, id);
+  if (job.status !== 'paused') throw new Conflict('job_not_paused', `job ${job.id} is ${job.status}, not paused; only a paused rollout resumes`);
+  try {
+    await callTemporal(temporal, () => temporal.workflow.getHandle(job.workflowId).signal(resumeJobSignal));
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new Conflict('job_not_paused', `job ${job.id}'s workflow has ended`);
+    throw temporalUnavailable('resume the job', error);
+  }
+  return getJob(db, job.id, firstPage);
 }
 
 /** A cancelled job as it now stands, and whether it has ended already or its workflow was asked to end. */

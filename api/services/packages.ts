@@ -9,7 +9,7 @@ import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import { z } from 'zod';
 import { installConditionsSchema } from '../../common/conditions.js';
 import { relayCopyWorkflowId } from '../../common/names.js';
-import { jobStatuses } from '../../common/states.js';
+import { unfinishedJobStatuses } from '../../common/states.js';
 import { retireCopySignal } from '../../common/workflows.js';
 import { packageFormats, type PackageManifest } from '../../common/manifest.js';
 import { findPackage as findPackageRow, type PackageRow } from '../../db/repositories/packages.js';
@@ -169,9 +169,6 @@ export async function updatePackageExpiry(db: Db, id: string, relayExpiresAt: Da
   return packageDetail(db, row);
 }
 
-/** Jobs that have not ended: while one uses a package, the package cannot be retired. */
-const UNFINISHED_JOB_STATUSES = jobStatuses.filter((status) => status === 'scheduled' || status === 'running');
-
 /** A retired package, and how many relays were told to delete their copies. */
 export const retiredPackageSchema = packageDetailViewSchema.extend({ relayCopiesDeleting: z.number().int().nonnegative() });
 
@@ -194,7 +191,7 @@ export async function retirePackage(deps: Pick<AppDependencies, 'db' | 'temporal
     const using = await tx
       .select({ id: jobs.id })
       .from(jobs)
-      .where(and(eq(jobs.packageId, id), inArray(jobs.status, UNFINISHED_JOB_STATUSES)))
+      .where(and(eq(jobs.packageId, id), inArray(jobs.status, [...unfinishedJobStatuses])))
       .limit(10);
     if (using.length > 0) {
       const ids = using.map((job) => job.id);

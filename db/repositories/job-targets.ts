@@ -75,13 +75,14 @@ export async function settleUnfinishedTargets(
   return rows.length;
 }
 
-/** The next page of a job's unfinished targets of one kind, in a stable order, after `afterId`. */
+/** The next page of a job's unfinished targets of one kind, in a stable order, after `afterId` (and up to `throughId`). */
 export async function unfinishedTargetPage(
   db: Database,
   jobId: string,
   kind: TargetKind,
   afterId: string | undefined,
   limit: number,
+  throughId?: string,
 ): Promise<string[]> {
   const rows = await db
     .select({ targetId: jobTargets.targetId })
@@ -92,6 +93,7 @@ export async function unfinishedTargetPage(
         eq(jobTargets.kind, kind),
         notInArray(jobTargets.state, terminal),
         ...(afterId ? [gt(jobTargets.targetId, afterId)] : []),
+        ...(throughId ? [lte(jobTargets.targetId, throughId)] : []),
       ),
     )
     .orderBy(asc(jobTargets.targetId))

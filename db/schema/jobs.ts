@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { JobStatus, JobType, TargetKind, TargetState } from '../../common/states.js';
 import type { Labels } from '../../common/labels.js';
+import type { RolloutPlan } from '../../common/rollout.js';
 import type { OfferChoice } from '../../common/workflows.js';
 import { packages } from './packages.js';
 
@@ -36,6 +37,8 @@ export const jobs = pgTable(
     serverDownloads: integer('server_downloads'),
     /** Install jobs: run the command even on computers where another job installed the package. */
     reinstall: boolean('reinstall').notNull().default(false),
+    /** Install and offer jobs handed out in waves; null hands every computer out at once. */
+    rollout: jsonb('rollout').$type<RolloutPlan>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     /** When Temporal accepted the job's workflow; null means the api died before it could hand the job over. */
     launchedAt: timestamp('launched_at', { withTimezone: true }),

@@ -38,6 +38,7 @@ const rules: Record<string, Rule> = {
   'GET /api/v1/jobs/:id': 'admin',
   'POST /api/v1/jobs/:id/cancel': 'admin',
   'POST /api/v1/jobs/:id/rerun': 'admin',
+  'POST /api/v1/jobs/:id/resume': 'admin',
   'POST /api/v1/jobs/:id/choices': 'own computer',
   'POST /api/v1/jobs/:id/reports': 'own computer',
   'GET /api/v1/audit': 'admin',

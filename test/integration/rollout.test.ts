@@ -1,0 +1,93 @@
+/**
+ * Rollouts on the real stack: an install job in three waves whose second wave fails on every computer
+ * pauses with the reason, with the third wave untouched; resuming it, with nothing replaced, installs the
+ * third wave and ends `completed_with_errors` with the right counts. A paused rollout can be cancelled.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTarGz, uploadPackage } from '../support/packages.js';
+import { TestStack } from '../support/stack.js';
+import { eventually } from '../support/temporal.js';
+
+let stack: TestStack;
+let packageId: string;
+/** The computers in id order: the order waves take them in. */
+let byId: { id: string; name: string }[];
+
+const names = ['pc-1', 'pc-2', 'pc-3', 'pc-4', 'pc-5', 'pc-6'];
+
+async function job(id: string) {
+  return (await stack.request('GET', `/jobs/${id}`)).body;
+}
+
+async function whenStatus(id: string, status: string) {
+  return eventually(async () => {
+    const view = await job(id);
+    return view.status === status ? view : undefined;
+  }, 60_000, `job ${id} to be ${status}`);
+}
+
+beforeAll(async () => {
+  stack = await TestStack.start();
+  await Promise.all(names.map((name) => stack.startAgent({ role: 'computer', name })));
+  const archive = await makeTarGz({
+    'install.sh': '[ -e "$COURIER_TARGET_DIR/fail-install" ] && exit 3\necho ok > "$COURIER_TARGET_DIR/rolled-out"\n',
+  });
+  packageId = (await uploadPackage(stack, { name: 'rolled', version: '1.0.0', installCommand: 'sh install.sh' }, archive)).body.id;
+  const listed = (await stack.request('GET', '/computers')).body.items as { id: string; name: string }[];
+  byId = listed.sort((a, b) => (a.id < b.id ? -1 : 1));
+  // The second wave's computers (third and fourth in id order) fail to install.
+  for (const computer of byId.slice(2, 4)) await writeFile(join(stack.agents.get(computer.name)!.dataDir, 'root', 'fail-install'), '');
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('rollout waves', () => {
+  it('pauses above the failure threshold with the next wave untouched, and resumes to the end', async () => {
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId,
+      targets: { computers: names },
+      rollout: { waves: [2, '66%'], pauseSeconds: 1, failureThreshold: 0.5 },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.rollout).toEqual({ waves: [2, '66%'], pauseSeconds: 1, failureThreshold: 0.5 });
+    expect(created.body.waves.map((wave: { size: number }) => wave.size)).toEqual([2, 2, 2]);
+
+    const paused = await whenStatus(created.body.id, 'paused');
+    expect(paused.detail).toMatch(/^wave 2 of 3: 2 of 2 computers failed, above the failure threshold of 0\.5/);
+    expect(paused.waves).toEqual([
+      { index: 0, size: 2, counts: { installed: 2 } },
+      { index: 1, size: 2, counts: { failed: 2 } },
+      { index: 2, size: 2, counts: { pending: 2 } },
+    ]);
+    const stateOf = Object.fromEntries(paused.targets.map((target: { name: string; state: string }) => [target.name, target.state]));
+    expect(byId.map((computer) => stateOf[computer.name])).toEqual(['installed', 'installed', 'failed', 'failed', 'pending', 'pending']);
+    expect((await stack.request('POST', `/jobs/${created.body.id}/rerun`)).status).toBe(409);
+
+    const resumed = await stack.request('POST', `/jobs/${created.body.id}/resume`);
+    expect(resumed.status).toBe(202);
+    const done = await stack.finishedJob(created.body.id);
+    expect([done.status, done.counts, done.detail]).toEqual(['completed_with_errors', { installed: 4, failed: 2 }, null]);
+    expect(done.waves[2]).toEqual({ index: 2, size: 2, counts: { installed: 2 } });
+    expect((await stack.request('POST', `/jobs/${created.body.id}/resume`)).body.error.code).toBe('job_not_paused');
+  });
+
+  it('cancels a paused rollout: the computers it never reached end cancelled', async () => {
+    const failing = byId.slice(2, 4).map((computer) => computer.name);
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId,
+      targets: { computers: failing },
+      rollout: { waves: [1], failureThreshold: 0 },
+    });
+    expect(created.status).toBe(201);
+    await whenStatus(created.body.id, 'paused');
+    expect((await stack.request('POST', `/jobs/${created.body.id}/cancel`)).status).toBe(202);
+    const done = await stack.finishedJob(created.body.id);
+    expect([done.status, done.counts]).toEqual(['cancelled', { failed: 1, cancelled: 1 }]);
+  });
+});
