@@ -125,6 +125,14 @@ describe('the OpenAPI document', () => {
     }, 30_000, 'the offer to reach pc-1');
     expect((await stack.finishedJob(offer.body.id)).status).toBe('completed');
 
+    // A rollout whose every install fails pauses after its first wave, and goes on when resumed.
+    const broken = (await uploadPackage(stack, { name: 'broken', version: '1.0.0', installCommand: 'exit 3' }, archive)).body;
+    const rollout = await admin('POST', '/jobs', { type: 'install', packageId: broken.id, targets: { computers: ['pc-1', 'pc-2'] }, rollout: { waves: [1], failureThreshold: 0 } });
+    expect(rollout.status).toBe(201);
+    await eventually(async () => ((await admin('GET', `/jobs/${rollout.body.id}`)).body.status === 'paused' ? true : undefined), 30_000, 'the rollout to pause');
+    expect((await admin('POST', `/jobs/${rollout.body.id}/resume`)).status).toBe(202);
+    expect((await stack.finishedJob(rollout.body.id)).counts).toEqual({ failed: 2 });
+
     const later = new Date(Date.now() + 3_600_000).toISOString();
     const waiting = await admin('POST', '/jobs', { type: 'install', packageId: pkg.id, targets: { computers: ['pc-2'] }, scheduledAt: later });
     expect((await admin('POST', `/jobs/${waiting.body.id}/cancel`)).status).toBe(202);

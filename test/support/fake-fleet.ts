@@ -59,6 +59,12 @@ export class FakeFleet {
   /** Runs of the install command per computer: must never exceed 1. */
   readonly installRuns = new Map<string, number>();
   readonly offeredAt = new Map<string, number>();
+  /** When each computer began installing: a rollout's waves must not overlap. */
+  readonly installingAt = new Map<string, number>();
+  /** Computers whose install command fails. */
+  readonly failing = new Set<string>();
+  /** The job's status as the rollout activities set it (`paused` while a wave is above its threshold). */
+  status: 'running' | 'paused' = 'running';
   readonly endedAt = new Map<string, number>();
   readonly cancelled = new Set<string>();
   readonly calls: string[] = [];
@@ -109,9 +115,11 @@ export class FakeFleet {
    */
   private work(client: Client, computerId: string): void {
     this.set(computerId, 'installing');
+    this.installingAt.set(computerId, Date.now());
     setTimeout(() => {
       this.installRuns.set(computerId, (this.installRuns.get(computerId) ?? 0) + 1);
-      this.set(computerId, 'installed');
+      if (this.failing.has(computerId)) this.set(computerId, 'failed', 'the install command exited with 3');
+      else this.set(computerId, 'installed');
       const batch = this.targets.get(computerId)?.batchWorkflowId;
       const stillWorking = [...this.targets.values()].some((target) => target.batchWorkflowId === batch && target.state === 'installing');
       if (batch && !stillWorking) void client.workflow.getHandle(batch).signal(batchNudgeSignal).catch(() => undefined);
@@ -225,12 +233,27 @@ export class FakeFleet {
       failJob: async (_jobId, reason) => {
         this.calls.push(`failJob: ${reason}`);
       },
-      pageEnd: async (_jobId, kind, afterId, limit) => {
+      pageEnd: async (_jobId, kind, afterId, limit, throughId) => {
         this.largestPage = Math.max(this.largestPage, limit);
-        const page = this.sorted(
-          (id, target) => (kind === 'relay') === this.isRelayTarget(id) && !isTerminal(target.state) && (afterId === undefined || id > afterId),
-        ).slice(0, limit);
+        const inPage = (id: string) => (afterId === undefined || id > afterId) && (throughId === undefined || id <= throughId);
+        const page = this.sorted((id, target) => (kind === 'relay') === this.isRelayTarget(id) && !isTerminal(target.state) && inPage(id)).slice(0, limit);
         return page.at(-1) ?? null;
+      },
+      waveFailures: async (_jobId, afterId, throughId) =>
+        this.sorted(
+          (id, target) => (afterId === undefined || id > afterId) && id <= throughId && (target.state === 'failed' || target.state === 'rejected'),
+        ).length,
+      pauseJob: async (_jobId, reason) => {
+        this.calls.push(`pauseJob: ${reason}`);
+        this.status = 'paused';
+      },
+      resumeJob: async () => {
+        this.calls.push('resumeJob');
+        this.status = 'running';
+      },
+      endRollout: async (_jobId, reason) => {
+        this.calls.push('endRollout');
+        for (const id of this.targets.keys()) if (!isTerminal(this.targets.get(id)!.state)) this.set(id, 'cancelled', reason);
       },
       driveBatch: async (input) => this.drive(client, input),
       settleAtDeadline: async (_jobId, range) => {

@@ -1,0 +1,89 @@
+/**
+ * Rollout waves in installJob on the real dev server with an in-memory fleet: waves in order with the pause
+ * between them, a halt above the failure threshold until resumed, a cancel while paused, and a rollout
+ * still paused at its deadline.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import type { CourierActivities } from '../../activities/index.js';
+import type { RolloutPlan } from '../../common/rollout.js';
+import { resumeJobSignal, type JobWorkflowInput } from '../../common/workflows.js';
+import { FakeFleet, computerId } from '../support/fake-fleet.js';
+import { jobInput, jobStart } from '../support/job-workflows.js';
+import { TemporalTestConnections, eventually } from '../support/temporal.js';
+
+const temporal = TemporalTestConnections.forThisFile();
+
+function withWorker<T>(activities: Partial<CourierActivities>, run: (taskQueue: string) => Promise<T>): Promise<T> {
+  return temporal.withWorker('rollout', activities, run);
+}
+
+/** Three waves of two computers each (pc-1 and pc-2 first), as the api plans them for six computers. */
+function threeWaves(pauseSeconds: number, failureThreshold: number | null): RolloutPlan {
+  return {
+    requested: [2, 4],
+    waves: [2, 4, 6].map((end) => ({ size: 2, throughTargetId: computerId(end) })),
+    pauseSeconds,
+    failureThreshold,
+  };
+}
+
+function withRollout(input: JobWorkflowInput, rollout: RolloutPlan): JobWorkflowInput {
+  return { ...input, rollout };
+}
+
+/** When the first computer of `wave` (0 first) began installing, and when the last of it ended. */
+function span(fleet: FakeFleet, wave: number): { first: number; last: number } {
+  const ids = [1, 2].map((n) => computerId(wave * 2 + n));
+  return { first: Math.min(...ids.map((id) => fleet.installingAt.get(id)!)), last: Math.max(...ids.map((id) => fleet.endedAt.get(id)!)) };
+}
+
+describe('rollout waves', () => {
+  it('hands out each wave once the last has ended and the pause has passed', async () => {
+    const fleet = new FakeFleet({ computers: 6, installMs: 300 });
+    const args = withRollout(jobInput(0, 120_000), threeWaves(2, 0.5));
+    const outcome = await withWorker(fleet.activities(temporal.client), (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
+    expect([outcome.status, fleet.counts()]).toEqual(['completed', { installed: 6 }]);
+    for (const wave of [1, 2]) expect(span(fleet, wave).first - span(fleet, wave - 1).last).toBeGreaterThanOrEqual(2000);
+    expect(fleet.calls.filter((call) => call.startsWith('pauseJob'))).toEqual([]);
+  });
+
+  it('pauses above the threshold with the next wave untouched, and goes on when resumed', async () => {
+    const fleet = new FakeFleet({ computers: 6 });
+    fleet.failing.add(computerId(3)).add(computerId(4));
+    const args = withRollout(jobInput(0, 120_000), threeWaves(0, 0.5));
+    await withWorker(fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.status === 'paused' ? true : undefined), 20_000, 'the pause');
+      expect(fleet.calls.at(-1)).toMatch(/^pauseJob: wave 2 of 3: 2 of 2 computers failed, above the failure threshold of 0\.5/);
+      expect(fleet.counts()).toEqual({ installed: 2, failed: 2, pending: 2 });
+      await handle.signal(resumeJobSignal);
+      expect((await handle.result()).status).toBe('completed_with_errors');
+    });
+    expect(fleet.counts()).toEqual({ installed: 4, failed: 2 });
+    expect(fleet.calls).toContain('resumeJob');
+  });
+
+  it('cancelled while paused: the computers of later waves end cancelled and nothing more is installed', async () => {
+    const fleet = new FakeFleet({ computers: 6 });
+    fleet.failing.add(computerId(1));
+    const args = withRollout(jobInput(0, 120_000), threeWaves(0, 0));
+    await withWorker(fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.status === 'paused' ? true : undefined), 20_000, 'the pause');
+      await handle.cancel();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    });
+    expect(fleet.counts()).toEqual({ installed: 1, failed: 1, cancelled: 4 });
+    expect(fleet.installRuns.size).toBe(2);
+  });
+
+  it('still paused at the deadline: the rest end cancelled, saying why, and the job ends', async () => {
+    const fleet = new FakeFleet({ computers: 6 });
+    fleet.failing.add(computerId(1));
+    const args = withRollout(jobInput(0, 4_000), threeWaves(0, 0));
+    const outcome = await withWorker(fleet.activities(temporal.client), (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
+    expect([outcome.status, fleet.counts()]).toEqual(['completed_with_errors', { installed: 1, failed: 1, cancelled: 4 }]);
+    expect(fleet.targets.get(computerId(6))?.detail).toMatch(/still paused at the job's deadline/);
+  });
+});
