@@ -11,6 +11,8 @@ export interface JobView {
   finishedAt: string | null;
   progress: number;
   counts: Record<string, number | undefined>;
+  rollout?: { waves: (number | string)[]; pauseSeconds: number; failureThreshold: number | null } | null;
+  waves?: { index: number; size: number; counts: Record<string, number | undefined> }[];
   targets?: { name: string; kind: string; state: string; detail: string | null }[];
   targetsTotal?: number;
   targetsNextCursor?: string | null;

@@ -1,4 +1,4 @@
-/** `courier jobs create|list|show|watch|cancel|rerun`. */
+/** `courier jobs create|list|show|watch|cancel|resume|rerun`. */
 import { Option, type Command } from 'commander';
 import { CliError } from '../api-client.js';
 import { contextOf, type CommandContext } from '../context.js';
@@ -17,12 +17,30 @@ function positive(flag: string) {
   };
 }
 
+/** `key=value` labels as the api takes them. */
+function labelsOf(pairs: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const split = pair.indexOf('=');
+    if (split <= 0) throw new CliError(`--label takes key=value, got "${pair}"`, 2);
+    labels[pair.slice(0, split)] = pair.slice(split + 1);
+  }
+  return labels;
+}
+
+/** `--wave` values: a count of computers, or a percentage kept as the api takes it ("10%"). */
+function waveOf(value: string): number | string {
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
 function jobFields(job: JobView): string {
-  const { targets, targetsNextCursor, counts, ...rest } = job;
-  const summary = fields({ ...rest, counts: countsLine(counts) });
-  if (!targets) return summary;
+  const { targets, targetsNextCursor, counts, rollout, waves, ...rest } = job;
+  const rolloutLine = rollout && `waves ${rollout.waves.join(', ')}; pause ${rollout.pauseSeconds} s; failure threshold ${rollout.failureThreshold ?? 'none'}`;
+  const summary = fields({ ...rest, counts: countsLine(counts), ...(rolloutLine && { rollout: rolloutLine }) });
+  const waveTable = waves && waves.length > 0 ? `\n${table(['wave', 'computers', 'targets'], waves.map((wave) => [wave.index + 1, wave.size, countsLine(wave.counts)]))}` : '';
+  if (!targets) return summary + waveTable;
   const rows = targets.map((target) => [target.name, target.kind, target.state, target.detail]);
-  return `${summary}\n${table(['target', 'kind', 'state', 'detail'], rows)}${nextPageHint(targetsNextCursor ?? null)}`;
+  return `${summary}${waveTable}\n${table(['target', 'kind', 'state', 'detail'], rows)}${nextPageHint(targetsNextCursor ?? null)}`;
 }
 
 /** Follows the job to its end and sets the exit code: 0 only when it completed. */
@@ -45,18 +63,26 @@ export function jobCommands(program: Command): void {
     .requiredOption('--package <id>', 'package id')
     .option('--computer <name>', 'a target computer, by name or id (repeatable)', collect)
     .option('--relay <name>', 'a target relay (transfer) or every computer under it (install, offer); repeatable', collect)
+    .option('--label <key=value>', 'every computer carrying this label (install, offer); repeat to require several', collect)
     .option('--all', 'every computer (install, offer) or relay (transfer)')
     .option('--at <date>', 'execution time, ISO 8601 (default: now)')
     .option('--deadline <date>', 'ISO 8601; default: the execution time plus the server default')
     .option('--downloads-per-relay <n>', 'computers downloading from one relay at once', positive('--downloads-per-relay'))
     .option('--server-downloads <n>', 'computers downloading from the managing server at once', positive('--server-downloads'))
     .option('--reinstall', 'install jobs: run the command even where another job installed the package')
+    .option('--wave <end>', 'roll out in waves: where each ends, a count or a percentage such as 10% (repeatable)', collect)
+    .option('--pause-seconds <n>', 'with --wave: wait this long between waves')
+    .option('--failure-threshold <fraction>', 'with --wave: pause the job when more than this fraction (0-1) of a wave fails')
     .option('--watch', 'follow the job until it ends')
     .action(async (options: Record<string, unknown>, command: Command) => {
       const context = contextOf(command);
+      if ((options.pauseSeconds !== undefined || options.failureThreshold !== undefined) && !options.wave) {
+        throw new CliError('--pause-seconds and --failure-threshold shape a rollout: give its waves with --wave', 2);
+      }
       const targets = {
         ...(options.computer ? { computers: options.computer } : {}),
         ...(options.relay ? { relays: options.relay } : {}),
+        ...(options.label ? { labels: labelsOf(options.label as string[]) } : {}),
         ...(options.all ? { all: true } : {}),
       };
       const created = await context.api.post<JobView>('/jobs', {
@@ -68,6 +94,15 @@ export function jobCommands(program: Command): void {
         ...(options.downloadsPerRelay ? { downloadsPerRelay: options.downloadsPerRelay } : {}),
         ...(options.serverDownloads ? { serverDownloads: options.serverDownloads } : {}),
         ...(options.reinstall ? { reinstall: true } : {}),
+        ...(options.wave
+          ? {
+              rollout: {
+                waves: (options.wave as string[]).map(waveOf),
+                ...(options.pauseSeconds !== undefined && { pauseSeconds: Number(options.pauseSeconds) }),
+                ...(options.failureThreshold !== undefined && { failureThreshold: Number(options.failureThreshold) }),
+              },
+            }
+          : {}),
       });
       if (!options.watch) return print(context.json, created, jobFields);
       if (!context.json) process.stdout.write(`job ${created.id} created\n`);
@@ -105,6 +140,14 @@ export function jobCommands(program: Command): void {
       const { api, json } = contextOf(command);
       const job = await api.post<JobView>(`/jobs/${encodeURIComponent(id)}/cancel`);
       print(json, job, (view) => `job ${view.id} ${hasEnded(view) ? view.status : 'is being cancelled'}`);
+    });
+  jobs
+    .command('resume')
+    .description('resume a rollout paused by a wave above its failure threshold')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { api, json } = contextOf(command);
+      print(json, await api.post<JobView>(`/jobs/${encodeURIComponent(id)}/resume`), (view) => `job ${view.id} resumes with its next wave`);
     });
   jobs
     .command('rerun')

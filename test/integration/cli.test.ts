@@ -103,6 +103,21 @@ describe('courier', () => {
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('neither key=value nor key-')]);
   });
 
+  it('creates a rollout for the computers carrying a label, and says when there is nothing to resume', async () => {
+    const at = new Date(Date.now() + 3600_000).toISOString();
+    const args = ['--package', packageId, '--label', 'site=osaka', '--wave', '1', '--wave', '50%', '--pause-seconds', '5', '--at', at];
+    const created = await courier(['--json', 'jobs', 'create', '--type', 'install', ...args]);
+    expect(created.code).toBe(0);
+    const job = JSON.parse(created.stdout) as { id: string; rollout: unknown; targets: { name: string }[] };
+    expect(job.rollout).toEqual({ waves: [1, '50%'], pauseSeconds: 5, failureThreshold: null });
+    expect(job.targets.map((target) => target.name)).toEqual(['pc-cli-2']);
+    const resumed = await courier(['jobs', 'resume', job.id]);
+    expect([resumed.code, resumed.stderr]).toEqual([1, expect.stringContaining('job_not_paused')]);
+    expect((await courier(['jobs', 'cancel', job.id])).code).toBe(0);
+    const usage = await courier(['jobs', 'create', '--type', 'install', '--package', packageId, '--all', '--pause-seconds', '5']);
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('give its waves with --wave')]);
+  });
+
   it('cancels a scheduled job, and lists jobs newest first', async () => {
     const at = new Date(Date.now() + 3600_000).toISOString();
     const created = await courier(['--json', 'jobs', 'create', '--type', 'install', '--package', packageId, '--all', '--at', at]);
@@ -124,7 +139,7 @@ describe('courier', () => {
     expect(missing.stderr).toMatch(/^courier: .*\(job_not_found\)\n$/);
     const refused = await courier(['jobs', 'create', '--type', 'install', '--package', packageId]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('name at least one computer or relay, or set all: true');
+    expect(refused.stderr).toContain('name at least one computer, relay or label, or set all: true');
     expect((await courier(['jobs', 'create', '--type', 'reboot', '--package', packageId])).code).toBe(2);
     const noToken = await courier(['relays', 'list'], { COURIER_TOKEN: '' });
     expect(noToken.code).toBe(2);
