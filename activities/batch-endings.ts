@@ -19,8 +19,9 @@ export function createBatchEndingActivities({ db }: ActivityDependencies) {
   return {
     /**
      * The deadline has come: computers still without their order end. One waiting for its relay fails with
-     * the reason; one that never answered ends `unreachable`, keeping the last error it gave. Computers that
-     * hold their order go on: an install that began in time may finish.
+     * the reason; one that never answered ends `unreachable`, keeping the last error it gave; one still
+     * outside its maintenance window ends `cancelled`. Computers that hold their order go on: an install
+     * that began in time may finish.
      */
     async settleAtDeadline(jobId: string, range: TargetRange, deadline: string): Promise<void> {
       const gaveUp = `; gave up at the job's deadline ${deadline}`;
@@ -36,6 +37,10 @@ export function createBatchEndingActivities({ db }: ActivityDependencies) {
         .update(jobTargets)
         .set({ state: 'unreachable', detail: sql`coalesce(${jobTargets.detail}, 'never answered') || ${gaveUp}`, updatedAt: sql`now()` })
         .where(and(inTargetRange(jobId, 'computer', range), eq(jobTargets.state, 'pending')));
+      await db
+        .update(jobTargets)
+        .set({ state: 'cancelled', detail: `the job's deadline ${deadline} came before its maintenance window opened`, updatedAt: sql`now()` })
+        .where(and(inTargetRange(jobId, 'computer', range), eq(jobTargets.state, 'waiting_for_window')));
     },
 
     /** The deadline's grace is over: computers that still hold an unfinished order have stopped reporting. */

@@ -7,6 +7,7 @@ import type { ActivityDependencies } from './dependencies.js';
 import { createJobLifecycleActivities } from './job-lifecycle.js';
 import { createRelayCopyActivities } from './relay-copies.js';
 import { createRelayStagingActivities } from './relay-staging.js';
+import { createWindowHoldActivities } from './window-holds.js';
 
 export function createActivities(deps: ActivityDependencies) {
   return {
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createBatchEndingActivities(deps),
     ...createCancelOrderActivities(deps),
     ...createBatchStatusActivities(deps),
+    ...createWindowHoldActivities(deps),
   };
 }
 

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
 import { labelKeySchema, labelsSchema, labelValueSchema } from '../common/labels.js';
 import { rolloutSchema } from '../common/rollout.js';
+import { windowSchema } from '../common/windows.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
 import { jobTypes, offerChoices } from '../common/states.js';
 import { MAX_DOWNLOAD_SLOTS } from '../common/throughput.js';
@@ -179,11 +180,17 @@ export const jobRequestSchema = z
     reinstall: z.boolean().optional(),
     /** Install and offer jobs: hand the computers out in waves (common/rollout.ts). */
     rollout: rolloutSchema.optional(),
+    /** Install and offer jobs: computers get their orders only inside this window (common/windows.ts). */
+    window: windowSchema.optional(),
   })
   .strict()
   .refine((job) => job.type !== 'transfer' || (job.downloadsPerRelay === undefined && job.serverDownloads === undefined), {
     error: 'downloadsPerRelay and serverDownloads bound the downloads of computers: they apply to install and offer jobs',
     path: ['downloadsPerRelay'],
+  })
+  .refine((job) => job.type !== 'transfer' || job.window === undefined, {
+    error: 'a maintenance window says when computers may install: it applies to install and offer jobs',
+    path: ['window'],
   })
   .refine((job) => job.type !== 'transfer' || job.rollout === undefined, {
     error: 'rollout hands computers out in waves: it applies to install and offer jobs',

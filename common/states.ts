@@ -15,6 +15,7 @@ export const unfinishedJobStatuses = ['scheduled', 'running', 'paused'] as const
 export const computerStates = [
   'pending',
   'waiting_for_relay',
+  'waiting_for_window',
   'downloading',
   'installing',
   'installed',

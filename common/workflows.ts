@@ -4,6 +4,7 @@
  */
 import { defineSignal } from '@temporalio/workflow';
 import type { RolloutPlan } from './rollout.js';
+import type { MaintenanceWindow } from './windows.js';
 import type { JobType } from './states.js';
 
 /** Workflow type name of each job type's workflow (the exported function's name in workflows/). */
@@ -26,6 +27,8 @@ export interface JobWorkflowInput {
   deadline: string;
   /** Install and offer jobs: hand the computers out in these waves (common/rollout.ts). */
   rollout?: RolloutPlan;
+  /** Install and offer jobs: computers get their orders only inside this window (common/windows.ts). */
+  window?: MaintenanceWindow;
   /** Set when the workflow continued as new: how far the previous run had come. */
   resume?: JobCursor;
 }
@@ -66,6 +69,8 @@ export interface JobBatchInput extends TargetRange {
   packageId: string;
   deadline: string;
   batch: number;
+  /** The job's maintenance window, if it has one. */
+  window?: MaintenanceWindow;
   /** Set when the batch continued as new: its first pass is over and its parent knows. */
   dispatched?: boolean;
   /** Carried across continue-as-new: where the batch stands against its deadline. */

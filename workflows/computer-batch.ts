@@ -13,6 +13,7 @@ import { batchNudgeSignal, type BatchPhase, type JobBatchInput } from '../common
 import { batchDriving, boundedByDeadline, DEADLINE_GRACE_MS } from './activity-options.js';
 import { continueAsNewUnlessCancelled } from './continue-as-new.js';
 import { batchActivities, cancelBatch, rangeOf, rememberDispatched, reportToJob } from './batch-rounds.js';
+import { untilWindowOpens } from './window.js';
 
 export function installBatch(input: JobBatchInput): Promise<void> {
   return computerBatch(input, 'install');
@@ -41,7 +42,13 @@ async function computerBatch(input: JobBatchInput, jobType: 'install' | 'offer')
   let phase: BatchPhase = input.phase ?? 'running';
   rememberDispatched(input);
   try {
+    const reportDispatched = async (): Promise<void> => {
+      if (input.dispatched) return;
+      await reportToJob(input, 'dispatched');
+      input = { ...input, dispatched: true };
+    };
     for (;;) {
+      if (phase === 'running') await untilWindowOpens(input, range, reportDispatched);
       if (phase === 'running' && Date.now() >= deadlineMs) phase = 'last_call';
       nudged = false;
       const progress = await driveBatch({
@@ -53,10 +60,7 @@ async function computerBatch(input: JobBatchInput, jobType: 'install' | 'offer')
         batchWorkflowId: workflowInfo().workflowId,
         phase,
       });
-      if (!input.dispatched && (progress.unsent === 0 || phase !== 'running')) {
-        await reportToJob(input, 'dispatched');
-        input = { ...input, dispatched: true };
-      }
+      if (progress.unsent === 0 || phase !== 'running') await reportDispatched();
       if (phase === 'last_call') {
         await settleAtDeadline(input.jobId, range, input.deadline);
         // Choices recorded in time are still carried out: the next look sends their installs.

@@ -6,6 +6,7 @@
 import { and, asc, desc, eq, exists, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { waveEndSchema } from '../../common/rollout.js';
+import { windowSchema } from '../../common/windows.js';
 import { jobProgress, jobStatuses, jobTypes, offerChoices, targetKinds } from '../../common/states.js';
 import { countTargetStates } from '../../db/repositories/job-targets.js';
 import { jobs, jobTargets } from '../../db/schema/index.js';
@@ -40,6 +41,8 @@ export const jobSummaryViewSchema = z.strictObject({
   serverDownloads: z.number().int().nullable(),
   /** Install jobs: the command runs even where another job installed the package. */
   reinstall: z.boolean(),
+  /** Install and offer jobs: when computers may get their orders; null is any time. */
+  window: windowSchema.nullable(),
   createdAt: timestamp,
   startedAt: timestamp.nullable(),
   finishedAt: timestamp.nullable(),
@@ -114,6 +117,7 @@ function summaryView(row: JobRow, counts: Counts): JobSummaryView {
     downloadsPerRelay: row.downloadsPerRelay,
     serverDownloads: row.serverDownloads,
     reinstall: row.reinstall,
+    window: row.window,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,

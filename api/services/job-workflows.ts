@@ -12,6 +12,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNo
 import { and, eq, isNull, notInArray, sql } from 'drizzle-orm';
 import { searchAttributes } from '../../common/names.js';
 import type { RolloutPlan } from '../../common/rollout.js';
+import { describeWindow, type MaintenanceWindow } from '../../common/windows.js';
 import { terminalTargetStates, type JobStatus, type JobType } from '../../common/states.js';
 import { jobWorkflowTypes, type JobWorkflowInput } from '../../common/workflows.js';
 import type { PackageRow } from '../../db/repositories/packages.js';
@@ -33,6 +34,7 @@ export interface JobLaunch {
   targetCount: number;
   rerunOf?: string | null;
   rollout?: RolloutPlan | null;
+  window?: MaintenanceWindow | null;
 }
 
 /** Why the targets of a job cancelled before its launch ended: nothing was ever sent to them. */
@@ -55,6 +57,7 @@ export function jobDetails(job: JobLaunch): string {
     `**Package** ${job.pkg.name} ${job.pkg.version}, ${job.pkg.format}, ${job.pkg.size} bytes, id ${job.pkg.id}`,
     `**Targets** ${plural(job.targetCount, targetKindOf(job.type))}`,
     ...(job.rollout ? [rolloutDetails(job.rollout)] : []),
+    ...(job.window ? [`**Maintenance window** ${describeWindow(job.window)}: computers get their orders only inside it`] : []),
     `**Execution time** ${job.scheduledAt.toISOString()}; **deadline** ${job.deadline.toISOString()}`,
     `**Progress** \`GET /api/v1/jobs/${job.jobId}\` or \`courier jobs watch ${job.jobId}\``,
   ].join('\n\n');
@@ -71,6 +74,7 @@ export async function startJobWorkflow({ temporal, config }: Pick<Deps, 'tempora
     scheduledAt: job.scheduledAt.toISOString(),
     deadline: job.deadline.toISOString(),
     ...(job.rollout && { rollout: job.rollout }),
+    ...(job.window && { window: job.window }),
   };
   const rerun = job.rerunOf ? `rerun of job ${job.rerunOf}: ` : '';
   const what = `${job.type} ${job.pkg.name} ${job.pkg.version} on ${plural(job.targetCount, targetKindOf(job.type))}`;

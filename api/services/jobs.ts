@@ -9,6 +9,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { and, eq, isNull, notInArray } from 'drizzle-orm';
 import { causeMessage } from '../../common/errors.js';
 import type { Rollout } from '../../common/rollout.js';
+import type { MaintenanceWindow } from '../../common/windows.js';
 import { resumeJobSignal } from '../../common/workflows.js';
 import { jobWorkflowId } from '../../common/names.js';
 import { successfulTargetStates, type JobStatus, type JobType } from '../../common/states.js';
@@ -54,6 +55,8 @@ interface NewJob {
   reinstall: boolean;
   /** Install and offer jobs: hand the computers out in these waves. */
   rollout?: Rollout;
+  /** Install and offer jobs: when computers may get their orders. */
+  window?: MaintenanceWindow | null;
 }
 
 /** A job's own download bounds; null takes the worker's defaults. */
@@ -94,6 +97,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       rerunOf: job.rerunOf ?? null,
       ...job.downloads,
       reinstall: job.reinstall,
+      window: job.window ?? null,
     });
     const count = await insertJobTargets(tx, jobId, type, job.targets);
     return { targetCount: count, rollout: job.rollout && (await planRollout(tx, jobId, job.rollout, count)) };
@@ -102,7 +106,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
   if (targetCount >= ANALYZE_FROM_TARGETS) await refreshTargetStatistics(db);
 
   try {
-    await handOverJob(deps, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf, rollout });
+    await handOverJob(deps, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf, rollout, window: job.window });
   } catch (error) {
     if (isDefiniteRefusal(error)) {
       // job_targets rows go with the job (ON DELETE CASCADE).
@@ -134,6 +138,7 @@ export async function createJob(deps: Deps, request: JobRequest): Promise<JobVie
     downloads,
     reinstall: request.reinstall ?? false,
     rollout: request.rollout,
+    window: request.window,
   });
 }
 
@@ -174,6 +179,7 @@ export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
     rerunOf: original.id,
     downloads: { downloadsPerRelay: original.downloadsPerRelay, serverDownloads: original.serverDownloads },
     reinstall: original.reinstall,
+    window: original.window,
   });
 }
 

@@ -3,6 +3,7 @@ import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, u
 import type { JobStatus, JobType, TargetKind, TargetState } from '../../common/states.js';
 import type { Labels } from '../../common/labels.js';
 import type { RolloutPlan } from '../../common/rollout.js';
+import type { MaintenanceWindow } from '../../common/windows.js';
 import type { OfferChoice } from '../../common/workflows.js';
 import { packages } from './packages.js';
 
@@ -39,6 +40,8 @@ export const jobs = pgTable(
     reinstall: boolean('reinstall').notNull().default(false),
     /** Install and offer jobs handed out in waves; null hands every computer out at once. */
     rollout: jsonb('rollout').$type<RolloutPlan>(),
+    /** Install and offer jobs: when computers may install; null is any time. */
+    window: jsonb('window').$type<MaintenanceWindow>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     /** When Temporal accepted the job's workflow; null means the api died before it could hand the job over. */
     launchedAt: timestamp('launched_at', { withTimezone: true }),

@@ -1,7 +1,8 @@
 /**
- * Rollouts on the real stack: an install job in three waves whose second wave fails on every computer
- * pauses with the reason, with the third wave untouched; resuming it, with nothing replaced, installs the
- * third wave and ends `completed_with_errors` with the right counts. A paused rollout can be cancelled.
+ * Rollout control on the real stack: an install job in three waves whose second wave fails on every
+ * computer pauses with the reason, with the third wave untouched; resuming it, with nothing replaced,
+ * installs the third wave and ends `completed_with_errors` with the right counts. A paused rollout can be
+ * cancelled. A job whose maintenance window opens later holds its computers `waiting_for_window` until then.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -74,6 +75,29 @@ describe('rollout waves', () => {
     expect([done.status, done.counts, done.detail]).toEqual(['completed_with_errors', { installed: 4, failed: 2 }, null]);
     expect(done.waves[2]).toEqual({ index: 2, size: 2, counts: { installed: 2 } });
     expect((await stack.request('POST', `/jobs/${created.body.id}/resume`)).body.error.code).toBe('job_not_paused');
+  });
+
+  it('holds computers outside the maintenance window and installs once it opens', async () => {
+    const healthy = byId.filter((_, index) => index < 2 || index >= 4).map((computer) => computer.name);
+    const opensAt = new Date(Math.ceil((Date.now() + 5000) / 1000) * 1000);
+    const start = opensAt.toISOString().slice(11, 19);
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId,
+      targets: { computers: healthy },
+      reinstall: true,
+      window: { start, end: new Date(opensAt.getTime() + 3_600_000).toISOString().slice(11, 19), timezone: 'UTC' },
+    });
+    expect(created.status).toBe(201);
+    const held = await eventually(async () => {
+      const view = await job(created.body.id);
+      return view.counts.waiting_for_window === 4 ? view : undefined;
+    }, 20_000, 'the computers to wait for the window');
+    expect(held.targets[0].detail).toBe(`outside the maintenance window; it opens at ${opensAt.toISOString()}`);
+    expect(Date.now()).toBeLessThan(opensAt.getTime());
+    const done = await stack.finishedJob(created.body.id);
+    expect([done.status, done.counts, done.window.start]).toEqual(['completed', { installed: 4 }, start]);
+    for (const target of done.targets) expect(Date.parse(target.updatedAt)).toBeGreaterThanOrEqual(opensAt.getTime());
   });
 
   it('cancels a paused rollout: the computers it never reached end cancelled', async () => {
