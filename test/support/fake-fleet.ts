@@ -257,10 +257,18 @@ export class FakeFleet {
       },
       driveBatch: async (input) => this.drive(client, input),
       settleAtDeadline: async (_jobId, range) => {
+        for (const id of this.inRange(range, (target) => target.state === 'waiting_for_window')) this.set(id, 'cancelled', 'the window did not open in time');
         for (const id of this.inRange(range, (target) => target.state === 'pending' || target.state === 'waiting_for_relay')) {
           const target = this.targets.get(id);
           this.set(id, target?.state === 'waiting_for_relay' ? 'failed' : 'unreachable', `${target?.detail ?? 'never answered'}; gave up at the deadline`);
         }
+      },
+      holdForWindow: async (_jobId, range, opensAt) => {
+        const unsent = (target: Target) => target.state === 'pending' || target.state === 'waiting_for_relay';
+        for (const id of this.inRange(range, unsent)) this.set(id, 'waiting_for_window', `outside the maintenance window; it opens at ${opensAt}`);
+      },
+      releaseForWindow: async (_jobId, range) => {
+        for (const id of this.inRange(range, (target) => target.state === 'waiting_for_window')) this.set(id, 'pending');
       },
       giveUpOnSilent: async (_jobId, range) => this.inRange(range).forEach((id) => this.set(id, 'unreachable', 'no outcome reported')),
       failBatch: async (_jobId, range, reason) => this.inRange(range).forEach((id) => this.set(id, 'failed', reason)),

@@ -1,12 +1,13 @@
 /**
- * Rollout waves in installJob on the real dev server with an in-memory fleet: waves in order with the pause
- * between them, a halt above the failure threshold until resumed, a cancel while paused, and a rollout
- * still paused at its deadline.
+ * Rollout control in installJob on the real dev server with an in-memory fleet: waves in order with the
+ * pause between them, a halt above the failure threshold until resumed, a cancel while paused, a rollout
+ * still paused at its deadline, and maintenance windows that open later or too late.
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import type { RolloutPlan } from '../../common/rollout.js';
+import type { MaintenanceWindow } from '../../common/windows.js';
 import { resumeJobSignal, type JobWorkflowInput } from '../../common/workflows.js';
 import { FakeFleet, computerId } from '../support/fake-fleet.js';
 import { jobInput, jobStart } from '../support/job-workflows.js';
@@ -85,5 +86,35 @@ describe('rollout waves', () => {
     const outcome = await withWorker(fleet.activities(temporal.client), (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
     expect([outcome.status, fleet.counts()]).toEqual(['completed_with_errors', { installed: 1, failed: 1, cancelled: 4 }]);
     expect(fleet.targets.get(computerId(6))?.detail).toMatch(/still paused at the job's deadline/);
+  });
+});
+
+/** A UTC window opening `inMs` from now, to the second, and staying open an hour. */
+function utcWindowIn(inMs: number): { window: MaintenanceWindow; opensAt: number } {
+  const opensAt = Math.ceil((Date.now() + inMs) / 1000) * 1000;
+  const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+  return { window: { start: clock(opensAt), end: clock(opensAt + 3_600_000), timezone: 'UTC' }, opensAt };
+}
+
+describe('maintenance windows', () => {
+  it('holds the computers waiting_for_window until the window opens, then installs', async () => {
+    const fleet = new FakeFleet({ computers: 3 });
+    const { window, opensAt } = utcWindowIn(3000);
+    const args = { ...jobInput(0, 120_000), window };
+    await withWorker(fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.counts().waiting_for_window === 3 ? true : undefined), 10_000, 'the hold');
+      expect(Date.now()).toBeLessThan(opensAt);
+      expect((await handle.result()).status).toBe('completed');
+    });
+    expect(fleet.counts()).toEqual({ installed: 3 });
+    for (const at of fleet.installingAt.values()) expect(at).toBeGreaterThanOrEqual(opensAt);
+  });
+
+  it('a window that opens only after the deadline ends the computers cancelled at the deadline', async () => {
+    const fleet = new FakeFleet({ computers: 2 });
+    const args = { ...jobInput(0, 3000), window: utcWindowIn(3_600_000).window };
+    const outcome = await withWorker(fleet.activities(temporal.client), (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
+    expect([outcome.status, fleet.counts(), fleet.installRuns.size]).toEqual(['completed_with_errors', { cancelled: 2 }, 0]);
   });
 });
