@@ -10,6 +10,7 @@ import { errorMessage } from '../common/errors.js';
 import { ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../common/orders.js';
 import type { OfferChoice } from '../common/workflows.js';
 import { openOrder, OrderRefused } from '../trust/orders.js';
+import { BandwidthLimit } from '../common/bandwidth.js';
 import { checkInUntilStopped } from './check-ins.js';
 import { sendChoice } from './choice-client.js';
 import { Computer } from './computer.js';
@@ -88,6 +89,8 @@ export class Agent {
   private readonly paths: AgentPaths;
   private readonly book: OrdersBook;
   private readonly role: RoleService;
+  /** A relay's bandwidth limit, as its last check-in named it: what it serves its computers is paced by it. */
+  private contentLimit: BandwidthLimit | undefined;
   /** Computers only. */
   private readonly offers: Offers | undefined;
   /** Computers only: tells the managing server how their install orders go. */
@@ -130,6 +133,12 @@ export class Agent {
     }
   }
 
+  /** Takes the bandwidth limit a check-in named; the same rate keeps its limit, so downloads under way stay paced. */
+  private limitContent(bytesPerSecond: number | null): void {
+    if (bytesPerSecond === null) this.contentLimit = undefined;
+    else if (this.contentLimit?.bytesPerSecond !== bytesPerSecond) this.contentLimit = new BandwidthLimit(bytesPerSecond);
+  }
+
   /** The id the managing server gave this agent; undefined until enrolled. */
   get id(): string | undefined {
     return this.identity?.id;
@@ -152,6 +161,7 @@ export class Agent {
         this.identity
           ? this.role.content(packageId, ticket, this.stopping.signal)
           : Promise.resolve({ status: 503, message: 'the agent is enrolling; try again shortly' }),
+      contentLimits: () => (this.contentLimit ? [this.contentLimit] : []),
     };
     let url: string;
     try {
@@ -194,6 +204,7 @@ export class Agent {
         fetch: this.options.fetch,
         log: this.log,
         signal: this.stopping.signal,
+        onBandwidthLimit: (bytesPerSecond) => this.limitContent(bytesPerSecond),
       }),
     );
     return { url, pageUrl: this.page?.url };

@@ -26,6 +26,8 @@ export interface CheckInOptions {
   fetch: FetchLike;
   log: Log;
   signal: AbortSignal;
+  /** Relays: the bandwidth limit each answer names (bytes per second; null for none). */
+  onBandwidthLimit?: (bytesPerSecond: number | null) => void;
 }
 
 /** Checks in until `signal` aborts; resolves then. */
@@ -54,7 +56,11 @@ async function checkInOnce(options: CheckInOptions): Promise<number> {
     body: JSON.stringify({ url: options.url(), agentVersion: COURIER_VERSION, os: OPERATING_SYSTEM }),
     signal: AbortSignal.any([options.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
   });
-  const body = (await response.json().catch(() => undefined)) as { checkInEveryMs?: unknown; error?: { message?: string } } | undefined;
+  const body = (await response.json().catch(() => undefined)) as
+    | { checkInEveryMs?: unknown; bandwidthLimit?: unknown; error?: { message?: string } }
+    | undefined;
   if (!response.ok) throw new Error(`the managing server answered HTTP ${response.status}${body?.error?.message ? `: ${body.error.message}` : ''}`);
+  const limit = body?.bandwidthLimit;
+  options.onBandwidthLimit?.(typeof limit === 'number' && limit > 0 ? limit : null);
   return typeof body?.checkInEveryMs === 'number' && body.checkInEveryMs > 0 ? body.checkInEveryMs : FIRST_INTERVAL_MS;
 }

@@ -5,6 +5,7 @@
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { pack } from 'msgpackr';
+import { paceResponse, type BandwidthLimit } from '../common/bandwidth.js';
 import { ORDER_CONTENT_TYPE, type OrderRefusal } from '../common/orders.js';
 import type { Log } from './deps.js';
 import type { ContentAnswer } from './role.js';
@@ -19,6 +20,8 @@ export interface OrderAnswer {
 export interface AgentHandlers {
   receiveOrder: (body: Uint8Array | undefined) => Promise<OrderAnswer>;
   content: (packageId: string, ticket: string | undefined) => Promise<ContentAnswer>;
+  /** The bandwidth limits content answers are paced by (a relay's, from its check-ins). */
+  contentLimits: () => readonly BandwidthLimit[];
 }
 
 /** Orders carry a manifest and a few ids: far below this, so a larger body is refused unread. */
@@ -71,6 +74,7 @@ export function agentRoutes(handlersOf: (req: Request) => AgentHandlers, log: Lo
       res.status(answer.status).json({ error: { code, message: answer.message } });
       return;
     }
+    paceResponse(res, handlersOf(req).contentLimits());
     // send handles Range and If-Range, so computers resume interrupted downloads.
     res.sendFile(answer.path, { dotfiles: 'allow', headers: { 'content-type': 'application/octet-stream' } }, (error) => {
       if (!error) return;

@@ -27,6 +27,7 @@ export const auditActions = [
   'job.resume',
   'computer.update',
   'computer.reset',
+  'relay.update',
   'relay.reset',
   'enroll-secret.rotate',
   'agent.enrol',

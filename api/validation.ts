@@ -111,6 +111,14 @@ export const patchComputerSchema = z
 
 export type ComputerPatch = z.output<typeof patchComputerSchema>;
 
+/** The most a relay's link is ever limited to: 100 Gbit/s. */
+const MAX_BANDWIDTH = 12_500_000_000;
+
+/** The body of PATCH /relays/:id: the relay's bandwidth limit in bytes per second (at least 1 KiB/s), or null for none. */
+export const patchRelaySchema = z.object({ bandwidthLimit: z.number().int().min(1024).max(MAX_BANDWIDTH).nullable() }).strict();
+
+export type RelayPatch = z.output<typeof patchRelaySchema>;
+
 /** The body of PATCH /packages/:id: only the relay expiration date may change. */
 export const patchPackageSchema = z.object({ relayExpiresAt: futureDateTime }).strict();
 

@@ -38,6 +38,8 @@ export interface CourierConfig {
   serverDownloads: number;
   /** How often agents check in (their answer tells them); one unheard of for three intervals is offline. */
   checkInEveryMs: number;
+  /** Bytes per second the managing server sends of package content to all agents together; 0 is no limit. */
+  serverBandwidthLimit: number;
   /** Where the worker serves its metrics (Courier's and the Temporal SDK's); port 0 serves none. */
   workerMetrics: { host: string; port: number };
 }
@@ -95,6 +97,7 @@ export function loadConfig(env: Environment): CourierConfig {
     downloadsPerRelay: positive(env, 'COURIER_DOWNLOADS_PER_RELAY', DEFAULT_DOWNLOADS_PER_RELAY),
     serverDownloads: positive(env, 'COURIER_SERVER_DOWNLOADS', DEFAULT_SERVER_DOWNLOADS),
     checkInEveryMs: positive(env, 'COURIER_CHECK_IN_EVERY_MS', 5 * 60_000),
+    serverBandwidthLimit: integer(env, 'COURIER_SERVER_BANDWIDTH_LIMIT', 0),
     workerMetrics: { host: env.COURIER_WORKER_METRICS_HOST || '127.0.0.1', port: integer(env, 'COURIER_WORKER_METRICS_PORT', 9464) },
   };
 }

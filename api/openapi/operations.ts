@@ -34,6 +34,7 @@ import {
   packageManifestSchema,
   patchComputerSchema,
   patchPackageSchema,
+  patchRelaySchema,
 } from '../validation.js';
 
 /** Who may call a route; each maps to the document's security requirements. */
@@ -256,6 +257,18 @@ export const operations: Operation[] = [
     query: inventoryQuerySchema,
     answers: { 200: { description: 'a page of relays', schema: named.RelayPage } },
     errors: { 400: invalid, ...adminErrors },
+  },
+  {
+    method: 'patch',
+    path: '/api/v1/relays/:id',
+    operationId: 'updateRelay',
+    tag: 'Inventory',
+    summary: "Set a relay's bandwidth limit (bytes per second), or null for none",
+    description: 'Applies to what the managing server sends the relay at once, and to what the relay serves its computers from its next check-in.',
+    access: 'admin',
+    body: patchRelaySchema,
+    answers: { 200: { description: 'the relay as it now is', schema: relayViewSchema } },
+    errors: { 400: invalid, ...adminErrors, 404: 'relay_not_found' },
   },
   {
     method: 'get',

@@ -8,9 +8,10 @@ import { computerJobsQuerySchema, computersQuerySchema, inventoryQuerySchema } f
 import { enrollAgent, resetAgent, rotateEnrollSecret, type AgentRole } from '../services/enrolment.js';
 import { checkIn } from '../services/check-ins.js';
 import { patchComputerLabels } from '../services/computer-labels.js';
+import { patchRelay } from '../services/relay-settings.js';
 import { getComputer, listComputers, listRelays, presenceNow } from '../services/inventory.js';
 import { listComputerJobs } from '../services/job-views.js';
-import { checkInSchema, enrollSchema, parseInput, patchComputerSchema } from '../validation.js';
+import { checkInSchema, enrollSchema, parseInput, patchComputerSchema, patchRelaySchema } from '../validation.js';
 
 /** The header a re-enrolling agent proves its identity with (DESIGN §7). */
 const AGENT_TOKEN_HEADER = 'X-Courier-Agent-Token';
@@ -42,6 +43,12 @@ export function agentRoutes(deps: AppDependencies, guards: Guards, auditTrail: A
   const presence = () => presenceNow(deps.config.checkInEveryMs);
   router.get('/relays', guards.admin, async (req, res) => {
     res.json(await listRelays(deps.db, parseInput(inventoryQuerySchema, req.query, 'query'), presence()));
+  });
+  router.patch('/relays/:id', guards.admin, jsonBody, audited('relay.update', subjectFromId('relay')), async (req: Request<{ id: string }>, res) => {
+    const updated = await patchRelay(deps.db, req.params.id, parseInput(patchRelaySchema, req.body), presence());
+    describeAudit(res, { subject: `relay:${updated.name}` });
+    await auditTrail.succeeded(req, res);
+    res.json(updated);
   });
   router.get('/computers', guards.admin, async (req, res) => {
     res.json(await listComputers(deps.db, parseInput(computersQuerySchema, req.query, 'query'), presence()));

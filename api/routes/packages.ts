@@ -2,6 +2,8 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { audited, describeAudit, subjectFromId, type AuditTrail } from '../audit.js';
 import { callerOf, type Guards } from '../auth.js';
+import { paceResponse } from '../../common/bandwidth.js';
+import { ContentPacing } from '../content-pacing.js';
 import { jsonBody } from '../body.js';
 import type { AppDependencies } from '../dependencies.js';
 import { packagesQuerySchema } from '../list-queries.js';
@@ -41,10 +43,11 @@ function countContentBytes(res: Response, report: (bytes: number) => void): void
  * Streams a package's bytes; `send` answers Range requests (206, 416) and conditional ones, so agents
  * resume interrupted downloads. Downloads by relays and computers are counted per package and agent.
  */
-function sendPackageContent(deps: AppDependencies, metrics: ApiMetrics): RequestHandler<{ id: string }> {
+function sendPackageContent(deps: AppDependencies, metrics: ApiMetrics, pacing: ContentPacing): RequestHandler<{ id: string }> {
   return async (req, res, next) => {
     const content = await packageContent(deps, req.params.id);
     const caller = callerOf(res);
+    paceResponse(res, await pacing.limitsFor(caller));
     if (caller.role !== 'admin') {
       countContentBytes(res, (bytes) => {
         metrics.contentServed(caller.role, bytes);
@@ -90,6 +93,6 @@ export function packageRoutes(deps: AppDependencies, guards: Guards, auditTrail:
     await auditTrail.succeeded(req, res);
     res.json(retired);
   });
-  router.get('/packages/:id/content', guards.adminOrAgent, sendPackageContent(deps, metrics));
+  router.get('/packages/:id/content', guards.adminOrAgent, sendPackageContent(deps, metrics, new ContentPacing(deps.db, deps.config.serverBandwidthLimit)));
   return router;
 }

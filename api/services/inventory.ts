@@ -49,6 +49,8 @@ export const relayViewSchema = z.strictObject({
   name: z.string(),
   url: z.string(),
   enrolledAt: timestamp,
+  /** Bytes per second over the relay's link; null is no limit. */
+  bandwidthLimit: z.number().int().positive().nullable(),
   /** How many computers this relay serves. */
   computers: z.number().int().nonnegative(),
   /** The packages the managing server records on this relay, each with the copy's own expiry. */
@@ -96,36 +98,50 @@ async function computersUnder(db: Db, relayIds: string[]): Promise<Map<string, n
   return new Map(rows.map((row) => [row.relayId!, row.count]));
 }
 
-/** Relays by name, each with the number of computers below it and its package copies. */
+const relayColumns = {
+  id: relays.id,
+  name: relays.name,
+  url: relays.url,
+  enrolledAt: relays.enrolledAt,
+  bandwidthLimit: relays.bandwidthLimit,
+  lastSeenAt: relays.lastSeenAt,
+  agentVersion: relays.agentVersion,
+  os: relays.os,
+};
+
+type RelayRow = { [Column in keyof typeof relayColumns]: (typeof relays.$inferSelect)[Column] };
+
+/** The relays' views, with the number of computers below each and its package copies. */
+async function relayViews(db: Db, rows: RelayRow[], presence: Presence): Promise<RelayView[]> {
+  const ids = rows.map((row) => row.id);
+  const counts = await computersUnder(db, ids);
+  const copies = await copiesOnRelays(db, ids);
+  return rows.map(({ lastSeenAt, agentVersion, os, ...row }) => ({
+    ...row,
+    ...presenceView({ lastSeenAt, agentVersion, os }, presence),
+    enrolledAt: row.enrolledAt.toISOString(),
+    computers: counts.get(row.id) ?? 0,
+    copies: copies.get(row.id) ?? [],
+  }));
+}
+
+/** Relays by name. */
 export async function listRelays(db: Db, query: InventoryQuery, presence: Presence): Promise<Page<RelayView>> {
   const rows = await db
-    .select({
-      id: relays.id,
-      name: relays.name,
-      url: relays.url,
-      enrolledAt: relays.enrolledAt,
-      lastSeenAt: relays.lastSeenAt,
-      agentVersion: relays.agentVersion,
-      os: relays.os,
-    })
+    .select(relayColumns)
     .from(relays)
     .where(query.cursor ? gt(relays.name, query.cursor.name) : undefined)
     .orderBy(asc(relays.name))
     .limit(query.limit + 1);
   const page = pageOf(rows, query.limit, (row) => ({ name: row.name }));
-  const ids = page.rows.map((row) => row.id);
-  const counts = await computersUnder(db, ids);
-  const copies = await copiesOnRelays(db, ids);
-  return {
-    items: page.rows.map(({ lastSeenAt, agentVersion, os, ...row }) => ({
-      ...row,
-      ...presenceView({ lastSeenAt, agentVersion, os }, presence),
-      enrolledAt: row.enrolledAt.toISOString(),
-      computers: counts.get(row.id) ?? 0,
-      copies: copies.get(row.id) ?? [],
-    })),
-    nextCursor: page.nextCursor,
-  };
+  return { items: await relayViews(db, page.rows, presence), nextCursor: page.nextCursor };
+}
+
+/** One relay, found by id or by name. */
+export async function getRelay(db: Db, idOrName: string, presence: Presence): Promise<RelayView> {
+  const rows = await db.select(relayColumns).from(relays).where(named(relays, idOrName));
+  if (rows.length === 0) throw new NotFound('relay_not_found', `no relay ${idOrName}`);
+  return (await relayViews(db, rows, presence))[0]!;
 }
 
 const computerColumns = {
@@ -210,6 +226,11 @@ export async function listComputers(db: Db, query: ComputersQuery, presence: Pre
     .limit(query.limit + 1);
   const page = pageOf(rows, query.limit, (row) => ({ name: row.name }));
   return { items: page.rows.map((row) => computerView(row, presence)), nextCursor: page.nextCursor };
+}
+
+/** The id of the relay `idOrName` names; 404 when none does. */
+export function relayIdOf(db: Db, idOrName: string): Promise<string> {
+  return agentIdOf(db, 'relay', idOrName);
 }
 
 /** The id of the computer `idOrName` names; 404 when none does. */

@@ -1,4 +1,4 @@
-import { index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { Labels } from '../../common/labels.js';
 
 /** What every agent's row records of its check-ins (POST /check-in): when it was last heard of, and what it runs. */
@@ -14,6 +14,8 @@ export const relays = pgTable('relays', {
   name: text('name').notNull().unique(),
   url: text('url').notNull(),
   enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull().defaultNow(),
+  /** Bytes per second over the relay's link (its fetches from the server, its computers' downloads); null is no limit. */
+  bandwidthLimit: bigint('bandwidth_limit', { mode: 'number' }),
   ...presence,
 });
 

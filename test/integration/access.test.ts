@@ -27,6 +27,7 @@ const rules: Record<string, Rule> = {
   'POST /api/v1/check-in': 'agent',
   'POST /api/v1/enroll-secret/rotate': 'admin',
   'GET /api/v1/relays': 'admin',
+  'PATCH /api/v1/relays/:id': 'admin',
   'GET /api/v1/computers': 'admin',
   'GET /api/v1/computers/:id': 'admin',
   'PATCH /api/v1/computers/:id': 'admin',

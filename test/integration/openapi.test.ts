@@ -145,6 +145,7 @@ describe('the OpenAPI document', () => {
     const labelled = await admin('GET', '/computers?label=site=osaka');
     expect(labelled.body.items.map((computer: { name: string }) => computer.name)).toEqual(['pc-2']);
     expect((await admin('PATCH', '/computers/pc-1', { labels: { ring: 'canary', site: null } })).body.labels).toEqual({ ring: 'canary' });
+    expect((await admin('PATCH', '/relays/relay-1', { bandwidthLimit: null })).body.bandwidthLimit).toBeNull();
     for (const path of ['/jobs?status=completed', `/jobs?computer=pc-1&limit=1`, '/computers', '/computers?relay=relay-1&online=true', '/computers/pc-1', '/computers/pc-1/jobs', '/relays', '/audit?limit=5']) {
       expect((await admin('GET', path)).status, path).toBe(200);
     }

@@ -1,8 +1,9 @@
 /**
  * Transfer package to relay jobs end to end, with api, worker, relays and computers as real processes:
  * two-stage distribution, retransfer after a changed expiry, relay restarts, a damaged relay copy, an
- * unreachable relay, and a rerun of what failed.
+ * unreachable relay, a rerun of what failed, and a relay's bandwidth limit.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -137,6 +138,25 @@ describe('transfer job on the real stack', () => {
     expect(targetStates(rerunDone)).toEqual({ 'relay-b': 'stored' });
     expect(await served('relay-b')).toBe(pkg.size);
     expect(await served('relay-a')).toBe(aBefore);
+  });
+
+  it('a relay limited to N bytes/s takes at least size/N seconds to receive a package', async () => {
+    const limit = 50_000;
+    const noise = randomBytes(300_000).toString('base64');
+    const archive = await makeTarGz({ 'install.sh': 'true\n', 'payload.txt': noise });
+    const upload = await uploadPackage(stack, { name: 'limited', version: '1.0.0', installCommand: 'sh install.sh' }, archive);
+    const size = upload.body.size as number;
+    expect(size).toBeGreaterThan(250_000);
+    const limited = await stack.request('PATCH', '/relays/relay-b', { bandwidthLimit: limit });
+    expect([limited.status, limited.body.bandwidthLimit]).toEqual([200, limit]);
+    expect((await stack.request('PATCH', '/relays/relay-b', { bandwidthLimit: 10 })).status).toBe(400);
+
+    const started = Date.now();
+    const created = await stack.request('POST', '/jobs', { type: 'transfer', packageId: upload.body.id, targets: { relays: ['relay-b'] } });
+    expect(targetStates(await stack.finishedJob(created.body.id))).toEqual({ 'relay-b': 'stored' });
+    // One chunk (64 KiB) goes before the pacing starts.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(((size - 65_536) / limit) * 1000);
+    expect((await stack.request('PATCH', '/relays/relay-b', { bandwidthLimit: null })).body.bandwidthLimit).toBeNull();
   });
 
   it('retiring a package is refused while a job uses it, then every relay deletes its copy and no job may use it', async () => {
