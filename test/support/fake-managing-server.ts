@@ -97,6 +97,8 @@ export class FakeManagingServer {
   readonly reports: ReceivedReport[] = [];
   /** Every check-in, by agent name, as the api records them: where the agent is, and what it runs. */
   readonly checkIns: { name: string; url: string; agentVersion: string; os: string }[] = [];
+  /** Relays' bandwidth limits by name, as PATCH /relays/:id sets them; check-ins answer them. */
+  readonly bandwidthLimits = new Map<string, number>();
   /** jobId → the status to answer reports for that job with instead of 202 (a 503 outage, a 404 job gone). */
   readonly reportAnswers = new Map<string, number>();
   /** While set, the server signs with this key instead of `key` at enrolment: its key was replaced. */
@@ -196,7 +198,7 @@ export class FakeManagingServer {
       }
       const name = [...this.enrolled].find(([, enrolled]) => enrolled === agent)?.[0] ?? '';
       this.checkIns.push({ name, ...(req.body as { url: string; agentVersion: string; os: string }) });
-      res.json({ id: agent.id, checkInEveryMs: 300_000 });
+      res.json({ id: agent.id, checkInEveryMs: 300_000, bandwidthLimit: this.bandwidthLimits.get(name) ?? null });
     });
     app.post('/api/v1/jobs/:jobId/reports', express.json(), async (req, res) => {
       const { jobId } = req.params;

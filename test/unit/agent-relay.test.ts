@@ -21,16 +21,21 @@ function startRelay(): Promise<RunningAgent> {
   return startTestAgent(server, { role: 'relay', name: 'relay-1', dataDir: join(base, 'relay-1'), sweepIntervalMs: 100 });
 }
 
-function storeOrder(pkg: TestPackage, jobId: string, expiresAt = new Date(Date.now() + 3_600_000).toISOString()): Buffer {
-  return server.seal({
-    kind: 'store',
+/** A store order for `relay`, but for its seal: other relays put their own id in. */
+function storeOrderFields(pkg: TestPackage, jobId: string, expiresAt = new Date(Date.now() + 3_600_000).toISOString()) {
+  return {
+    kind: 'store' as const,
     jobId,
     agentId: server.idOf(relay.name),
     ...issuedNow(),
     package: pkg.signed,
     sourceUrl: `${server.url}/api/v1/packages/${pkg.packageId}/content`,
     expiresAt,
-  });
+  };
+}
+
+function storeOrder(pkg: TestPackage, jobId: string, expiresAt?: string): Buffer {
+  return server.seal(storeOrderFields(pkg, jobId, expiresAt));
 }
 
 function deleteOrder(pkg: TestPackage, jobId: string, expiresAt: string): Buffer {
@@ -77,6 +82,25 @@ describe('relay', () => {
     expect((await relayContent(pkg)).status).toBe(403);
     const other = await server.makePackage({ installCommand: 'true' });
     expect((await relayContent(pkg, { 'x-courier-ticket': ticketFor(other) })).status).toBe(403);
+  });
+
+  it('serves its computers, all together, at the bandwidth limit its check-in names', async () => {
+    const limit = 100_000;
+    server.bandwidthLimits.set('relay-limited', limit);
+    const limited = await startTestAgent(server, { role: 'relay', name: 'relay-limited', dataDir: join(base, 'relay-limited') });
+    try {
+      const pkg = await server.makePackage({ installCommand: 'true', files: { 'payload.txt': randomBytes(150_000).toString('base64') } });
+      const order = server.seal({ ...storeOrderFields(pkg, 'job-limited'), agentId: server.idOf('relay-limited') });
+      expect(await server.follow(limited.url, order)).toMatchObject({ state: 'stored' });
+      const started = Date.now();
+      const download = () => fetch(`${limited.url}/packages/${pkg.packageId}/content`, { headers: { 'x-courier-ticket': ticketFor(pkg) } });
+      const bodies = await Promise.all([download(), download()].map(async (answer) => Buffer.from(await (await answer).arrayBuffer())));
+      for (const body of bodies) expect(body.equals(pkg.bytes)).toBe(true);
+      // Two downloads share the limit; each may send one chunk (64 KiB) before the pacing starts.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(((2 * pkg.bytes.length - 2 * 65_536) / limit) * 1000);
+    } finally {
+      await limited.agent.stop();
+    }
   });
 
   it('answers a store order for a copy it holds intact with that expiry at once, fetching nothing', async () => {
