@@ -3,7 +3,7 @@
  *
  *   npm run bench -- --computers N --relays R --size BYTES --install-ms MS
  *                    [--downloads-per-relay D] [--fleet-processes P] [--out-dir DIR] [--skip-floor] [--skip-offer]
- *                    [--skip-transfer]
+ *                    [--skip-transfer] [--relay-bandwidth B]
  *
  *   --computers N      computers of the fleet simulator (required)
  *   --relays R         relays (at least 1); computers go round-robin over them (required)
@@ -22,6 +22,9 @@
  *                      what is measured is Courier's time per computer
  *   --skip-offer       leave out the offer job
  *   --skip-transfer    leave out the transfer job
+ *   --relay-bandwidth B
+ *                      limit every relay to B bytes per second (PATCH /relays/:id, at least 1024) before the
+ *                      transfer job, and report the rate the slowest relay got
  *
  * Starts a Temporal dev server (SQLite in WAL mode), a fresh PostgreSQL database (127.0.0.1:5432, or
  * COURIER_BENCH_DATABASE_URL's server), the api, the worker and the fleet; runs an install job to every

@@ -34,6 +34,13 @@ describe('bench command line', () => {
     expect(() => parseBenchCli([...args.slice(0, -1), '0'])).toThrow(/--downloads-per-relay must be a whole number of at least 1/);
   });
 
+  it('limits every relay for the transfer job when asked', () => {
+    const args = ['--computers', '20', '--relays', '2', '--size', '500000', '--install-ms', '0'];
+    expect(parseBenchCli(args).relayBandwidth).toBeUndefined();
+    expect(parseBenchCli([...args, '--relay-bandwidth', '100000']).relayBandwidth).toBe(100_000);
+    expect(() => parseBenchCli([...args, '--relay-bandwidth', '100'])).toThrow(/--relay-bandwidth must be a whole number of at least 1024/);
+  });
+
   it('simulates the fleet in one process unless told, and in never more than it has relays', () => {
     const fleet = (computers: number, relays: number, ...more: string[]) =>
       parseBenchCli(['--computers', String(computers), '--relays', String(relays), '--size', '1', '--install-ms', '1', ...more]).fleetProcesses;

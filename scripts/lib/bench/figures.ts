@@ -58,6 +58,8 @@ export interface TransferFigures {
   /** relay name → target state. */
   relayStates: Record<string, string>;
   egress: Egress & { ratio: number };
+  /** With --relay-bandwidth: each relay's limit, and the rate the slowest relay got (size ÷ the job's time). */
+  bandwidth?: { limit: number; slowestRelayRate: number };
 }
 
 /** Everything a run measured, and where it was written. */

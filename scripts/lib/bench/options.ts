@@ -6,7 +6,7 @@ import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../../common/throughput.js';
 
 export const BENCH_USAGE =
   'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--downloads-per-relay D] [--out-dir DIR] ' +
-  '[--fleet-processes P] [--skip-floor] [--skip-offer] [--skip-transfer]';
+  '[--fleet-processes P] [--relay-bandwidth B] [--skip-floor] [--skip-offer] [--skip-transfer]';
 
 /** What one benchmark run is asked to do. */
 export interface BenchOptions {
@@ -26,6 +26,8 @@ export interface BenchOptions {
   skipFloor: boolean;
   skipOffer: boolean;
   skipTransfer: boolean;
+  /** Bytes per second every relay is limited to (PATCH /relays/:id) for the transfer job; absent is none. */
+  relayBandwidth?: number;
   /** The command that asked for this run, quoted in the report so the run can be repeated. */
   command: string;
 }
@@ -61,6 +63,7 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     'skip-floor': { type: 'boolean', default: false },
     'skip-offer': { type: 'boolean', default: false },
     'skip-transfer': { type: 'boolean', default: false },
+    'relay-bandwidth': { type: 'string' },
   });
   const computers = whole(values.computers, '--computers', 1);
   const relays = whole(values.relays, '--relays', 1);
@@ -82,6 +85,7 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     skipFloor: values['skip-floor'],
     skipOffer: values['skip-offer'],
     skipTransfer: values['skip-transfer'],
+    ...(values['relay-bandwidth'] !== undefined && { relayBandwidth: whole(values['relay-bandwidth'], '--relay-bandwidth', 1024) }),
     command: benchCommand(args),
   };
 }

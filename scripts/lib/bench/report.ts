@@ -111,6 +111,10 @@ export function figureRows(figures: BenchFigures): [string, string][] {
   }
   if (transfer) {
     rows.push([`transfer of a new package to ${config.relays} relays`, `${seconds(transfer.ms)}; egress ÷ (size × relays) ${ratio(transfer.egress.ratio)}`]);
+    if (transfer.bandwidth) {
+      const { limit, slowestRelayRate } = transfer.bandwidth;
+      rows.push([`transfer with every relay limited to ${count(limit)} bytes/s`, `the slowest relay got ${count(Math.round(slowestRelayRate))} bytes/s`]);
+    }
   }
   return rows;
 }

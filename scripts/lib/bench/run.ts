@@ -34,7 +34,7 @@ export async function runBenchmark(options: BenchOptions, log: BenchLog, signal?
     if (!options.skipFloor) log('floor: the same downloads and installs, without Temporal or a database');
     const floor = options.skipFloor ? null : await floorPhase(stack, install.pkg, fleet, log);
     const offer = options.skipOffer ? null : await offerPhase(stack, fleet, log);
-    const transfer = options.skipTransfer ? null : await transferPhase(stack, fleet, log);
+    const transfer = options.skipTransfer ? null : await transferPhase(stack, fleet, log, options.relayBandwidth);
     const responseMs = {
       job: await medianMs(() => stack.request('GET', `/jobs/${install.figures.jobId}`)),
       computers: await medianMs(() => stack.request('GET', '/computers')),
