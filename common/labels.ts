@@ -29,15 +29,21 @@ export const labelsSchema = z
 
 export type Labels = z.infer<typeof labelsSchema>;
 
+/** `key=value` split at its first `=`; undefined when there is no `=` or nothing before it. */
+export function splitLabel(text: string): [string, string] | undefined {
+  const split = text.indexOf('=');
+  return split > 0 ? [text.slice(0, split), text.slice(split + 1)] : undefined;
+}
+
 /** `key=value` as one label; the value may be empty, the `=` may not be missing. */
 export const labelPairSchema = z
   .string()
   .transform((text, context): [string, string] => {
-    const split = text.indexOf('=');
-    if (split <= 0) {
+    const pair = splitLabel(text);
+    if (!pair) {
       context.addIssue({ code: 'custom', message: `"${text}" is not key=value` });
       return z.NEVER;
     }
-    return [text.slice(0, split), text.slice(split + 1)];
+    return pair;
   })
   .pipe(z.tuple([labelKeySchema, labelValueSchema]));

@@ -1,5 +1,6 @@
 /** `courier computers list|show` and `courier relays list`. */
 import type { Command } from 'commander';
+import { splitLabel } from '../../common/labels.js';
 import { CliError } from '../api-client.js';
 import { contextOf } from '../context.js';
 import { fields, nextPageHint, print, table } from '../output.js';
@@ -20,8 +21,8 @@ function labelsLine(labels: Record<string, string>): string {
 function labelPatch(changes: string[]): Record<string, string | null> {
   const patch: Record<string, string | null> = {};
   for (const change of changes) {
-    const split = change.indexOf('=');
-    if (split > 0) patch[change.slice(0, split)] = change.slice(split + 1);
+    const pair = splitLabel(change);
+    if (pair) patch[pair[0]] = pair[1];
     else if (change.endsWith('-') && change.length > 1) patch[change.slice(0, -1)] = null;
     else throw new CliError(`"${change}" is neither key=value nor key-`, 2);
   }
