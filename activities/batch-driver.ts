@@ -33,7 +33,7 @@ import { markWaitingForRelay, relaysReadiness, type RelayReadiness } from './rel
  */
 export type BatchPhase = 'running' | 'last_call' | 'draining';
 
-export interface DriveBatchInput extends TargetRange {
+export type DriveBatchInput = TargetRange & {
   jobId: string;
   jobType: 'install' | 'offer';
   packageId: string;
@@ -41,7 +41,7 @@ export interface DriveBatchInput extends TargetRange {
   /** The batch itself: computers' reports name it, so the api knows whom to nudge. */
   batchWorkflowId: string;
   phase: BatchPhase;
-}
+};
 
 /** What an install order carries of its job: the package, and whether to run it where it is installed already. */
 interface Installing {

@@ -18,11 +18,11 @@ import type { ActivityDependencies } from './dependencies.js';
 /** Cancel orders in flight at once from one activity. */
 const CANCEL_CONCURRENCY = 20;
 
-export interface CancelOnComputersInput extends TargetRange {
+export type CancelOnComputersInput = TargetRange & {
   jobId: string;
   packageId: string;
   deadline: string;
-}
+};
 
 function recordedOutcome(status: OrderStatus): TargetUpdate {
   switch (status.state) {

@@ -5,6 +5,7 @@ import { createBatchDriverActivities } from './batch-driver.js';
 import { createBatchEndingActivities } from './batch-endings.js';
 import type { ActivityDependencies } from './dependencies.js';
 import { createJobLifecycleActivities } from './job-lifecycle.js';
+import { createJoinerActivities } from './joiners.js';
 import { createRelayCopyActivities } from './relay-copies.js';
 import { createRelayStagingActivities } from './relay-staging.js';
 import { createWindowHoldActivities } from './window-holds.js';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createCancelOrderActivities(deps),
     ...createBatchStatusActivities(deps),
     ...createWindowHoldActivities(deps),
+    ...createJoinerActivities(deps),
   };
 }
 

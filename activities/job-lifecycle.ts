@@ -1,10 +1,12 @@
 /** Activities that move a job through its statuses and hand its targets out in pages; each is idempotent. */
-import { and, eq, gt, inArray, lte, sql } from 'drizzle-orm';
-import { finalJobStatus, unfinishedJobStatuses, type JobStatus, type TargetKind } from '../common/states.js';
+import { and, eq, gt, inArray, isNotNull, isNull, lte, notInArray, sql } from 'drizzle-orm';
+import { finalJobStatus, terminalTargetStates, unfinishedJobStatuses, type JobStatus, type TargetKind } from '../common/states.js';
 import { countTargetStates, settleUnfinishedTargets, unfinishedTargetPage } from '../db/repositories/job-targets.js';
 import { jobs, jobTargets } from '../db/schema/index.js';
 import type { ActivityDependencies } from './dependencies.js';
 
+const terminal = [...terminalTargetStates];
+const JOINED_AT_DEADLINE = "joined the job as its deadline came, after the last of its joiners were handed out";
 
 export interface JobOutcome {
   status: JobStatus;
@@ -35,6 +37,12 @@ export function createJobLifecycleActivities({ db }: ActivityDependencies) {
 
     /** Every target has ended: the job completes, with or without errors. */
     async finishJob(jobId: string): Promise<JobOutcome> {
+      // A computer may join a dynamic job in the instant its workflow hands out the last joiners at the
+      // deadline: no batch will ever send it an order.
+      await db
+        .update(jobTargets)
+        .set({ state: 'cancelled', detail: JOINED_AT_DEADLINE, updatedAt: sql`now()` })
+        .where(and(eq(jobTargets.jobId, jobId), isNotNull(jobTargets.joinedAt), isNull(jobTargets.joinedBatch), notInArray(jobTargets.state, terminal)));
       const counts = await countTargetStates(db, jobId);
       const status = finalJobStatus(counts);
       await setFinalStatus(jobId, status);
@@ -66,6 +74,7 @@ export function createJobLifecycleActivities({ db }: ActivityDependencies) {
             eq(jobTargets.jobId, jobId),
             eq(jobTargets.kind, 'computer'),
             inArray(jobTargets.state, ['failed', 'rejected']),
+            isNull(jobTargets.joinedAt),
             afterId ? gt(jobTargets.targetId, afterId) : undefined,
             lte(jobTargets.targetId, throughId),
           ),

@@ -173,11 +173,17 @@ export const jobRequestSchema = z
         relays: targetRefs.optional(),
         /** Install and offer jobs: the computers carrying every one of these labels. */
         labels: labelsSchema.refine((labels) => Object.keys(labels).length > 0, { error: 'name at least one label' }).optional(),
+        /** With labels: computers that gain them after the job's creation join it until its deadline. */
+        dynamic: z.boolean().optional(),
         all: z.literal(true).optional(),
       })
       .strict()
       .refine((t) => t.all === true || t.labels !== undefined || (t.computers?.length ?? 0) + (t.relays?.length ?? 0) > 0, {
         error: 'name at least one computer, relay or label, or set all: true',
+      })
+      .refine((t) => t.dynamic !== true || t.labels !== undefined, {
+        error: 'dynamic takes in the computers that gain the targeted labels later: name targets.labels',
+        path: ['dynamic'],
       }),
     scheduledAt: dateTime.optional(),
     deadline: dateTime.optional(),

@@ -29,6 +29,8 @@ export interface JobWorkflowInput {
   rollout?: RolloutPlan;
   /** Install and offer jobs: computers get their orders only inside this window (common/windows.ts). */
   window?: MaintenanceWindow;
+  /** Install and offer jobs targeting labels: computers that gain them later join the job until its deadline. */
+  dynamic?: boolean;
   /** Set when the workflow continued as new: how far the previous run had come. */
   resume?: JobCursor;
 }
@@ -54,17 +56,31 @@ export interface JobCursor {
   wave?: number;
 }
 
-/** A page of a job's targets: those after `afterTargetId` up to and including `throughTargetId`. */
-export interface TargetRange {
+/**
+ * A page of the targets a job was created with: those after `afterTargetId` up to and including
+ * `throughTargetId`, in id order.
+ */
+export interface IdRange {
   afterTargetId?: string;
   throughTargetId: string;
 }
 
 /**
+ * Computers that joined a dynamic job after its creation, claimed by batch `joinedBatch` as they came
+ * (activities/joiners.ts): their ids fall anywhere among the others', so they are owned by number.
+ */
+export interface JoinedRange {
+  joinedBatch: number;
+}
+
+/** The targets one batch owns. */
+export type TargetRange = IdRange | JoinedRange;
+
+/**
  * One page of a job's computer targets, handled by a child workflow. The batch reads its own page, so no
  * id list travels in a history.
  */
-export interface JobBatchInput extends TargetRange {
+export type JobBatchInput = TargetRange & {
   jobId: string;
   packageId: string;
   deadline: string;
@@ -75,7 +91,7 @@ export interface JobBatchInput extends TargetRange {
   dispatched?: boolean;
   /** Carried across continue-as-new: where the batch stands against its deadline. */
   phase?: BatchPhase;
-}
+};
 
 /**
  * Where a batch of computers stands against its job's deadline: `running` sends what is due; `last_call`
@@ -115,6 +131,12 @@ export type { OfferChoice } from './states.js';
 
 /** Signalled to a paused rollout's job workflow by POST /jobs/:id/resume: hand out the next wave. */
 export const resumeJobSignal = defineSignal('resumeJob');
+
+/**
+ * Tells a dynamic job that computers have joined it (the api added them as they gained its labels): it
+ * hands them out soon rather than at its next sweep. A signal that goes astray only delays them.
+ */
+export const targetsJoinedSignal = defineSignal('targetsJoined');
 
 /**
  * Tells a batch of computers to look at them now rather than at its next check: the api sends it when the

@@ -10,6 +10,7 @@ import { boundedByDeadline, databaseWrite } from './activity-options.js';
 
 /** The batch's page, as batch-wide activities take it. */
 export function rangeOf(input: JobBatchInput): TargetRange {
+  if ('joinedBatch' in input) return { joinedBatch: input.joinedBatch };
   return { afterTargetId: input.afterTargetId, throughTargetId: input.throughTargetId };
 }
 

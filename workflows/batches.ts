@@ -11,13 +11,22 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
 import { jobBatchWorkflowId } from '../common/names.js';
-import { batchReportSignal, type JobBatchInput, type JobCursor, type JobWorkflowInput } from '../common/workflows.js';
+import {
+  batchReportSignal,
+  targetsJoinedSignal,
+  type JobBatchInput,
+  type JobCursor,
+  type JobWorkflowInput,
+  type TargetRange,
+} from '../common/workflows.js';
 import { boundedByDeadline, databaseWrite } from './activity-options.js';
 import { continueAsNewUnlessCancelled } from './continue-as-new.js';
 import { Rollout } from './rollout.js';
@@ -34,6 +43,10 @@ const CANCEL_WAIT_MS = 5 * 60_000;
  * hands on (temporalio/sdk-dotnet#427 describes the same race), so the next run would wait for it forever.
  */
 const RECONCILE_AFTER_MS = 30_000;
+/** How often a dynamic job looks for joined computers that no signal told it of. */
+const JOINER_SWEEP_MS = 5 * 60_000;
+/** How long a dynamic job lets computers join after a signal before it hands them out: a burst makes one batch. */
+const JOINERS_SETTLE_MS = 5_000;
 
 export type BatchWorkflow = (input: JobBatchInput) => Promise<void>;
 
@@ -45,6 +58,8 @@ export class BatchTracker {
   readonly dispatching: Set<number>;
   readonly open: Set<number>;
   readonly rollout: Rollout | undefined;
+  /** A dynamic job heard that computers joined it since it last looked. */
+  joined = false;
 
   constructor(input: JobWorkflowInput) {
     this.dispatching = new Set(input.resume?.dispatching);
@@ -53,6 +68,9 @@ export class BatchTracker {
     setHandler(batchReportSignal, ({ batch, phase }) => {
       this.dispatching.delete(batch);
       if (phase === 'done') this.open.delete(batch);
+    });
+    setHandler(targetsJoinedSignal, () => {
+      this.joined = true;
     });
   }
 
@@ -75,10 +93,11 @@ export class BatchTracker {
 
 /**
  * Runs `batchWorkflow` over every unfinished computer target, then waits for every batch to end. A rollout
- * hands out one wave at a time: the next only once every batch of the last has ended.
+ * hands out one wave at a time: the next only once every batch of the last has ended. A dynamic job then
+ * hands out the computers that join it, until its deadline.
  */
 export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracker, batchWorkflow: BatchWorkflow): Promise<void> {
-  const { pageEnd } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
+  const { pageEnd, gatherJoiners } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
   const cursor: JobCursor = input.resume ?? { nextBatch: 0, handedOut: false, dispatching: [], open: [] };
   const { dispatching, open, rollout } = tracker;
   const continueIfSuggested = async (): Promise<void> => {
@@ -86,6 +105,36 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
     const resume: JobCursor = { ...cursor, dispatching: [...dispatching], open: [...open] };
     // Continues the calling job workflow (install or offer), which skips straight back here.
     await continueAsNewUnlessCancelled<(input: JobWorkflowInput) => Promise<unknown>>({ ...input, resume });
+  };
+
+  const startNextBatch = async (range: TargetRange): Promise<void> => {
+    const batch = cursor.nextBatch++;
+    dispatching.add(batch);
+    open.add(batch);
+    await startBatch(input, batchWorkflow, { batch, ...range });
+  };
+
+  /**
+   * Joined computers are handed out in batches of their own: soon after the api signals that some joined
+   * (a short wait first, so a burst of enrolments makes one batch rather than hundreds), and at a slow
+   * sweep that finds any it missed. Those that joined just before the deadline still get their batch,
+   * which sends them their order once, as every batch does at the deadline.
+   */
+  const handOutJoiners = async (): Promise<void> => {
+    for (;;) {
+      await tracker.waitUntil(input, () => dispatching.size < MAX_DISPATCHING_BATCHES);
+      await continueIfSuggested();
+      // Cleared before looking, so a signal that comes while the look runs is not lost.
+      tracker.joined = false;
+      if ((await gatherJoiners(input.jobId, cursor.nextBatch, BATCH_SIZE)) > 0) {
+        await startNextBatch({ joinedBatch: cursor.nextBatch });
+        continue;
+      }
+      const left = Date.parse(input.deadline) - Date.now();
+      if (left <= 0) return;
+      setCurrentDetails(`**Running**; computers that gain the job's labels join it until its deadline, ${input.deadline}.`);
+      if (await condition(() => tracker.joined, Math.min(JOINER_SWEEP_MS, left))) await sleep(JOINERS_SETTLE_MS);
+    }
   };
 
   const untilBatchesEnd = async (): Promise<void> => {
@@ -112,12 +161,10 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
         cursor.handedOut = true;
         break;
       }
-      const batch = cursor.nextBatch++;
-      dispatching.add(batch);
-      open.add(batch);
-      await startBatch(input, batchWorkflow, { batch, afterTargetId: cursor.afterTargetId, throughTargetId: through });
+      await startNextBatch({ afterTargetId: cursor.afterTargetId, throughTargetId: through });
       cursor.afterTargetId = through;
     }
+    if (input.dynamic) await handOutJoiners();
     await untilBatchesEnd();
   } catch (error) {
     if (isCancellation(error)) await cancelBatches(input, open);
@@ -128,7 +175,7 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
 async function startBatch(
   input: JobWorkflowInput,
   batchWorkflow: BatchWorkflow,
-  page: Pick<JobBatchInput, 'batch' | 'afterTargetId' | 'throughTargetId'>,
+  page: TargetRange & { batch: number },
 ): Promise<void> {
   await startChild(batchWorkflow, {
     workflowId: jobBatchWorkflowId(input.jobId, page.batch),

@@ -7,6 +7,7 @@ import type { AppDependencies } from '../dependencies.js';
 import { computerJobsQuerySchema, computersQuerySchema, inventoryQuerySchema } from '../list-queries.js';
 import { enrollAgent, resetAgent, rotateEnrollSecret, type AgentRole } from '../services/enrolment.js';
 import { checkIn } from '../services/check-ins.js';
+import { joinDynamicJobs } from '../services/dynamic-jobs.js';
 import { patchComputerLabels } from '../services/computer-labels.js';
 import { patchRelay } from '../services/relay-settings.js';
 import { getComputer, listComputers, listRelays, presenceNow } from '../services/inventory.js';
@@ -29,6 +30,7 @@ export function agentRoutes(deps: AppDependencies, guards: Guards, auditTrail: A
     const request = parseInput(enrollSchema, req.body);
     const { created, provedByToken, ...enrolment } = await enrollAgent(deps, request, req.get(AGENT_TOKEN_HEADER));
     if (provedByToken) describeAudit(res, { actor: `${request.role}:${enrolment.id}` });
+    if (request.labels !== undefined) await joinDynamicJobs(deps, enrolment.id);
     await auditTrail.succeeded(req, res, created ? 'created' : 're-enrolled');
     res.status(created ? 201 : 200).json(enrolment);
   });
@@ -58,6 +60,7 @@ export function agentRoutes(deps: AppDependencies, guards: Guards, auditTrail: A
   });
   router.patch('/computers/:id', guards.admin, jsonBody, audited('computer.update', subjectFromId('computer')), async (req: Request<{ id: string }>, res) => {
     const updated = await patchComputerLabels(deps.db, req.params.id, parseInput(patchComputerSchema, req.body), presence());
+    await joinDynamicJobs(deps, updated.id);
     describeAudit(res, { subject: `computer:${updated.name}` });
     await auditTrail.succeeded(req, res);
     res.json(updated);

@@ -1,7 +1,8 @@
 /**
  * Turns a job's target spec into job_targets rows. Install and offer jobs target computers (`relays` means
  * every computer under those relays, `labels` every computer carrying all of them, `all` every computer;
- * the selectors add up); transfer jobs target relays (`all` every relay).
+ * the selectors add up); transfer jobs target relays (`all` every relay). A dynamic job's later joiners are
+ * added by db/repositories/job-joiners.ts.
  * A job may target 100,000 computers, and PostgreSQL takes at most 65,535 parameters per statement, so
  * explicit lists travel as single array parameters (`= any($1)`, `unnest`) and whole groups are copied
  * with INSERT ... SELECT without passing through the api at all.
@@ -125,7 +126,8 @@ export async function insertJobTargets(
     .from(jobTargets)
     .where(eq(jobTargets.jobId, jobId));
   const count = row?.count ?? 0;
-  if (count === 0) {
+  // A dynamic job may start with none: computers that gain its labels join it later.
+  if (count === 0 && !spec.dynamic) {
     throw new InvalidInput('no_targets', `the targets name no ${kind}s (e.g. only relays without computers, or labels no computer carries)`);
   }
   return count;

@@ -3,7 +3,7 @@
  * single job a page of its targets. Both page by key (api/cursor.ts). The workflows write the states; this
  * module only reads them.
  */
-import { and, asc, desc, eq, exists, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, inArray, isNotNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { waveEndSchema } from '../../common/rollout.js';
 import { windowSchema } from '../../common/windows.js';
@@ -64,7 +64,14 @@ const targetProgress = {
 };
 
 /** One target of a job and where it stands. */
-export const targetViewSchema = z.strictObject({ kind: z.enum(targetKinds), id: uuid, name: z.string(), ...targetProgress });
+export const targetViewSchema = z.strictObject({
+  kind: z.enum(targetKinds),
+  id: uuid,
+  name: z.string(),
+  ...targetProgress,
+  /** Dynamic jobs: when the computer joined, having gained the job's labels after its creation; null otherwise. */
+  joinedAt: timestamp.nullable(),
+});
 
 export type TargetView = z.infer<typeof targetViewSchema>;
 
@@ -77,6 +84,8 @@ export const jobViewSchema = jobSummaryViewSchema.extend({
   rollout: z.strictObject({ waves: z.array(waveEndSchema), pauseSeconds: z.number().int(), failureThreshold: z.number().nullable() }).nullable(),
   /** A rollout's waves in order, each with its counts by state; empty without a rollout. */
   waves: z.array(waveViewSchema),
+  /** Dynamic jobs: how many computers joined after the job's creation (they count in `counts` too); null otherwise. */
+  joined: z.number().int().nonnegative().nullable(),
   targets: z.array(targetViewSchema),
   targetsTotal: z.number().int().nonnegative(),
   targetsNextCursor: z.string().nullable(),
@@ -191,6 +200,15 @@ export async function listComputerJobs(db: Db, idOrName: string, query: Computer
   };
 }
 
+/** How many computers joined a dynamic job after its creation (job_targets_joined). */
+async function countJoined(db: Db, jobId: string): Promise<number> {
+  const [row] = await db
+    .select({ count: sql<number>`count(*)::int` })
+    .from(jobTargets)
+    .where(and(eq(jobTargets.jobId, jobId), isNotNull(jobTargets.joinedAt)));
+  return row?.count ?? 0;
+}
+
 /**
  * One job with the requested page of its targets, by name (job_targets_name, or job_targets_state for one
  * state). A job's targets are all of its type's kind, so the kind only narrows the index range.
@@ -209,6 +227,7 @@ export async function getJob(db: Db, id: string, query: JobQuery): Promise<JobVi
       detail: jobTargets.detail,
       choice: jobTargets.choice,
       updatedAt: jobTargets.updatedAt,
+      joinedAt: jobTargets.joinedAt,
     })
     .from(jobTargets)
     .where(
@@ -228,7 +247,8 @@ export async function getJob(db: Db, id: string, query: JobQuery): Promise<JobVi
     ...summaryView(row, counts),
     rollout,
     waves: await waveViews(db, row.id, row.rollout),
-    targets: page.rows.map((target) => ({ ...target, updatedAt: target.updatedAt.toISOString() })),
+    joined: row.targetSpec.dynamic ? await countJoined(db, row.id) : null,
+    targets: page.rows.map((target) => ({ ...target, updatedAt: target.updatedAt.toISOString(), joinedAt: target.joinedAt?.toISOString() ?? null })),
     targetsTotal: query.state ? (counts[query.state] ?? 0) : total,
     targetsNextCursor: page.nextCursor,
   };

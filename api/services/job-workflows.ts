@@ -16,7 +16,7 @@ import { describeWindow, type MaintenanceWindow } from '../../common/windows.js'
 import { terminalTargetStates, type JobStatus, type JobType } from '../../common/states.js';
 import { jobWorkflowTypes, type JobWorkflowInput } from '../../common/workflows.js';
 import type { PackageRow } from '../../db/repositories/packages.js';
-import { jobs, jobTargets } from '../../db/schema/index.js';
+import { jobs, jobTargets, type TargetSpec } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
 import { targetKindOf } from './job-targets.js';
 import { callTemporal } from './temporal-calls.js';
@@ -35,6 +35,8 @@ export interface JobLaunch {
   rerunOf?: string | null;
   rollout?: RolloutPlan | null;
   window?: MaintenanceWindow | null;
+  /** What the admin targeted: a dynamic spec keeps taking in computers that gain its labels. */
+  targetSpec: TargetSpec;
 }
 
 /** Why the targets of a job cancelled before its launch ended: nothing was ever sent to them. */
@@ -42,6 +44,12 @@ export const CANCELLED_BEFORE_START = 'the job was cancelled before it started';
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function labelsLine(labels: TargetSpec['labels']): string {
+  return Object.entries(labels ?? {})
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
 }
 
 function rolloutDetails(plan: RolloutPlan): string {
@@ -55,7 +63,7 @@ export function jobDetails(job: JobLaunch): string {
   return [
     `**Job** ${job.jobId} (${job.type})${job.rerunOf ? `, a rerun of job ${job.rerunOf}` : ''}`,
     `**Package** ${job.pkg.name} ${job.pkg.version}, ${job.pkg.format}, ${job.pkg.size} bytes, id ${job.pkg.id}`,
-    `**Targets** ${plural(job.targetCount, targetKindOf(job.type))}`,
+    `**Targets** ${plural(job.targetCount, targetKindOf(job.type))}${job.targetSpec.dynamic ? `; computers that gain the labels ${labelsLine(job.targetSpec.labels)} join until the deadline` : ''}`,
     ...(job.rollout ? [rolloutDetails(job.rollout)] : []),
     ...(job.window ? [`**Maintenance window** ${describeWindow(job.window)}: computers get their orders only inside it`] : []),
     `**Execution time** ${job.scheduledAt.toISOString()}; **deadline** ${job.deadline.toISOString()}`,
@@ -75,6 +83,7 @@ export async function startJobWorkflow({ temporal, config }: Pick<Deps, 'tempora
     deadline: job.deadline.toISOString(),
     ...(job.rollout && { rollout: job.rollout }),
     ...(job.window && { window: job.window }),
+    ...(job.targetSpec.dynamic && { dynamic: true }),
   };
   const rerun = job.rerunOf ? `rerun of job ${job.rerunOf}: ` : '';
   const what = `${job.type} ${job.pkg.name} ${job.pkg.version} on ${plural(job.targetCount, targetKindOf(job.type))}`;

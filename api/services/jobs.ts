@@ -17,7 +17,7 @@ import { refreshTargetStatistics } from '../../db/repositories/job-targets.js';
 import type { PackageRow } from '../../db/repositories/packages.js';
 import { jobs, jobTargets, packages, type TargetSpec } from '../../db/schema/index.js';
 import type { AppDependencies } from '../dependencies.js';
-import { Conflict, Unavailable } from '../errors.js';
+import { Conflict, InvalidInput, Unavailable } from '../errors.js';
 import type { JobQuery } from '../list-queries.js';
 import { resolveJobSchedule, type JobRequest, type JobSchedule, type ScheduleRules } from '../validation.js';
 import { insertJobTargets, targetKindOf } from './job-targets.js';
@@ -100,13 +100,17 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       window: job.window ?? null,
     });
     const count = await insertJobTargets(tx, jobId, type, job.targets);
+    if (job.rollout && count === 0) {
+      throw new InvalidInput('no_targets', 'a rollout divides the computers a job starts with into waves, and no computer carries its labels yet');
+    }
     return { targetCount: count, rollout: job.rollout && (await planRollout(tx, jobId, job.rollout, count)) };
   });
   // A large job's rows must be known to the planner before its first report arrives (see the function).
   if (targetCount >= ANALYZE_FROM_TARGETS) await refreshTargetStatistics(db);
 
   try {
-    await handOverJob(deps, { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf, rollout, window: job.window });
+    const launch = { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf, rollout, window: job.window, targetSpec: job.targets };
+    await handOverJob(deps, launch);
   } catch (error) {
     if (isDefiniteRefusal(error)) {
       // job_targets rows go with the job (ON DELETE CASCADE).

@@ -3,7 +3,7 @@
  * computer of each wave in id order, which the job's workflow pages up to), and each wave's counts for the
  * job view. An admin resumes a paused rollout through api/services/jobs.ts.
  */
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { waveEnds, type Rollout, type RolloutPlan } from '../../common/rollout.js';
 import { jobs, jobTargets } from '../../db/schema/index.js';
@@ -50,7 +50,8 @@ export async function waveViews(db: Db, jobId: string, plan: RolloutPlan | null)
   const rows = await db
     .select({ wave: waveOf, state: jobTargets.state, count: sql<number>`count(*)::int` })
     .from(jobTargets)
-    .where(eq(jobTargets.jobId, jobId))
+    // Computers that joined a dynamic job later belong to no wave.
+    .where(and(eq(jobTargets.jobId, jobId), isNull(jobTargets.joinedAt)))
     .groupBy(sql`1`, jobTargets.state);
   const views = plan.waves.map((wave, index): WaveView => ({ index, size: wave.size, counts: {} }));
   for (const row of rows) if (views[row.wave]) views[row.wave]!.counts[row.state] = row.count;

@@ -1,5 +1,6 @@
 /** `courier jobs create|list|show|watch|cancel|resume|rerun`. */
 import { Option, type Command } from 'commander';
+import { splitLabel } from '../../common/labels.js';
 import { CliError } from '../api-client.js';
 import { contextOf, type CommandContext } from '../context.js';
 import { hasEnded, type JobView } from '../job-view.js';
@@ -20,10 +21,10 @@ function positive(flag: string) {
 /** `key=value` labels as the api takes them. */
 function labelsOf(pairs: string[]): Record<string, string> {
   const labels: Record<string, string> = {};
-  for (const pair of pairs) {
-    const split = pair.indexOf('=');
-    if (split <= 0) throw new CliError(`--label takes key=value, got "${pair}"`, 2);
-    labels[pair.slice(0, split)] = pair.slice(split + 1);
+  for (const text of pairs) {
+    const pair = splitLabel(text);
+    if (!pair) throw new CliError(`--label takes key=value, got "${text}"`, 2);
+    labels[pair[0]] = pair[1];
   }
   return labels;
 }
@@ -64,6 +65,7 @@ export function jobCommands(program: Command): void {
     .option('--computer <name>', 'a target computer, by name or id (repeatable)', collect)
     .option('--relay <name>', 'a target relay (transfer) or every computer under it (install, offer); repeatable', collect)
     .option('--label <key=value>', 'every computer carrying this label (install, offer); repeat to require several', collect)
+    .option('--dynamic', 'with --label: computers that gain the labels later join the job until its deadline')
     .option('--all', 'every computer (install, offer) or relay (transfer)')
     .option('--at <date>', 'execution time, ISO 8601 (default: now)')
     .option('--deadline <date>', 'ISO 8601; default: the execution time plus the server default')
@@ -79,10 +81,12 @@ export function jobCommands(program: Command): void {
       if ((options.pauseSeconds !== undefined || options.failureThreshold !== undefined) && !options.wave) {
         throw new CliError('--pause-seconds and --failure-threshold shape a rollout: give its waves with --wave', 2);
       }
+      if (options.dynamic && !options.label) throw new CliError('--dynamic takes in the computers that gain the labels later: give them with --label', 2);
       const targets = {
         ...(options.computer ? { computers: options.computer } : {}),
         ...(options.relay ? { relays: options.relay } : {}),
         ...(options.label ? { labels: labelsOf(options.label as string[]) } : {}),
+        ...(options.dynamic ? { dynamic: true } : {}),
         ...(options.all ? { all: true } : {}),
       };
       const created = await context.api.post<JobView>('/jobs', {

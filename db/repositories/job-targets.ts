@@ -3,7 +3,7 @@
  * same row again instead of a second one. A target in a terminal state is never changed afterwards: the
  * first real outcome wins, and a late retry cannot overwrite it.
  */
-import { and, asc, eq, gt, inArray, lte, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNotNull, isNull, lte, notInArray, sql, type SQL } from 'drizzle-orm';
 import { terminalTargetStates, type TargetKind, type TargetState } from '../../common/states.js';
 import type { TargetRange } from '../../common/workflows.js';
 import type { Database } from '../client.js';
@@ -75,7 +75,10 @@ export async function settleUnfinishedTargets(
   return rows.length;
 }
 
-/** The next page of a job's unfinished targets of one kind, in a stable order, after `afterId` (and up to `throughId`). */
+/**
+ * The next page of the unfinished targets of one kind a job was created with, in a stable order, after
+ * `afterId` (and up to `throughId`). Computers that joined later are handed out apart (JoinedRange).
+ */
 export async function unfinishedTargetPage(
   db: Database,
   jobId: string,
@@ -92,6 +95,7 @@ export async function unfinishedTargetPage(
         eq(jobTargets.jobId, jobId),
         eq(jobTargets.kind, kind),
         notInArray(jobTargets.state, terminal),
+        isNull(jobTargets.joinedAt),
         ...(afterId ? [gt(jobTargets.targetId, afterId)] : []),
         ...(throughId ? [lte(jobTargets.targetId, throughId)] : []),
       ),
@@ -103,12 +107,15 @@ export async function unfinishedTargetPage(
 
 /** The condition selecting a job's targets of one kind within one batch's range. */
 export function inTargetRange(jobId: string, kind: TargetKind, range: TargetRange): SQL {
-  return and(
-    eq(jobTargets.jobId, jobId),
-    eq(jobTargets.kind, kind),
-    ...(range.afterTargetId ? [gt(jobTargets.targetId, range.afterTargetId)] : []),
-    lte(jobTargets.targetId, range.throughTargetId),
-  )!;
+  const owned =
+    'joinedBatch' in range
+      ? [eq(jobTargets.joinedBatch, range.joinedBatch), isNotNull(jobTargets.joinedAt)]
+      : [
+          isNull(jobTargets.joinedAt),
+          ...(range.afterTargetId ? [gt(jobTargets.targetId, range.afterTargetId)] : []),
+          lte(jobTargets.targetId, range.throughTargetId),
+        ];
+  return and(eq(jobTargets.jobId, jobId), eq(jobTargets.kind, kind), ...owned)!;
 }
 
 /** A job's unfinished targets of one kind within one batch's range, leaving out those in `skipStates`. */

@@ -13,6 +13,8 @@ export interface TargetSpec {
   relays?: string[];
   /** Computers carrying every one of these labels. */
   labels?: Labels;
+  /** With labels: computers that gain them after the job was created join it until its deadline. */
+  dynamic?: boolean;
   all?: boolean;
 }
 
@@ -48,7 +50,12 @@ export const jobs = pgTable(
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
-  (table) => [index('jobs_created').on(table.createdAt), index('jobs_unlaunched').on(table.createdAt).where(sql`launched_at is null`)],
+  (table) => [
+    index('jobs_created').on(table.createdAt),
+    index('jobs_unlaunched').on(table.createdAt).where(sql`launched_at is null`),
+    // The dynamic jobs a computer may join when it gains labels: looked up at every enrolment.
+    index('jobs_dynamic').on(table.deadline).where(sql`target_spec->>'dynamic' = 'true' and finished_at is null`),
+  ],
 );
 
 /** One row per job and target: the state admins see, written idempotently by activities. */
@@ -74,6 +81,10 @@ export const jobTargets = pgTable(
     lastReportAt: timestamp('last_report_at', { withTimezone: true }),
     /** The earliest time the batch contacts the computer again (after it could not be reached). */
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    /** Dynamic jobs: when the computer joined, having gained the job's labels after its creation. */
+    joinedAt: timestamp('joined_at', { withTimezone: true }),
+    /** The batch that claimed the joined computer (see JoinedRange); null until one does. */
+    joinedBatch: integer('joined_batch'),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
@@ -89,6 +100,8 @@ export const jobTargets = pgTable(
     // A computer's or relay's jobs: GET /computers/:id/jobs and GET /jobs?computer=. With the job last it
     // holds the whole key too, so a lookup by key finds one entry whichever index the planner takes.
     index('job_targets_target').on(table.targetId, table.kind, table.jobId),
+    // A dynamic job's joined computers: those no batch has claimed yet, and each batch's own.
+    index('job_targets_joined').on(table.jobId, table.joinedBatch).where(sql`joined_at is not null`),
   ],
 );
 

@@ -1026,4 +1026,30 @@ describe('api', () => {
     const empty = await job({ type: 'install', packageId: pkg.id, targets: { labels: {} } });
     expect([empty.status, empty.body.error.message]).toEqual([400, expect.stringContaining('name at least one label')]);
   });
+
+  it('a dynamic job may start with no computer, shows each that gains its labels as it joins, and validates', async () => {
+    type Joined = { joined: number | null; targetsTotal: number; targets: { name: string; joinedAt: string | null }[] } & ErrorBody;
+    const scheduledAt = new Date(Date.now() + 3600_000).toISOString();
+    const job = (json: unknown) => call<Joined>('POST', '/jobs', { ...admin, json });
+    const labels = { ring: 'dynamic-api' };
+    const withoutLabels = await job({ type: 'install', packageId: pkg.id, targets: { computers: ['pc-1'], dynamic: true }, scheduledAt });
+    expect([withoutLabels.status, withoutLabels.body.error.details]).toEqual([400, [{ path: 'targets.dynamic', message: expect.stringContaining('name targets.labels') }]]);
+    const rolledOut = await job({ type: 'install', packageId: pkg.id, targets: { labels, dynamic: true }, rollout: { waves: ['50%'] }, scheduledAt });
+    expect([rolledOut.status, rolledOut.body.error.code]).toEqual([400, 'no_targets']);
+
+    const created = await job({ type: 'install', packageId: pkg.id, targets: { labels, dynamic: true }, scheduledAt });
+    expect([created.status, created.body.targetsTotal, created.body.joined]).toEqual([201, 0, 0]);
+    const statics = await job({ type: 'install', packageId: pkg.id, targets: { computers: ['pc-1'] }, scheduledAt });
+    expect(statics.body.joined).toBeNull();
+
+    const before = Date.now();
+    expect((await call('PATCH', '/computers/pc-2', { ...admin, json: { labels } })).status).toBe(200);
+    const view = (await call<Joined & { id: string }>('GET', `/jobs/${created.body.id}`, admin)).body;
+    expect([view.joined, view.targets.map((target) => target.name)]).toEqual([1, ['pc-2']]);
+    expect(Date.parse(view.targets[0]!.joinedAt!)).toBeGreaterThanOrEqual(before - 1000);
+    // Labelling it again changes nothing: it is a target already.
+    await call('PATCH', '/computers/pc-2', { ...admin, json: { labels: { ...labels, extra: 'yes' } } });
+    expect((await call<Joined>('GET', `/jobs/${created.body.id}`, admin)).body.joined).toBe(1);
+    await call('PATCH', '/computers/pc-2', { ...admin, json: { labels: { ring: null, extra: null } } });
+  });
 });

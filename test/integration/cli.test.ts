@@ -118,6 +118,17 @@ describe('courier', () => {
     expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('give its waves with --wave')]);
   });
 
+  it('creates a dynamic job for a label, which shows how many computers joined', async () => {
+    const at = new Date(Date.now() + 3600_000).toISOString();
+    const created = await courier(['--json', 'jobs', 'create', '--type', 'install', '--package', packageId, '--label', 'site=osaka', '--dynamic', '--at', at]);
+    expect(created.code).toBe(0);
+    const job = JSON.parse(created.stdout) as { id: string; joined: number | null };
+    expect(job.joined).toBe(0);
+    expect((await courier(['jobs', 'cancel', job.id])).code).toBe(0);
+    const usage = await courier(['jobs', 'create', '--type', 'install', '--package', packageId, '--all', '--dynamic']);
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('give them with --label')]);
+  });
+
   it('cancels a scheduled job, and lists jobs newest first', async () => {
     const at = new Date(Date.now() + 3600_000).toISOString();
     const created = await courier(['--json', 'jobs', 'create', '--type', 'install', '--package', packageId, '--all', '--at', at]);

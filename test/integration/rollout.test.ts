@@ -3,8 +3,9 @@
  * computer pauses with the reason, with the third wave untouched; resuming it, with nothing replaced,
  * installs the third wave and ends `completed_with_errors` with the right counts. A paused rollout can be
  * cancelled. A job whose maintenance window opens later holds its computers `waiting_for_window` until then.
+ * A dynamic job takes in a computer enrolled with its label after it started, and one an admin labels.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
@@ -113,5 +114,32 @@ describe('rollout waves', () => {
     expect((await stack.request('POST', `/jobs/${created.body.id}/cancel`)).status).toBe(202);
     const done = await stack.finishedJob(created.body.id);
     expect([done.status, done.counts]).toEqual(['cancelled', { failed: 1, cancelled: 1 }]);
+  });
+});
+
+describe('dynamic targets', () => {
+  it('installs on a computer enrolled with a matching label after the job started, and on one an admin labels, until the deadline', async () => {
+    const labels = { ring: 'late' };
+    const [first, second] = byId.slice(0, 2);
+    expect((await stack.request('PATCH', `/computers/${first!.name}`, { labels })).status).toBe(200);
+    const deadline = new Date(Date.now() + 30_000).toISOString();
+    const created = await stack.request('POST', '/jobs', { type: 'install', packageId, targets: { labels, dynamic: true }, reinstall: true, deadline });
+    expect([created.status, created.body.targetsTotal, created.body.joined]).toEqual([201, 1, 0]);
+    await eventually(async () => ((await job(created.body.id)).counts.installed === 1 ? true : undefined), 20_000, 'the first computer');
+
+    await stack.startAgent({ role: 'computer', name: 'pc-late', labels });
+    expect((await stack.request('PATCH', `/computers/${second!.name}`, { labels })).status).toBe(200);
+    const joined = await eventually(async () => {
+      const view = await job(created.body.id);
+      return view.counts.installed === 3 ? view : undefined;
+    }, 30_000, 'the joined computers to install');
+    expect([joined.status, joined.joined]).toEqual(['running', 2]);
+    const late = joined.targets.find((target: { name: string }) => target.name === 'pc-late');
+    expect(late.joinedAt).not.toBeNull();
+    expect(await readFile(join(stack.agents.get('pc-late')!.dataDir, 'root', 'rolled-out'), 'utf8')).toBe('ok\n');
+
+    const done = await stack.finishedJob(created.body.id);
+    expect([done.status, done.counts, done.joined]).toEqual(['completed', { installed: 3 }, 2]);
+    expect(Date.parse(done.finishedAt)).toBeGreaterThanOrEqual(Date.parse(deadline));
   });
 });

@@ -21,6 +21,8 @@ interface Target {
   nextAttemptAt?: number;
   /** The batch that sent the computer its order: the one its report nudges. */
   batchWorkflowId?: string;
+  /** Dynamic jobs: the computer joined after the job's creation (undefined), and which batch claimed it. */
+  joinedBatch?: number | null;
 }
 
 interface RelayStaging {
@@ -82,6 +84,17 @@ export class FakeFleet {
       if (relay) this.relayOf.set(id, relay);
     }
     for (const relay of spec.relayTargets ?? []) this.targets.set(relay, { state: 'pending', attempts: 0 });
+  }
+
+  /**
+   * A computer gains the job's labels after its creation, as the api records it: a new target, claimed by
+   * no batch yet. Returns whether it joined (it was no target already).
+   */
+  join(index: number): boolean {
+    const id = computerId(index);
+    if (this.targets.has(id)) return false;
+    this.targets.set(id, { state: 'pending', attempts: 0, joinedBatch: null });
+    return true;
   }
 
   /** Ids of targets in `state`. */
@@ -189,14 +202,11 @@ export class FakeFleet {
   }
 
   private inRange(range: TargetRange, extra: (target: Target) => boolean = () => true): string[] {
-    return this.sorted(
-      (id, target) =>
-        !this.isRelayTarget(id) &&
-        !isTerminal(target.state) &&
-        (range.afterTargetId === undefined || id > range.afterTargetId) &&
-        id <= range.throughTargetId &&
-        extra(target),
-    );
+    const owned = (id: string, target: Target): boolean =>
+      'joinedBatch' in range
+        ? target.joinedBatch === range.joinedBatch
+        : target.joinedBatch === undefined && (range.afterTargetId === undefined || id > range.afterTargetId) && id <= range.throughTargetId;
+    return this.sorted((id, target) => !this.isRelayTarget(id) && !isTerminal(target.state) && owned(id, target) && extra(target));
   }
 
   private isRelayTarget(id: string): boolean {
@@ -236,12 +246,27 @@ export class FakeFleet {
       pageEnd: async (_jobId, kind, afterId, limit, throughId) => {
         this.largestPage = Math.max(this.largestPage, limit);
         const inPage = (id: string) => (afterId === undefined || id > afterId) && (throughId === undefined || id <= throughId);
-        const page = this.sorted((id, target) => (kind === 'relay') === this.isRelayTarget(id) && !isTerminal(target.state) && inPage(id)).slice(0, limit);
+        const page = this.sorted(
+          (id, target) => (kind === 'relay') === this.isRelayTarget(id) && !isTerminal(target.state) && target.joinedBatch === undefined && inPage(id),
+        ).slice(0, limit);
         return page.at(-1) ?? null;
+      },
+      gatherJoiners: async (_jobId, batch, limit) => {
+        this.largestPage = Math.max(this.largestPage, limit);
+        const owned = this.sorted((_id, target) => target.joinedBatch === batch);
+        if (owned.length > 0) return owned.length;
+        const claimed = this.sorted((_id, target) => target.joinedBatch === null).slice(0, limit);
+        for (const id of claimed) this.targets.get(id)!.joinedBatch = batch;
+        this.calls.push(`gatherJoiners: ${claimed.length}`);
+        return claimed.length;
       },
       waveFailures: async (_jobId, afterId, throughId) =>
         this.sorted(
-          (id, target) => (afterId === undefined || id > afterId) && id <= throughId && (target.state === 'failed' || target.state === 'rejected'),
+          (id, target) =>
+            target.joinedBatch === undefined &&
+            (afterId === undefined || id > afterId) &&
+            id <= throughId &&
+            (target.state === 'failed' || target.state === 'rejected'),
         ).length,
       pauseJob: async (_jobId, reason) => {
         this.calls.push(`pauseJob: ${reason}`);

@@ -1,14 +1,15 @@
 /**
  * Rollout control in installJob on the real dev server with an in-memory fleet: waves in order with the
  * pause between them, a halt above the failure threshold until resumed, a cancel while paused, a rollout
- * still paused at its deadline, and maintenance windows that open later or too late.
+ * still paused at its deadline, maintenance windows that open later or too late, and computers joining a
+ * dynamic job.
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import type { CourierActivities } from '../../activities/index.js';
 import type { RolloutPlan } from '../../common/rollout.js';
 import type { MaintenanceWindow } from '../../common/windows.js';
-import { resumeJobSignal, type JobWorkflowInput } from '../../common/workflows.js';
+import { resumeJobSignal, targetsJoinedSignal, type JobWorkflowInput } from '../../common/workflows.js';
 import { FakeFleet, computerId } from '../support/fake-fleet.js';
 import { jobInput, jobStart } from '../support/job-workflows.js';
 import { TemporalTestConnections, eventually } from '../support/temporal.js';
@@ -116,5 +117,44 @@ describe('maintenance windows', () => {
     const args = { ...jobInput(0, 3000), window: utcWindowIn(3_600_000).window };
     const outcome = await withWorker(fleet.activities(temporal.client), (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
     expect([outcome.status, fleet.counts(), fleet.installRuns.size]).toEqual(['completed_with_errors', { cancelled: 2 }, 0]);
+  });
+});
+
+describe('dynamic targets', () => {
+  it('hands out the computers that join after the start in one batch of their own, and runs until the deadline', async () => {
+    const fleet = new FakeFleet({ computers: 3 });
+    const args: JobWorkflowInput = { ...jobInput(0, 10_000), dynamic: true };
+    await withWorker(fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.counts().installed === 3 ? true : undefined), 10_000, 'the first computers');
+      await eventually(async () => (fleet.calls.includes('gatherJoiners: 0') ? true : undefined), 10_000, 'the first look for joiners');
+      // A burst of enrolments: the api records each joiner and signals the job.
+      for (const index of [4, 5, 6]) {
+        expect(fleet.join(index)).toBe(true);
+        await handle.signal(targetsJoinedSignal);
+      }
+      await eventually(async () => (fleet.counts().installed === 6 ? true : undefined), 10_000, 'the joined computers');
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      expect((await handle.result()).status).toBe('completed');
+    });
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(args.deadline));
+    expect(fleet.counts()).toEqual({ installed: 6 });
+    const claims = fleet.calls.filter((call) => call.startsWith('gatherJoiners') && call !== 'gatherJoiners: 0');
+    expect(claims).toEqual(['gatherJoiners: 3']);
+    expect([...fleet.installRuns.values()].every((runs) => runs === 1)).toBe(true);
+  });
+
+  it('joiners of a rollout wait for its last wave to start, and never count in a wave', async () => {
+    const fleet = new FakeFleet({ computers: 6, installMs: 300 });
+    const args: JobWorkflowInput = { ...withRollout(jobInput(0, 10_000), threeWaves(2, null)), dynamic: true };
+    await withWorker(fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.counts().installed === 2 ? true : undefined), 10_000, 'the first wave');
+      fleet.join(7);
+      await handle.signal(targetsJoinedSignal);
+      expect((await handle.result()).status).toBe('completed');
+    });
+    expect(fleet.counts()).toEqual({ installed: 7 });
+    expect(fleet.installingAt.get(computerId(7))).toBeGreaterThanOrEqual(span(fleet, 2).first);
   });
 });
