@@ -41,6 +41,11 @@ export type DriveBatchInput = TargetRange & {
   /** The batch itself: computers' reports name it, so the api knows whom to nudge. */
   batchWorkflowId: string;
   phase: BatchPhase;
+  /**
+   * Set while the job's maintenance window is shut and it lets computers download outside it: install
+   * orders say to install from then on (when it opens), so computers download now and install at once then.
+   */
+  installNotBefore?: string;
 };
 
 /** What an install order carries of its job: the package, and whether to run it where it is installed already. */
@@ -93,6 +98,15 @@ interface OpenComputer {
 interface Addressed extends OpenComputer {
   url: string;
   relayUrl: string | null;
+}
+
+/**
+ * A computer the batch holds outside the maintenance window (window-holds.ts): it has no order, so there
+ * is nobody to ask after until the window opens. One that downloaded before the window and waits for it
+ * to open reports, and is asked after when it goes silent.
+ */
+function heldForWindow(computer: OpenComputer): boolean {
+  return computer.state === 'waiting_for_window' && computer.lastReportAt === null;
 }
 
 /**
@@ -185,7 +199,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
   }
 
   function sendInstall(input: DriveBatchInput, { pkg, reinstall }: Installing, computer: Addressed): Promise<void> {
-    const order = installOrder(deps, input, computer.targetId, pkg, computer.relayUrl, reinstall);
+    const order = installOrder(deps, input, computer.targetId, pkg, computer.relayUrl, reinstall, input.installNotBefore);
     return send(input, computer, order, async (status) => {
       await recordComputerStatus(db, keyOf(input, computer.targetId), status, pkg);
     });
@@ -310,7 +324,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
         nextAttemptMs: sql<number | null>`extract(epoch from min(${jobTargets.nextAttemptAt}) filter (where not ${ended}
           and ${jobTargets.nextAttemptAt} > now()) - now()) * 1000`,
         silentInMs: sql<number | null>`extract(epoch from min(${jobTargets.lastReportAt}) filter (where ${jobTargets.state}
-          in ('downloading', 'installing')) + ${`${SILENT_AFTER_MISSED_REPORTS * deps.reportEveryMs} milliseconds`}::interval - now()) * 1000`,
+          in ('downloading', 'waiting_for_window', 'installing')) + ${`${SILENT_AFTER_MISSED_REPORTS * deps.reportEveryMs} milliseconds`}::interval - now()) * 1000`,
       })
       .from(jobTargets)
       .where(inTargetRange(input.jobId, 'computer', input));
@@ -346,7 +360,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
       for (const computer of open) {
         const due = input.phase === 'last_call' || !computer.nextAttemptAt || computer.nextAttemptAt.getTime() <= now;
         if (!computer.url) gone.push(computer.targetId);
-        else if (!due) continue;
+        else if (!due || heldForWindow(computer)) continue;
         else if (awaitingOrder.includes(computer.state)) {
           if (input.phase !== 'draining') (input.jobType === 'offer' ? toOffer : toInstall).push(computer);
         } else if (computer.state === 'offered') {

@@ -37,6 +37,7 @@ export function installOrder(
   pkg: PackageRow,
   relayUrl: string | null,
   reinstall = false,
+  installNotBefore?: string,
 ): InstallOrder {
   const now = deps.clock();
   const validUntil = orderValidUntil(now, new Date(job.deadline));
@@ -50,5 +51,6 @@ export function installOrder(
     source: downloadSource(deps, computerId, pkg, relayUrl, validUntil),
     reportEveryMs: deps.reportEveryMs,
     ...(reinstall && { reinstall: true }),
+    ...(installNotBefore && { installNotBefore }),
   };
 }

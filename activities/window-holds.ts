@@ -15,7 +15,8 @@ export function createWindowHoldActivities({ db }: ActivityDependencies) {
     async holdForWindow(jobId: string, range: TargetRange, opensAt: string): Promise<void> {
       await db
         .update(jobTargets)
-        .set({ state: 'waiting_for_window', detail: `outside the maintenance window; it opens at ${opensAt}`, updatedAt: sql`now()` })
+        // No report: the computer holds no order (unlike one that downloaded before the window and waits).
+        .set({ state: 'waiting_for_window', detail: `outside the maintenance window; it opens at ${opensAt}`, lastReportAt: null, updatedAt: sql`now()` })
         .where(and(inTargetRange(jobId, 'computer', range), inArray(jobTargets.state, ['pending', 'waiting_for_relay'])));
     },
 

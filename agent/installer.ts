@@ -2,10 +2,13 @@
  * A computer's install orders. Download (resumable) → verify the signed manifest and the
  * content's SHA-256 → extract safely into a fresh folder → check install conditions → run the install
  * command with its timeout. Nothing is extracted or run unless every integrity check passed, and a
- * package recorded as installed is never installed again. Until the command starts, an order ends early
- * when its validity passes or a cancel order stops it; once started, the command runs to its end.
+ * package recorded as installed is never installed again. An order may say when its command may run (its
+ * job's maintenance window opens then): the package waits, verified, until that time. Until the command
+ * starts, an order ends early when its validity passes or a cancel order stops it; once started, the
+ * command runs to its end.
  */
 import { mkdir, rm, statfs } from 'node:fs/promises';
+import { setTimeout } from 'node:timers/promises';
 import { evaluateConditions } from '../common/conditions.js';
 import { errorMessage } from '../common/errors.js';
 import type { CancelOrder, InstallOrder } from '../common/orders.js';
@@ -168,11 +171,26 @@ export class Installer {
       return { state: 'failed', detail: `extraction failed: ${errorMessage(error)}` };
     }
     signal.throwIfAborted();
+    await this.untilInstallTime(order, downloaded.size, signal);
     if (this.lock.busy(INSTALL_LOCK)) {
       const detail = 'verified and extracted; waiting for another install on this computer to finish';
       await deps.book.update(order, { state: 'downloading', bytes: downloaded.size, detail });
     }
     return this.lock.run(INSTALL_LOCK, () => this.runInstall(order, folder, signal, stop));
+  }
+
+  /**
+   * Waits, with the package verified and extracted, for the order's `installNotBefore` (the opening of its
+   * job's maintenance window). A cancel or the agent stopping ends the wait; a restarted agent downloads
+   * what it lacks, verifies again and waits again.
+   */
+  private async untilInstallTime(order: InstallOrder, bytes: number, signal: AbortSignal): Promise<void> {
+    if (!order.installNotBefore) return;
+    const waitMs = Date.parse(order.installNotBefore) - this.deps.clock.now().getTime();
+    if (waitMs <= 0) return;
+    const detail = `downloaded and verified; installs when the maintenance window opens at ${order.installNotBefore}`;
+    await this.deps.book.update(order, { state: 'waiting_for_window', bytes, detail });
+    await setTimeout(waitMs, undefined, { signal });
   }
 
   /** Conditions, validity and the command, under the install lock. */

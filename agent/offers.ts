@@ -180,6 +180,8 @@ function installStanding(status: OrderStatus, size: number): Pick<OfferView, 'st
       const percent = size === 0 ? 100 : Math.floor(((status.bytes ?? 0) * 100) / size);
       return { state: 'installing', detail: `downloading, ${percent}%` };
     }
+    case 'waiting_for_window':
+      return { state: 'installing', detail: 'downloaded; installs when the maintenance window opens' };
     case 'installing':
       return { state: 'installing', detail: 'running the installer' };
     case 'installed':

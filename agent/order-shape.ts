@@ -39,6 +39,7 @@ const orderSchema = z.discriminatedUnion('kind', [
     source: z.object({ url: z.url(), via: z.enum(['relay', 'server']), ticket: z.string() }),
     reportEveryMs: z.number().int().positive().optional(),
     reinstall: z.boolean().optional(),
+    installNotBefore: isoDate.optional(),
   }),
   z.object({ ...base, kind: z.literal('offer'), package: signedManifest, deadline: isoDate }),
   z.object({ ...base, kind: z.literal('withdraw'), packageId: id }),

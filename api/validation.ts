@@ -196,6 +196,8 @@ export const jobRequestSchema = z
     rollout: rolloutSchema.optional(),
     /** Install and offer jobs: computers get their orders only inside this window (common/windows.ts). */
     window: windowSchema.optional(),
+    /** Install jobs with a window: computers download outside it, and install once it opens. */
+    downloadOutsideWindow: z.boolean().optional(),
   })
   .strict()
   .refine((job) => job.type !== 'transfer' || (job.downloadsPerRelay === undefined && job.serverDownloads === undefined), {
@@ -205,6 +207,10 @@ export const jobRequestSchema = z
   .refine((job) => job.type !== 'transfer' || job.window === undefined, {
     error: 'a maintenance window says when computers may install: it applies to install and offer jobs',
     path: ['window'],
+  })
+  .refine((job) => job.downloadOutsideWindow !== true || (job.type === 'install' && job.window !== undefined), {
+    error: 'downloadOutsideWindow lets an install job\'s computers download before its window opens: it needs an install job with a window',
+    path: ['downloadOutsideWindow'],
   })
   .refine((job) => job.type !== 'transfer' || job.rollout === undefined, {
     error: 'rollout hands computers out in waves: it applies to install and offer jobs',
@@ -292,7 +298,7 @@ export function resolveJobSchedule(request: Pick<JobRequest, 'scheduledAt' | 'de
 export const offerChoiceSchema = z.object({ choice: z.enum(offerChoices) }).strict();
 
 /** States an install order reports (common/orders.ts OrderReport). */
-const installOrderStates = ['downloading', 'installing', 'installed', 'failed', 'rejected', 'conditions_not_met', 'expired', 'cancelled'] as const;
+const installOrderStates = ['downloading', 'waiting_for_window', 'installing', 'installed', 'failed', 'rejected', 'conditions_not_met', 'expired', 'cancelled'] as const;
 
 /** A computer's report on its install order. Unknown fields are dropped: a newer agent may say more. */
 export const orderReportSchema = z.object({

@@ -66,6 +66,12 @@ export interface InstallOrder extends OrderBase {
    * repairing an install). This job's own order is still carried out at most once. Absent: false.
    */
   reinstall?: boolean;
+  /**
+   * The job's maintenance window opens then, and the job lets computers download outside it: download,
+   * verify and extract now, and run the command only from then on (reporting `waiting_for_window` while
+   * it waits). Absent: install at once.
+   */
+  installNotBefore?: string;
 }
 
 /** Computer: show the package on the self-service page until `deadline`, for the user to choose. */
@@ -120,6 +126,8 @@ export type OrderState =
   | 'stored'
   | 'deleted'
   | 'downloading'
+  /** Downloaded and verified; the install command waits for the order's `installNotBefore`. */
+  | 'waiting_for_window'
   | 'installing'
   | 'installed'
   | 'failed'

@@ -29,6 +29,8 @@ export interface JobWorkflowInput {
   rollout?: RolloutPlan;
   /** Install and offer jobs: computers get their orders only inside this window (common/windows.ts). */
   window?: MaintenanceWindow;
+  /** Install jobs with a window: computers download before it opens, and install once it does. */
+  downloadOutsideWindow?: boolean;
   /** Install and offer jobs targeting labels: computers that gain them later join the job until its deadline. */
   dynamic?: boolean;
   /** Set when the workflow continued as new: how far the previous run had come. */
@@ -87,6 +89,8 @@ export type JobBatchInput = TargetRange & {
   batch: number;
   /** The job's maintenance window, if it has one. */
   window?: MaintenanceWindow;
+  /** With a window: computers download before it opens (see JobWorkflowInput). */
+  downloadOutsideWindow?: boolean;
   /** Set when the batch continued as new: its first pass is over and its parent knows. */
   dispatched?: boolean;
   /** Carried across continue-as-new: where the batch stands against its deadline. */

@@ -179,7 +179,16 @@ async function startBatch(
 ): Promise<void> {
   await startChild(batchWorkflow, {
     workflowId: jobBatchWorkflowId(input.jobId, page.batch),
-    args: [{ jobId: input.jobId, packageId: input.packageId, deadline: input.deadline, ...(input.window && { window: input.window }), ...page }],
+    args: [
+      {
+        jobId: input.jobId,
+        packageId: input.packageId,
+        deadline: input.deadline,
+        ...(input.window && { window: input.window }),
+        ...(input.downloadOutsideWindow && { downloadOutsideWindow: true }),
+        ...page,
+      },
+    ],
     typedSearchAttributes: workflowInfo().typedSearchAttributes,
     staticSummary: `batch ${page.batch + 1} of job ${input.jobId}`,
     // Batches outlive the job's runs (it continues as new while they wait for stragglers); a cancelled

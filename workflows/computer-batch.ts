@@ -48,7 +48,7 @@ async function computerBatch(input: JobBatchInput, jobType: 'install' | 'offer')
       input = { ...input, dispatched: true };
     };
     for (;;) {
-      if (phase === 'running') await untilWindowOpens(input, range, reportDispatched);
+      const installNotBefore = phase === 'running' ? await untilWindowOpens(input, range, reportDispatched) : undefined;
       if (phase === 'running' && Date.now() >= deadlineMs) phase = 'last_call';
       nudged = false;
       const progress = await driveBatch({
@@ -59,6 +59,7 @@ async function computerBatch(input: JobBatchInput, jobType: 'install' | 'offer')
         deadline: input.deadline,
         batchWorkflowId: workflowInfo().workflowId,
         phase,
+        ...(installNotBefore && { installNotBefore }),
       });
       if (progress.unsent === 0 || phase !== 'running') await reportDispatched();
       if (phase === 'last_call') {

@@ -43,6 +43,8 @@ export const jobSummaryViewSchema = z.strictObject({
   reinstall: z.boolean(),
   /** Install and offer jobs: when computers may get their orders; null is any time. */
   window: windowSchema.nullable(),
+  /** Install jobs with a window: computers download before it opens and install once it does. */
+  downloadOutsideWindow: z.boolean(),
   createdAt: timestamp,
   startedAt: timestamp.nullable(),
   finishedAt: timestamp.nullable(),
@@ -127,6 +129,7 @@ function summaryView(row: JobRow, counts: Counts): JobSummaryView {
     serverDownloads: row.serverDownloads,
     reinstall: row.reinstall,
     window: row.window,
+    downloadOutsideWindow: row.downloadOutsideWindow,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,

@@ -35,6 +35,8 @@ export interface JobLaunch {
   rerunOf?: string | null;
   rollout?: RolloutPlan | null;
   window?: MaintenanceWindow | null;
+  /** Install jobs with a window: computers download before it opens. */
+  downloadOutsideWindow: boolean;
   /** What the admin targeted: a dynamic spec keeps taking in computers that gain its labels. */
   targetSpec: TargetSpec;
 }
@@ -52,6 +54,10 @@ function labelsLine(labels: TargetSpec['labels']): string {
     .join(', ');
 }
 
+function windowRule(job: JobLaunch): string {
+  return job.downloadOutsideWindow ? 'computers download before it opens and install only inside it' : 'computers get their orders only inside it';
+}
+
 function rolloutDetails(plan: RolloutPlan): string {
   const sizes = plan.waves.map((wave) => wave.size).join(', ');
   const threshold = plan.failureThreshold === null ? 'no failure threshold' : `pausing above ${plan.failureThreshold * 100}% failed in a wave`;
@@ -65,7 +71,7 @@ export function jobDetails(job: JobLaunch): string {
     `**Package** ${job.pkg.name} ${job.pkg.version}, ${job.pkg.format}, ${job.pkg.size} bytes, id ${job.pkg.id}`,
     `**Targets** ${plural(job.targetCount, targetKindOf(job.type))}${job.targetSpec.dynamic ? `; computers that gain the labels ${labelsLine(job.targetSpec.labels)} join until the deadline` : ''}`,
     ...(job.rollout ? [rolloutDetails(job.rollout)] : []),
-    ...(job.window ? [`**Maintenance window** ${describeWindow(job.window)}: computers get their orders only inside it`] : []),
+    ...(job.window ? [`**Maintenance window** ${describeWindow(job.window)}: ${windowRule(job)}`] : []),
     `**Execution time** ${job.scheduledAt.toISOString()}; **deadline** ${job.deadline.toISOString()}`,
     `**Progress** \`GET /api/v1/jobs/${job.jobId}\` or \`courier jobs watch ${job.jobId}\``,
   ].join('\n\n');
@@ -83,6 +89,7 @@ export async function startJobWorkflow({ temporal, config }: Pick<Deps, 'tempora
     deadline: job.deadline.toISOString(),
     ...(job.rollout && { rollout: job.rollout }),
     ...(job.window && { window: job.window }),
+    ...(job.window && job.downloadOutsideWindow && { downloadOutsideWindow: true }),
     ...(job.targetSpec.dynamic && { dynamic: true }),
   };
   const rerun = job.rerunOf ? `rerun of job ${job.rerunOf}: ` : '';

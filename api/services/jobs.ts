@@ -57,6 +57,8 @@ interface NewJob {
   rollout?: Rollout;
   /** Install and offer jobs: when computers may get their orders. */
   window?: MaintenanceWindow | null;
+  /** Install jobs with a window: computers download before it opens. */
+  downloadOutsideWindow: boolean;
 }
 
 /** A job's own download bounds; null takes the worker's defaults. */
@@ -98,6 +100,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       ...job.downloads,
       reinstall: job.reinstall,
       window: job.window ?? null,
+      downloadOutsideWindow: job.downloadOutsideWindow,
     });
     const count = await insertJobTargets(tx, jobId, type, job.targets);
     if (job.rollout && count === 0) {
@@ -109,8 +112,19 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
   if (targetCount >= ANALYZE_FROM_TARGETS) await refreshTargetStatistics(db);
 
   try {
-    const launch = { jobId, workflowId, type, pkg, ...schedule, targetCount, rerunOf: job.rerunOf, rollout, window: job.window, targetSpec: job.targets };
-    await handOverJob(deps, launch);
+    await handOverJob(deps, {
+      jobId,
+      workflowId,
+      type,
+      pkg,
+      ...schedule,
+      targetCount,
+      rerunOf: job.rerunOf,
+      rollout,
+      window: job.window,
+      downloadOutsideWindow: job.downloadOutsideWindow,
+      targetSpec: job.targets,
+    });
   } catch (error) {
     if (isDefiniteRefusal(error)) {
       // job_targets rows go with the job (ON DELETE CASCADE).
@@ -143,6 +157,7 @@ export async function createJob(deps: Deps, request: JobRequest): Promise<JobVie
     reinstall: request.reinstall ?? false,
     rollout: request.rollout,
     window: request.window,
+    downloadOutsideWindow: request.downloadOutsideWindow ?? false,
   });
 }
 
@@ -184,6 +199,7 @@ export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
     downloads: { downloadsPerRelay: original.downloadsPerRelay, serverDownloads: original.serverDownloads },
     reinstall: original.reinstall,
     window: original.window,
+    downloadOutsideWindow: original.downloadOutsideWindow,
   });
 }
 

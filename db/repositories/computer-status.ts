@@ -61,7 +61,7 @@ export async function recordComputerStatus(
   const state = targetStateOf(status.state);
   const final = finalOrderStates.has(status.state);
   const notEnded = notInArray(jobTargets.state, [...terminalTargetStates]);
-  const notBackwards = state === 'downloading' ? sql`${jobTargets.state} <> 'installing'` : undefined;
+  const notBackwards = state === 'downloading' || state === 'waiting_for_window' ? sql`${jobTargets.state} <> 'installing'` : undefined;
   const update = db
     .update(jobTargets)
     .set({

@@ -44,6 +44,8 @@ export const jobs = pgTable(
     rollout: jsonb('rollout').$type<RolloutPlan>(),
     /** Install and offer jobs: when computers may install; null is any time. */
     window: jsonb('window').$type<MaintenanceWindow>(),
+    /** Install jobs with a window: computers download before it opens and install once it does. */
+    downloadOutsideWindow: boolean('download_outside_window').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     /** When Temporal accepted the job's workflow; null means the api died before it could hand the job over. */
     launchedAt: timestamp('launched_at', { withTimezone: true }),

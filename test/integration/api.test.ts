@@ -1028,7 +1028,7 @@ describe('api', () => {
   });
 
   it('a dynamic job may start with no computer, shows each that gains its labels as it joins, and validates', async () => {
-    type Joined = { joined: number | null; targetsTotal: number; targets: { name: string; joinedAt: string | null }[] } & ErrorBody;
+    type Joined = { id: string; joined: number | null; targetsTotal: number; targets: { name: string; joinedAt: string | null }[] } & ErrorBody;
     const scheduledAt = new Date(Date.now() + 3600_000).toISOString();
     const job = (json: unknown) => call<Joined>('POST', '/jobs', { ...admin, json });
     const labels = { ring: 'dynamic-api' };
@@ -1044,7 +1044,7 @@ describe('api', () => {
 
     const before = Date.now();
     expect((await call('PATCH', '/computers/pc-2', { ...admin, json: { labels } })).status).toBe(200);
-    const view = (await call<Joined & { id: string }>('GET', `/jobs/${created.body.id}`, admin)).body;
+    const view = (await call<Joined>('GET', `/jobs/${created.body.id}`, admin)).body;
     expect([view.joined, view.targets.map((target) => target.name)]).toEqual([1, ['pc-2']]);
     expect(Date.parse(view.targets[0]!.joinedAt!)).toBeGreaterThanOrEqual(before - 1000);
     // Labelling it again changes nothing: it is a target already.

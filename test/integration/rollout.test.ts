@@ -3,6 +3,7 @@
  * computer pauses with the reason, with the third wave untouched; resuming it, with nothing replaced,
  * installs the third wave and ends `completed_with_errors` with the right counts. A paused rollout can be
  * cancelled. A job whose maintenance window opens later holds its computers `waiting_for_window` until then.
+ * With downloadOutsideWindow the computers download before the window and install once it opens.
  * A dynamic job takes in a computer enrolled with its label after it started, and one an admin labels.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -99,6 +100,51 @@ describe('rollout waves', () => {
     const done = await stack.finishedJob(created.body.id);
     expect([done.status, done.counts, done.window.start]).toEqual(['completed', { installed: 4 }, start]);
     for (const target of done.targets) expect(Date.parse(target.updatedAt)).toBeGreaterThanOrEqual(opensAt.getTime());
+  });
+
+  it('with downloadOutsideWindow, computers download before the window opens and install once it does', async () => {
+    const healthy = byId.filter((_, index) => index < 2 || index >= 4).map((computer) => computer.name);
+    const opensAt = new Date(Math.ceil((Date.now() + 8000) / 1000) * 1000);
+    const clock = (at: Date) => at.toISOString().slice(11, 19);
+    const window = { start: clock(opensAt), end: clock(new Date(opensAt.getTime() + 3_600_000)), timezone: 'UTC' };
+    const refused = await stack.request('POST', '/jobs', { type: 'install', packageId, targets: { computers: healthy }, downloadOutsideWindow: true });
+    expect([refused.status, refused.body.error.details[0].path]).toEqual([400, 'downloadOutsideWindow']);
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId,
+      targets: { computers: healthy },
+      reinstall: true,
+      window,
+      downloadOutsideWindow: true,
+    });
+    expect([created.status, created.body.downloadOutsideWindow]).toEqual([201, true]);
+    const downloaded = await eventually(async () => {
+      const view = await job(created.body.id);
+      return view.counts.waiting_for_window === 4 ? view : undefined;
+    }, 20_000, 'the computers to download and wait for the window');
+    expect(Date.now()).toBeLessThan(opensAt.getTime());
+    expect(downloaded.targets[0].detail).toMatch(/^downloaded and verified; installs when the maintenance window opens at /);
+    const done = await stack.finishedJob(created.body.id);
+    expect([done.status, done.counts]).toEqual(['completed', { installed: 4 }]);
+    for (const target of done.targets) expect(Date.parse(target.updatedAt)).toBeGreaterThanOrEqual(opensAt.getTime());
+  });
+
+  it('sends nothing outside the window, even at the deadline: computers still waiting then end cancelled', async () => {
+    const healthy = byId.filter((_, index) => index < 2).map((computer) => computer.name);
+    const opensAt = new Date(Date.now() + 3_600_000);
+    const clock = (at: Date) => at.toISOString().slice(11, 16);
+    const created = await stack.request('POST', '/jobs', {
+      type: 'install',
+      packageId,
+      targets: { computers: healthy },
+      reinstall: true,
+      deadline: new Date(Date.now() + 4000).toISOString(),
+      window: { start: clock(opensAt), end: clock(new Date(opensAt.getTime() + 60_000)), timezone: 'UTC' },
+    });
+    expect(created.status).toBe(201);
+    const done = await stack.finishedJob(created.body.id);
+    expect([done.status, done.counts]).toEqual(['completed_with_errors', { cancelled: 2 }]);
+    for (const target of done.targets) expect([target.attempts, target.detail]).toEqual([0, expect.stringContaining('maintenance window')]);
   });
 
   it('cancels a paused rollout: the computers it never reached end cancelled', async () => {

@@ -110,6 +110,28 @@ describe('computer', () => {
     expect(second?.range).toMatch(/^bytes=[1-9]\d*-$/);
   });
 
+  it('downloads before the maintenance window opens and runs the command only then, also across a restart', async () => {
+    const pkg = await server.makePackage({ installCommand: 'date +%s%3N > "$COURIER_TARGET_DIR/window-opened-at"' });
+    const installNotBefore = new Date(Date.now() + 4000).toISOString();
+    const order = server.seal({
+      kind: 'install',
+      jobId: 'job-window',
+      agentId: server.idOf(computer.name),
+      ...issuedNow(),
+      package: pkg.signed,
+      source: viaServer(pkg),
+      installNotBefore,
+    });
+    const waiting = await server.follow(computer.url, order, (status) => status.state === 'waiting_for_window');
+    expect(waiting).toMatchObject({ detail: `downloaded and verified; installs when the maintenance window opens at ${installNotBefore}`, bytes: pkg.signed.manifest.size });
+    expect(existsSync(join(computer.dataDir, 'root', 'window-opened-at'))).toBe(false);
+    await computer.agent.stop();
+    computer = await startComputer();
+    expect(await server.follow(computer.url, order)).toMatchObject({ state: 'installed', exitCode: 0 });
+    const ranAt = Number(await readFile(join(computer.dataDir, 'root', 'window-opened-at'), 'utf8'));
+    expect(ranAt).toBeGreaterThanOrEqual(Date.parse(installNotBefore));
+  });
+
   it('keeps its identity readable by its own user only', async () => {
     const identityPath = join(computer.dataDir, 'identity.json');
     expect((await stat(identityPath)).mode & 0o777).toBe(0o600);

@@ -1,0 +1,1 @@
+ALTER TABLE "jobs" ADD COLUMN "download_outside_window" boolean DEFAULT false NOT NULL;
