@@ -18,6 +18,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { jobRoutes } from './routes/jobs.js';
 import { packageRoutes } from './routes/packages.js';
 import { referenceRoutes } from './routes/reference.js';
+import { windowRoutes } from './routes/windows.js';
 
 export type { AppDependencies } from './dependencies.js';
 
@@ -35,6 +36,7 @@ export function createApp(deps: AppDependencies): Express {
   api.use(packageRoutes(deps, guards, auditTrail, metrics));
   api.use(agentRoutes(deps, guards, auditTrail));
   api.use(jobRoutes(deps, guards, auditTrail, metrics));
+  api.use(windowRoutes(deps, guards, auditTrail));
   api.use(auditRoutes(guards, auditTrail));
   app.use('/api/v1', api);
   // Where Prometheus looks by default, beside the versioned api rather than in it.

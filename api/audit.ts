@@ -29,6 +29,8 @@ export const auditActions = [
   'computer.reset',
   'relay.update',
   'relay.reset',
+  'window.define',
+  'window.delete',
   'enroll-secret.rotate',
   'agent.enrol',
 ] as const;

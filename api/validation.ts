@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { installConditionsSchema } from '../common/conditions.js';
 import { labelKeySchema, labelsSchema, labelValueSchema } from '../common/labels.js';
 import { rolloutSchema } from '../common/rollout.js';
-import { windowSchema } from '../common/windows.js';
+import { windowNameSchema, windowSchema } from '../common/windows.js';
 import { packageFormats, type PackageFormat } from '../common/manifest.js';
 import { jobTypes, offerChoices } from '../common/states.js';
 import { MAX_DOWNLOAD_SLOTS } from '../common/throughput.js';
@@ -194,8 +194,11 @@ export const jobRequestSchema = z
     reinstall: z.boolean().optional(),
     /** Install and offer jobs: hand the computers out in waves (common/rollout.ts). */
     rollout: rolloutSchema.optional(),
-    /** Install and offer jobs: computers get their orders only inside this window (common/windows.ts). */
-    window: windowSchema.optional(),
+    /**
+     * Install and offer jobs: computers get their orders only inside this window (common/windows.ts), given
+     * here or by the name it was defined under.
+     */
+    window: z.union([windowSchema, windowNameSchema]).optional(),
     /** Install jobs with a window: computers download outside it, and install once it opens. */
     downloadOutsideWindow: z.boolean().optional(),
   })

@@ -24,6 +24,11 @@ export const windowSchema = z
 
 export type MaintenanceWindow = z.infer<typeof windowSchema>;
 
+/** The name a window is defined under once (PUT /windows/:name) and that jobs name it by. */
+export const windowNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: 'a window name is 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit' });
+
 /** Where `at` stands against the window: inside until `closesAt`, or outside until `opensAt`. */
 export type WindowState = { inside: true; closesAt: number } | { inside: false; opensAt: number };
 

@@ -94,7 +94,7 @@ function parameters(operation: Operation): JsonSchema[] {
     name,
     in: 'path',
     required: true,
-    description: operation.path.startsWith('/api/v1/computers/') ? 'the id, or the name' : 'the id',
+    description: name === 'name' ? 'the name' : operation.path.startsWith('/api/v1/computers/') ? 'the id, or the name' : 'the id',
     schema: { type: 'string' },
   }));
   if (!operation.query) return path;

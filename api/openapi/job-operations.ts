@@ -1,5 +1,5 @@
 /** The job routes, as the OpenAPI document describes them (operation.ts). */
-import { jobQuerySchema, jobsQuerySchema } from '../list-queries.js';
+import { inventoryQuerySchema, jobQuerySchema, jobsQuerySchema } from '../list-queries.js';
 import { adminErrors, invalid, named, noToken, type Operation } from './operation.js';
 
 export const jobOperations: Operation[] = [
@@ -13,7 +13,7 @@ export const jobOperations: Operation[] = [
     body: named.JobRequest,
     answers: { 201: { description: 'the job, with the first page of its targets', schema: named.JobView } },
     errors: {
-      400: `${invalid}; unknown_targets names the targets not enrolled`,
+      400: `${invalid}; unknown_targets names the targets not enrolled; unknown_window a window name nobody defined`,
       ...adminErrors,
       404: 'package_not_found',
       409: 'package_retired',
@@ -102,5 +102,41 @@ export const jobOperations: Operation[] = [
     body: named.OrderReport,
     answers: { 202: { description: "the computer's state as the job now records it", schema: named.ReportReceipt } },
     errors: { 400: invalid, 401: noToken, 403: 'the caller is not a computer', 404: 'job_not_found or order_not_found' },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/windows',
+    operationId: 'listWindows',
+    tag: 'Jobs',
+    summary: 'Named maintenance windows, by name',
+    access: 'admin',
+    query: inventoryQuerySchema,
+    answers: { 200: { description: 'a page of named windows', schema: named.NamedWindowPage } },
+    errors: { 400: invalid, ...adminErrors },
+  },
+  {
+    method: 'put',
+    path: '/api/v1/windows/:name',
+    operationId: 'defineWindow',
+    tag: 'Jobs',
+    summary: 'Define a maintenance window by name, or replace its definition',
+    description: 'Jobs name it as `window: "<name>"` and copy it when they are created: a new definition applies to later jobs.',
+    access: 'admin',
+    body: named.MaintenanceWindow,
+    answers: {
+      200: { description: 'the window, redefined', schema: named.NamedWindow },
+      201: { description: 'the window, defined', schema: named.NamedWindow },
+    },
+    errors: { 400: invalid, ...adminErrors },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/windows/:name',
+    operationId: 'deleteWindow',
+    tag: 'Jobs',
+    summary: 'Delete a named maintenance window; jobs that copied it keep their copy',
+    access: 'admin',
+    answers: { 200: { description: 'the window as it was', schema: named.NamedWindow } },
+    errors: { 400: invalid, ...adminErrors, 404: 'window_not_found' },
   },
 ];

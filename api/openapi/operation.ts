@@ -4,6 +4,7 @@
  * share.
  */
 import type { z } from 'zod';
+import { windowSchema } from '../../common/windows.js';
 import { auditEntrySchema } from '../audit.js';
 import { pageSchema } from '../cursor.js';
 import { errorAnswerSchema } from '../errors.js';
@@ -13,6 +14,7 @@ import { healthSchema } from '../services/health.js';
 import { computerDetailViewSchema, computerViewSchema, relayViewSchema } from '../services/inventory.js';
 import { computerJobViewSchema, jobSummaryViewSchema, jobViewSchema } from '../services/job-views.js';
 import { choiceReceiptSchema } from '../services/offer-choices.js';
+import { namedWindowViewSchema } from '../services/named-windows.js';
 import { reportReceiptSchema } from '../services/order-reports.js';
 import { packageDetailViewSchema, packageViewSchema, retiredPackageSchema } from '../services/packages.js';
 import {
@@ -40,7 +42,7 @@ export interface Answer {
 
 /** One route. `path` is the express pattern (`/api/v1/jobs/:id`); `errors` lists the documented refusals. */
 export interface Operation {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;
   operationId: string;
   tag: 'Packages' | 'Jobs' | 'Agents' | 'Inventory' | 'Operations';
@@ -63,6 +65,7 @@ export const requestSchemas = {
   ComputerPatch: patchComputerSchema,
   OrderReport: orderReportSchema,
   OfferChoice: offerChoiceSchema,
+  MaintenanceWindow: windowSchema,
 } as const satisfies Record<string, z.ZodType>;
 
 /** Answers the document names. */
@@ -81,6 +84,8 @@ export const answerSchemas = {
   AgentReset: agentResetSchema,
   ReportReceipt: reportReceiptSchema,
   ChoiceReceipt: choiceReceiptSchema,
+  NamedWindow: namedWindowViewSchema,
+  NamedWindowPage: pageSchema(namedWindowViewSchema),
   AuditPage: pageSchema(auditEntrySchema),
   Health: healthSchema,
   ErrorAnswer: errorAnswerSchema,

@@ -43,6 +43,8 @@ export const jobSummaryViewSchema = z.strictObject({
   reinstall: z.boolean(),
   /** Install and offer jobs: when computers may get their orders; null is any time. */
   window: windowSchema.nullable(),
+  /** The named window `window` was copied from when the job was created; null for one given whole. */
+  windowName: z.string().nullable(),
   /** Install jobs with a window: computers download before it opens and install once it does. */
   downloadOutsideWindow: z.boolean(),
   createdAt: timestamp,
@@ -129,6 +131,7 @@ function summaryView(row: JobRow, counts: Counts): JobSummaryView {
     serverDownloads: row.serverDownloads,
     reinstall: row.reinstall,
     window: row.window,
+    windowName: row.windowName,
     downloadOutsideWindow: row.downloadOutsideWindow,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,

@@ -22,6 +22,7 @@ import type { JobQuery } from '../list-queries.js';
 import { resolveJobSchedule, type JobRequest, type JobSchedule, type ScheduleRules } from '../validation.js';
 import { insertJobTargets, targetKindOf } from './job-targets.js';
 import { cancelBeforeLaunch, cancelJobWorkflow, handOverJob } from './job-workflows.js';
+import { resolveWindow } from './named-windows.js';
 import { planRollout } from './rollouts.js';
 import { findJob, getJob, type JobView } from './job-views.js';
 import { findPackage } from './packages.js';
@@ -57,6 +58,8 @@ interface NewJob {
   rollout?: Rollout;
   /** Install and offer jobs: when computers may get their orders. */
   window?: MaintenanceWindow | null;
+  /** The named window `window` was copied from. */
+  windowName?: string | null;
   /** Install jobs with a window: computers download before it opens. */
   downloadOutsideWindow: boolean;
 }
@@ -100,6 +103,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       ...job.downloads,
       reinstall: job.reinstall,
       window: job.window ?? null,
+      windowName: job.windowName ?? null,
       downloadOutsideWindow: job.downloadOutsideWindow,
     });
     const count = await insertJobTargets(tx, jobId, type, job.targets);
@@ -148,6 +152,7 @@ export async function createJob(deps: Deps, request: JobRequest): Promise<JobVie
   const pkg = await findPackage(deps.db, request.packageId);
   const schedule = resolveJobSchedule(request, scheduleRules(request.type, pkg, deps.config, new Date()));
   const downloads = { downloadsPerRelay: request.downloadsPerRelay ?? null, serverDownloads: request.serverDownloads ?? null };
+  const window = request.window === undefined ? undefined : await resolveWindow(deps.db, request.window);
   return launchJob(deps, {
     type: request.type,
     pkg,
@@ -156,7 +161,8 @@ export async function createJob(deps: Deps, request: JobRequest): Promise<JobVie
     downloads,
     reinstall: request.reinstall ?? false,
     rollout: request.rollout,
-    window: request.window,
+    window: window?.window,
+    windowName: window?.name,
     downloadOutsideWindow: request.downloadOutsideWindow ?? false,
   });
 }
@@ -199,6 +205,7 @@ export async function rerunJob(deps: Deps, id: string): Promise<JobView> {
     downloads: { downloadsPerRelay: original.downloadsPerRelay, serverDownloads: original.serverDownloads },
     reinstall: original.reinstall,
     window: original.window,
+    windowName: original.windowName,
     downloadOutsideWindow: original.downloadOutsideWindow,
   });
 }

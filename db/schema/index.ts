@@ -5,3 +5,4 @@ export * from './relay-copies.js';
 export * from './installations.js';
 export * from './served-bytes.js';
 export * from './audit.js';
+export * from './windows.js';

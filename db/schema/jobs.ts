@@ -44,6 +44,8 @@ export const jobs = pgTable(
     rollout: jsonb('rollout').$type<RolloutPlan>(),
     /** Install and offer jobs: when computers may install; null is any time. */
     window: jsonb('window').$type<MaintenanceWindow>(),
+    /** The named window the job's window was copied from, if the admin named one. */
+    windowName: text('window_name'),
     /** Install jobs with a window: computers download before it opens and install once it does. */
     downloadOutsideWindow: boolean('download_outside_window').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

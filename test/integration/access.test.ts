@@ -42,6 +42,9 @@ const rules: Record<string, Rule> = {
   'POST /api/v1/jobs/:id/resume': 'admin',
   'POST /api/v1/jobs/:id/choices': 'own computer',
   'POST /api/v1/jobs/:id/reports': 'own computer',
+  'GET /api/v1/windows': 'admin',
+  'PUT /api/v1/windows/:name': 'admin',
+  'DELETE /api/v1/windows/:name': 'admin',
   'GET /api/v1/audit': 'admin',
   // Or the metrics token, which this matrix's callers do not hold; anyone while the api listens on loopback
   // only (test/integration/operations.test.ts).

@@ -1027,6 +1027,36 @@ describe('api', () => {
     expect([empty.status, empty.body.error.message]).toEqual([400, expect.stringContaining('name at least one label')]);
   });
 
+  it('defines maintenance windows by name for jobs to name, refusing bad names, bad windows and unknown names', async () => {
+    const window = { start: '22:00', end: '06:00', timezone: 'Asia/Tokyo' };
+    const badName = await call<ErrorBody>('PUT', '/windows/-nights', { ...admin, json: window });
+    expect([badName.status, badName.body.error.code]).toEqual([400, 'invalid_input']);
+    const badWindow = await call<ErrorBody>('PUT', '/windows/nights', { ...admin, json: { ...window, end: '22:00' } });
+    expect([badWindow.status, badWindow.body.error.details[0].path]).toEqual([400, 'end']);
+    expect((await call<Paged<unknown>>('GET', '/windows', admin)).body.items).toEqual([]);
+
+    const defined = await call<{ name: string; window: unknown }>('PUT', '/windows/nights', { ...admin, json: window });
+    expect([defined.status, defined.body.name, defined.body.window]).toEqual([201, 'nights', window]);
+    const scheduledAt = new Date(Date.now() + 3600_000).toISOString();
+    const job = (json: object) => call<{ window: unknown; windowName: string | null } & ErrorBody>('POST', '/jobs', { ...admin, json: { packageId: pkg.id, targets: { computers: ['pc-1'] }, scheduledAt, ...json } });
+    const named = await job({ type: 'install', window: 'nights' });
+    expect([named.status, named.body.window, named.body.windowName]).toEqual([201, window, 'nights']);
+    const unknown = await job({ type: 'install', window: 'weekends' });
+    expect([unknown.status, unknown.body.error.code, unknown.body.error.message]).toEqual([400, 'unknown_window', expect.stringContaining('PUT /api/v1/windows/weekends')]);
+    expect((await job({ type: 'transfer', targets: { relays: ['relay-1'] }, window: 'nights' })).status).toBe(400);
+
+    expect((await call('DELETE', '/windows/nights', admin)).status).toBe(200);
+    const gone = await call<ErrorBody>('DELETE', '/windows/nights', admin);
+    expect([gone.status, gone.body.error.code]).toEqual([404, 'window_not_found']);
+    const audit = (await call<Paged<{ action: string; subject: string; outcome: string }>>('GET', '/audit?limit=10', admin)).body.items;
+    expect(audit.filter((entry) => entry.subject === 'window:nights').map((entry) => `${entry.action} ${entry.outcome}`)).toEqual([
+      'window.delete window_not_found',
+      'window.delete ok',
+      'window.define created',
+      'window.define invalid_input',
+    ]);
+  });
+
   it('a dynamic job may start with no computer, shows each that gains its labels as it joins, and validates', async () => {
     type Joined = { id: string; joined: number | null; targetsTotal: number; targets: { name: string; joinedAt: string | null }[] } & ErrorBody;
     const scheduledAt = new Date(Date.now() + 3600_000).toISOString();

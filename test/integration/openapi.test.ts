@@ -142,6 +142,17 @@ describe('the OpenAPI document', () => {
     expect((await admin('POST', `/jobs/${rerun.body.id}/cancel`)).status).toBe(202);
     await stack.finishedJob(rerun.body.id);
 
+    // A window defined once by name, named by a job, which keeps its copy when the window is deleted.
+    const nights = { days: ['mon', 'tue'], start: '22:00', end: '06:00', timezone: 'Asia/Tokyo' };
+    expect((await admin('PUT', '/windows/nights', nights)).status).toBe(201);
+    expect((await admin('PUT', '/windows/nights', { ...nights, days: ['wed'] })).status).toBe(200);
+    const atNight = await admin('POST', '/jobs', { type: 'install', packageId: pkg.id, targets: { computers: ['pc-2'] }, scheduledAt: later, window: 'nights' });
+    expect([atNight.status, atNight.body.windowName, atNight.body.window.days]).toEqual([201, 'nights', ['wed']]);
+    expect((await admin('GET', '/windows')).body.items.map((window: { name: string }) => window.name)).toEqual(['nights']);
+    expect((await admin('DELETE', '/windows/nights')).status).toBe(200);
+    expect((await admin('GET', `/jobs/${atNight.body.id}`)).body.window.days).toEqual(['wed']);
+    expect((await admin('POST', `/jobs/${atNight.body.id}/cancel`)).status).toBe(202);
+
     const labelled = await admin('GET', '/computers?label=site=osaka');
     expect(labelled.body.items.map((computer: { name: string }) => computer.name)).toEqual(['pc-2']);
     expect((await admin('PATCH', '/computers/pc-1', { labels: { ring: 'canary', site: null } })).body.labels).toEqual({ ring: 'canary' });
