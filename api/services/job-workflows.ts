@@ -35,6 +35,8 @@ export interface JobLaunch {
   rerunOf?: string | null;
   rollout?: RolloutPlan | null;
   window?: MaintenanceWindow | null;
+  /** The named window `window` was copied from. */
+  windowName?: string | null;
   /** Install jobs with a window: computers download before it opens. */
   downloadOutsideWindow: boolean;
   /** What the admin targeted: a dynamic spec keeps taking in computers that gain its labels. */
@@ -71,7 +73,7 @@ export function jobDetails(job: JobLaunch): string {
     `**Package** ${job.pkg.name} ${job.pkg.version}, ${job.pkg.format}, ${job.pkg.size} bytes, id ${job.pkg.id}`,
     `**Targets** ${plural(job.targetCount, targetKindOf(job.type))}${job.targetSpec.dynamic ? `; computers that gain the labels ${labelsLine(job.targetSpec.labels)} join until the deadline` : ''}`,
     ...(job.rollout ? [rolloutDetails(job.rollout)] : []),
-    ...(job.window ? [`**Maintenance window** ${describeWindow(job.window)}: ${windowRule(job)}`] : []),
+    ...(job.window ? [`**Maintenance window** ${job.windowName ? `${job.windowName}, ` : ''}${describeWindow(job.window)}: ${windowRule(job)}`] : []),
     `**Execution time** ${job.scheduledAt.toISOString()}; **deadline** ${job.deadline.toISOString()}`,
     `**Progress** \`GET /api/v1/jobs/${job.jobId}\` or \`courier jobs watch ${job.jobId}\``,
   ].join('\n\n');

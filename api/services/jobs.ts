@@ -126,6 +126,7 @@ async function launchJob(deps: Deps, job: NewJob): Promise<JobView> {
       rerunOf: job.rerunOf,
       rollout,
       window: job.window,
+      windowName: job.windowName,
       downloadOutsideWindow: job.downloadOutsideWindow,
       targetSpec: job.targets,
     });

@@ -1032,7 +1032,7 @@ describe('api', () => {
     const badName = await call<ErrorBody>('PUT', '/windows/-nights', { ...admin, json: window });
     expect([badName.status, badName.body.error.code]).toEqual([400, 'invalid_input']);
     const badWindow = await call<ErrorBody>('PUT', '/windows/nights', { ...admin, json: { ...window, end: '22:00' } });
-    expect([badWindow.status, badWindow.body.error.details[0].path]).toEqual([400, 'end']);
+    expect([badWindow.status, badWindow.body.error.details]).toEqual([400, [expect.objectContaining({ path: 'end' })]]);
     expect((await call<Paged<unknown>>('GET', '/windows', admin)).body.items).toEqual([]);
 
     const defined = await call<{ name: string; window: unknown }>('PUT', '/windows/nights', { ...admin, json: window });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
 import { TestStack } from '../support/stack.js';
-import { eventually } from '../support/temporal.js';
+import { connectClient, eventually } from '../support/temporal.js';
 
 let stack: TestStack;
 let packageId: string;
@@ -29,6 +29,16 @@ async function whenStatus(id: string, status: string) {
     const view = await job(id);
     return view.status === status ? view : undefined;
   }, 60_000, `job ${id} to be ${status}`);
+}
+
+/** What the Temporal UI shows of a job's workflow besides its summary. */
+async function staticDetails(workflowId: string): Promise<string | undefined> {
+  const { client, connection } = await connectClient();
+  try {
+    return await (await client.workflow.getHandle(workflowId).describe()).staticDetails();
+  } finally {
+    await connection.close();
+  }
 }
 
 beforeAll(async () => {
@@ -118,6 +128,7 @@ describe('rollout waves', () => {
       downloadOutsideWindow: true,
     });
     expect([created.status, created.body.downloadOutsideWindow]).toEqual([201, true]);
+    expect(await staticDetails(created.body.workflowId)).toContain('computers download before it opens and install only inside it');
     const downloaded = await eventually(async () => {
       const view = await job(created.body.id);
       return view.counts.waiting_for_window === 4 ? view : undefined;
@@ -168,9 +179,10 @@ describe('dynamic targets', () => {
     const labels = { ring: 'late' };
     const [first, second] = byId.slice(0, 2);
     expect((await stack.request('PATCH', `/computers/${first!.name}`, { labels })).status).toBe(200);
-    const deadline = new Date(Date.now() + 30_000).toISOString();
+    const deadline = new Date(Date.now() + 20_000).toISOString();
     const created = await stack.request('POST', '/jobs', { type: 'install', packageId, targets: { labels, dynamic: true }, reinstall: true, deadline });
     expect([created.status, created.body.targetsTotal, created.body.joined]).toEqual([201, 1, 0]);
+    expect(await staticDetails(created.body.workflowId)).toContain('**Targets** 1 computer; computers that gain the labels ring=late join until the deadline');
     await eventually(async () => ((await job(created.body.id)).counts.installed === 1 ? true : undefined), 20_000, 'the first computer');
 
     await stack.startAgent({ role: 'computer', name: 'pc-late', labels });

@@ -2,10 +2,11 @@
  * Job workflows at fleet scale on the real dev server, whose continue-as-new threshold the suite sets low
  * (test/setup/global.ts), against an in-memory fleet whose pages honour their limit: thousands of
  * computers in several batches, jobs and batches that continue as new many times, offline computers and
- * dead relays that must not hold anybody else up.
+ * dead relays that must not hold anybody else up, and thousands of computers joining a dynamic job.
  */
 import { describe, expect, it } from 'vitest';
 import { jobWorkflowId, jobBatchWorkflowId, jobRelaysWorkflowId } from '../../common/names.js';
+import { targetsJoinedSignal } from '../../common/workflows.js';
 import { BATCH_SIZE } from '../../workflows/batches.js';
 import { FakeFleet, computerId } from '../support/fake-fleet.js';
 import { jobInput, jobRuns, jobStart } from '../support/job-workflows.js';
@@ -48,6 +49,28 @@ describe('jobs at fleet scale', () => {
     });
     expect(runs).toBeGreaterThan(1);
     expect(batchRuns).toBe(2000 / BATCH_SIZE);
+  });
+
+  it('a dynamic job takes in 2,000 computers joining in a burst, in batches of at most 500, each installed once', async () => {
+    const fleet = new FakeFleet({ computers: 500 });
+    const args = { ...jobInput(0, 15_000), dynamic: true };
+    await temporal.withWorker('fleet-dynamic', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.counts().installed === 500 ? true : undefined), 10_000, 'the first computers');
+      // Enrolments arrive over a second or two; the api signals whenever no joiner was waiting.
+      for (let index = 501; index <= 2500; index++) {
+        fleet.join(index);
+        if (index % 250 === 0) await handle.signal(targetsJoinedSignal);
+      }
+      expect((await handle.result()).status).toBe('completed');
+    });
+    expect(fleet.counts()).toEqual({ installed: 2500 });
+    everyInstallRanOnce(fleet);
+    const claims = fleet.calls.filter((call) => call.startsWith('gatherJoiners: ') && call !== 'gatherJoiners: 0').map((call) => Number(call.split(': ')[1]));
+    expect(claims.reduce((sum, claimed) => sum + claimed, 0)).toBe(2000);
+    expect(Math.max(...claims)).toBeLessThanOrEqual(BATCH_SIZE);
+    expect(claims.length).toBeLessThanOrEqual(8);
+    expect((await histories(args.jobId)).largest).toBeLessThan(10_240);
   });
 
   it('an offer of 2,500 computers reaches all of them, and carries out a choice while offers still go out', async () => {
