@@ -1,5 +1,6 @@
 /**
- * `courier`, the admin CLI (DESIGN §7 "Operators"): packages, jobs, computers and relays over the REST api.
+ * `courier`, the admin CLI (DESIGN §7 "Operators"): packages, jobs, computers, relays and maintenance windows
+ * over the REST api.
  *
  *   npx courier [--url URL] [--token TOKEN] [--json] <command>
  *
@@ -12,6 +13,7 @@ import { CliError } from './api-client.js';
 import { inventoryCommands } from './commands/inventory.js';
 import { jobCommands } from './commands/jobs.js';
 import { packageCommands } from './commands/packages.js';
+import { windowCommands } from './commands/windows.js';
 
 const program = new Command('courier')
   .description('Courier: software distribution for fleets of managed computers')
@@ -23,6 +25,7 @@ const program = new Command('courier')
 packageCommands(program);
 jobCommands(program);
 inventoryCommands(program);
+windowCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -75,6 +75,8 @@ export function jobCommands(program: Command): void {
     .option('--wave <end>', 'roll out in waves: where each ends, a count or a percentage such as 10% (repeatable)', collect)
     .option('--pause-seconds <n>', 'with --wave: wait this long between waves')
     .option('--failure-threshold <fraction>', 'with --wave: pause the job when more than this fraction (0-1) of a wave fails')
+    .option('--window <name>', 'install and offer jobs: computers get their orders only inside this named window (courier windows set)')
+    .option('--download-outside-window', 'with --window, install jobs: download before the window opens, install once it does')
     .option('--watch', 'follow the job until it ends')
     .action(async (options: Record<string, unknown>, command: Command) => {
       const context = contextOf(command);
@@ -98,6 +100,8 @@ export function jobCommands(program: Command): void {
         ...(options.downloadsPerRelay ? { downloadsPerRelay: options.downloadsPerRelay } : {}),
         ...(options.serverDownloads ? { serverDownloads: options.serverDownloads } : {}),
         ...(options.reinstall ? { reinstall: true } : {}),
+        ...(options.window ? { window: options.window } : {}),
+        ...(options.downloadOutsideWindow ? { downloadOutsideWindow: true } : {}),
         ...(options.wave
           ? {
               rollout: {

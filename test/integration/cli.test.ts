@@ -129,6 +129,22 @@ describe('courier', () => {
     expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('give them with --label')]);
   });
 
+  it('defines a maintenance window by name, creates a job that names it, lists and deletes it', async () => {
+    const set = await courier(['windows', 'set', 'cli-nights', '--start', '22:00', '--end', '06:00', '--timezone', 'Asia/Tokyo', '--day', 'mon', '--day', 'fri']);
+    expect([set.code, set.stdout]).toEqual([0, expect.stringContaining('mon,fri 22:00-06:00 Asia/Tokyo')]);
+    const at = new Date(Date.now() + 3600_000).toISOString();
+    const args = ['--package', packageId, '--all', '--window', 'cli-nights', '--download-outside-window', '--at', at];
+    const created = await courier(['--json', 'jobs', 'create', '--type', 'install', ...args]);
+    expect(created.code).toBe(0);
+    const job = JSON.parse(created.stdout) as { id: string; windowName: string; downloadOutsideWindow: boolean };
+    expect([job.windowName, job.downloadOutsideWindow]).toEqual(['cli-nights', true]);
+    expect((await courier(['jobs', 'cancel', job.id])).code).toBe(0);
+    expect((await courier(['windows', 'list'])).stdout).toMatch(/cli-nights.*mon,fri 22:00-06:00 Asia\/Tokyo/);
+    expect((await courier(['windows', 'delete', 'cli-nights'])).stdout).toBe('window cli-nights deleted\n');
+    const gone = await courier(['windows', 'delete', 'cli-nights']);
+    expect([gone.code, gone.stderr]).toEqual([1, expect.stringContaining('window_not_found')]);
+  });
+
   it('cancels a scheduled job, and lists jobs newest first', async () => {
     const at = new Date(Date.now() + 3600_000).toISOString();
     const created = await courier(['--json', 'jobs', 'create', '--type', 'install', '--package', packageId, '--all', '--at', at]);

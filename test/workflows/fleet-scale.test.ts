@@ -2,11 +2,12 @@
  * Job workflows at fleet scale on the real dev server, whose continue-as-new threshold the suite sets low
  * (test/setup/global.ts), against an in-memory fleet whose pages honour their limit: thousands of
  * computers in several batches, jobs and batches that continue as new many times, offline computers and
- * dead relays that must not hold anybody else up, and thousands of computers joining a dynamic job.
+ * dead relays that must not hold anybody else up, a rollout of thousands in waves, and thousands of
+ * computers joining a dynamic job.
  */
 import { describe, expect, it } from 'vitest';
 import { jobWorkflowId, jobBatchWorkflowId, jobRelaysWorkflowId } from '../../common/names.js';
-import { targetsJoinedSignal } from '../../common/workflows.js';
+import { resumeJobSignal, targetsJoinedSignal } from '../../common/workflows.js';
 import { BATCH_SIZE } from '../../workflows/batches.js';
 import { FakeFleet, computerId } from '../support/fake-fleet.js';
 import { jobInput, jobRuns, jobStart } from '../support/job-workflows.js';
@@ -70,6 +71,36 @@ describe('jobs at fleet scale', () => {
     expect(claims.reduce((sum, claimed) => sum + claimed, 0)).toBe(2000);
     expect(Math.max(...claims)).toBeLessThanOrEqual(BATCH_SIZE);
     expect(claims.length).toBeLessThanOrEqual(8);
+    expect((await histories(args.jobId)).largest).toBeLessThan(10_240);
+  });
+
+  it('a rollout of 3,000 computers in waves of 10, 10 % and the rest halts on a bad wave, and resumes to the end', async () => {
+    const fleet = new FakeFleet({ computers: 3000, installMs: 50 });
+    for (let index = 11; index <= 110; index++) fleet.failing.add(computerId(index));
+    const ends = [10, 300, 3000];
+    const rollout = {
+      requested: [10, '10%'],
+      waves: ends.map((end, index) => ({ size: end - (ends[index - 1] ?? 0), throughTargetId: computerId(end) })),
+      pauseSeconds: 0,
+      failureThreshold: 0.2,
+    };
+    const args = { ...jobInput(0, 120_000), rollout };
+    await temporal.withWorker('fleet-rollout', fleet.activities(temporal.client), async (taskQueue) => {
+      const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
+      await eventually(async () => (fleet.status === 'paused' ? true : undefined), 30_000, 'the pause');
+      expect(fleet.calls.at(-1)).toMatch(/^pauseJob: wave 2 of 3: 100 of 290 computers failed/);
+      expect(fleet.counts()).toEqual({ installed: 200, failed: 100, pending: 2700 });
+      await handle.signal(resumeJobSignal);
+      expect((await handle.result()).status).toBe('completed_with_errors');
+    });
+    expect(fleet.counts()).toEqual({ installed: 2900, failed: 100 });
+    everyInstallRanOnce(fleet);
+    const waveOf = (id: string) => ends.findIndex((end) => id <= computerId(end));
+    const lastEnded = [0, 1].map((wave) => Math.max(...[...fleet.endedAt].filter(([id]) => waveOf(id) === wave).map(([, at]) => at)));
+    const firstStarted = [1, 2].map((wave) => Math.min(...[...fleet.installingAt].filter(([id]) => waveOf(id) === wave).map(([, at]) => at)));
+    expect(firstStarted[0]).toBeGreaterThanOrEqual(lastEnded[0]!);
+    expect(firstStarted[1]).toBeGreaterThanOrEqual(lastEnded[1]!);
+    expect(fleet.largestPage).toBe(BATCH_SIZE);
     expect((await histories(args.jobId)).largest).toBeLessThan(10_240);
   });
 
