@@ -2,14 +2,10 @@
 import type { Command } from 'commander';
 import { splitLabel } from '../../common/labels.js';
 import { CliError } from '../api-client.js';
+import { collect } from '../options.js';
 import { contextOf } from '../context.js';
 import { fields, nextPageHint, print, table } from '../output.js';
 import { paged, pageQuery, type Page, type PageOptions } from '../paging.js';
-
-/** Repeated options collect into a list. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 function labelsLine(labels: Record<string, string>): string {
   return Object.entries(labels)

@@ -2,14 +2,12 @@
 import { Option, type Command } from 'commander';
 import { splitLabel } from '../../common/labels.js';
 import { CliError } from '../api-client.js';
+import { collect } from '../options.js';
 import { contextOf, type CommandContext } from '../context.js';
 import { hasEnded, type JobView } from '../job-view.js';
 import { countsLine, fields, nextPageHint, print, table } from '../output.js';
 import { paged, pageQuery, type Page, type PageOptions } from '../paging.js';
 import { watchJob } from '../watch.js';
-
-/** Repeatable options collect into a list. */
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function positive(flag: string) {
   return (value: string): number => {

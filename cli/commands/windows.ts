@@ -1,5 +1,6 @@
 /** `courier windows list|set|delete`: maintenance windows defined once, for jobs to name (`jobs create --window`). */
 import type { Command } from 'commander';
+import { collect } from '../options.js';
 import { contextOf } from '../context.js';
 import { fields, nextPageHint, print, table } from '../output.js';
 import { paged, pageQuery, type Page, type PageOptions } from '../paging.js';
@@ -9,9 +10,6 @@ interface NamedWindow {
   window: { days?: string[]; start: string; end: string; timezone: string };
   updatedAt: string;
 }
-
-/** Repeatable options collect into a list. */
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function windowLine({ window }: NamedWindow): string {
   return `${window.days?.join(',') ?? 'every day'} ${window.start}-${window.end} ${window.timezone}`;
