@@ -6,6 +6,7 @@
  */
 import { and, asc, eq, gt, inArray, notInArray, sql } from 'drizzle-orm';
 import { terminalTargetStates } from '../common/states.js';
+import { listComputersRelays } from '../db/repositories/job-joiners.js';
 import { updateTarget, type TargetKey } from '../db/repositories/job-targets.js';
 import { findPackage, signedManifestOf } from '../db/repositories/packages.js';
 import { computers, jobRelays, jobTargets, relayCopies, relays } from '../db/schema/index.js';
@@ -83,12 +84,12 @@ export function createRelayStagingActivities(deps: ActivityDependencies) {
      * in front of an install or offer job's computers. Returns how many there are.
      */
     async prepareJobRelays(jobId: string, purpose: 'install' | 'transfer'): Promise<number> {
-      const relayIds =
-        purpose === 'transfer'
-          ? sql`select target_id from job_targets where job_id = ${jobId} and kind = 'relay'`
-          : sql`select distinct c.relay_id from job_targets t join computers c on c.id = t.target_id
-                where t.job_id = ${jobId} and t.kind = 'computer' and c.relay_id is not null`;
-      await db.execute(sql`insert into job_relays (job_id, relay_id) select ${jobId}::uuid, r.* from (${relayIds}) r on conflict do nothing`);
+      if (purpose === 'transfer') {
+        await db.execute(sql`insert into job_relays (job_id, relay_id)
+          select ${jobId}::uuid, target_id from job_targets where job_id = ${jobId} and kind = 'relay' on conflict do nothing`);
+      } else {
+        await listComputersRelays(db, jobId);
+      }
       const [row] = await db.select({ count: sql<number>`count(*)::int` }).from(jobRelays).where(eq(jobRelays.jobId, jobId));
       return row?.count ?? 0;
     },

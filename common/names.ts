@@ -14,9 +14,12 @@ export function jobBatchWorkflowId(jobId: string, batch: number): string {
   return `job-${jobId}-batch-${batch}`;
 }
 
-/** Stages a job's package on the relays its computers download from, beside the job's batches. */
-export function jobRelaysWorkflowId(jobId: string): string {
-  return `job-${jobId}-relays`;
+/**
+ * Stages a job's package on the relays its computers download from, beside the job's batches; a dynamic
+ * job stages again for the joiners of batch `joinedBatch` that are behind relays it had not listed.
+ */
+export function jobRelaysWorkflowId(jobId: string, joinedBatch?: number): string {
+  return joinedBatch === undefined ? `job-${jobId}-relays` : `job-${jobId}-relays-${joinedBatch}`;
 }
 
 /** The workflow ID owning one relay's copy of one package (its expiry timer). */

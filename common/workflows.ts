@@ -56,6 +56,8 @@ export interface JobCursor {
   round?: number;
   /** Rollouts: the wave being handed out (0 first). */
   wave?: number;
+  /** Dynamic jobs: the batches of joiners whose relays are being staged by a workflow of their own. */
+  joinedStagings?: number[];
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import {
   CancellationScope,
+  ContinueAsNew,
   ParentClosePolicy,
   condition,
   getExternalWorkflowHandle,
@@ -18,7 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CourierActivities } from '../activities/index.js';
-import { jobBatchWorkflowId } from '../common/names.js';
+import { jobBatchWorkflowId, jobRelaysWorkflowId } from '../common/names.js';
 import {
   batchReportSignal,
   targetsJoinedSignal,
@@ -29,6 +30,7 @@ import {
 } from '../common/workflows.js';
 import { boundedByDeadline, databaseWrite } from './activity-options.js';
 import { continueAsNewUnlessCancelled } from './continue-as-new.js';
+import { startRelayStaging } from './relay-staging.js';
 import { Rollout } from './rollout.js';
 
 /** Computers per child workflow: keeps a batch's history (a few events per computer) far below the limits. */
@@ -126,8 +128,15 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
       await continueIfSuggested();
       // Cleared before looking, so a signal that comes while the look runs is not lost.
       tracker.joined = false;
-      if ((await gatherJoiners(input.jobId, cursor.nextBatch, BATCH_SIZE)) > 0) {
-        await startNextBatch({ joinedBatch: cursor.nextBatch });
+      const batch = cursor.nextBatch;
+      const { claimed, relaysToStage } = await gatherJoiners(input.jobId, batch, BATCH_SIZE);
+      if (claimed > 0) {
+        // Joiners behind relays the job had not listed wait for a staging of their own.
+        if (relaysToStage > 0) {
+          await startRelayStaging(input, jobRelaysWorkflowId(input.jobId, batch));
+          cursor.joinedStagings = [...(cursor.joinedStagings ?? []), batch];
+        }
+        await startNextBatch({ joinedBatch: batch });
         continue;
       }
       const left = Date.parse(input.deadline) - Date.now();
@@ -135,6 +144,11 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
       setCurrentDetails(`**Running**; computers that gain the job's labels join it until its deadline, ${input.deadline}.`);
       if (await condition(() => tracker.joined, Math.min(JOINER_SWEEP_MS, left))) await sleep(JOINERS_SETTLE_MS);
     }
+  };
+
+  /** Every computer has ended (or the job was cancelled): no joiner needs its relays staged any more. */
+  const cancelJoinedStagings = async (): Promise<void> => {
+    for (const batch of cursor.joinedStagings ?? []) await cancelWorkflow(jobRelaysWorkflowId(input.jobId, batch));
   };
 
   const untilBatchesEnd = async (): Promise<void> => {
@@ -166,8 +180,10 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
     }
     if (input.dynamic) await handOutJoiners();
     await untilBatchesEnd();
+    await cancelJoinedStagings();
   } catch (error) {
     if (isCancellation(error)) await cancelBatches(input, open);
+    if (!(error instanceof ContinueAsNew)) await cancelJoinedStagings();
     throw error;
   }
 }

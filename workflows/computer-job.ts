@@ -3,23 +3,14 @@
  * child workflow, while the computers themselves are handed out in batches at once. A computer behind a
  * relay waits only for its own relay; computers served directly never wait.
  */
-import { ContinueAsNew, ParentClosePolicy, startChild, workflowInfo } from '@temporalio/workflow';
+import { ContinueAsNew } from '@temporalio/workflow';
 import { jobRelaysWorkflowId } from '../common/names.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
 import { BatchTracker, cancelWorkflow, runInBatches, type BatchWorkflow } from './batches.js';
-import { jobRelayStaging } from './relay-staging.js';
+import { startRelayStaging } from './relay-staging.js';
 
 export async function distributeToComputers(input: JobWorkflowInput, tracker: BatchTracker, batchWorkflow: BatchWorkflow): Promise<void> {
-  if (!input.resume) {
-    await startChild(jobRelayStaging, {
-      workflowId: jobRelaysWorkflowId(input.jobId),
-      args: [{ jobId: input.jobId, packageId: input.packageId, deadline: input.deadline }],
-      typedSearchAttributes: workflowInfo().typedSearchAttributes,
-      staticSummary: `relays of job ${input.jobId}`,
-      // It outlives the job's runs across continue-as-new; the job cancels it when it ends or is cancelled.
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-    });
-  }
+  if (!input.resume) await startRelayStaging(input, jobRelaysWorkflowId(input.jobId));
   try {
     await runInBatches(input, tracker, batchWorkflow);
   } catch (error) {

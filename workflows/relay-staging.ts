@@ -4,11 +4,11 @@
  * then fail with their last error, and so do the job's computers behind them. Computers behind a relay
  * that is ready go ahead at once; nobody waits for relays that are not theirs.
  */
-import { isCancellation, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, isCancellation, proxyActivities, sleep, startChild, workflowInfo } from '@temporalio/workflow';
 import type { CourierActivities, StageOnRelayInput } from '../activities/index.js';
 import { causeMessage } from '../common/errors.js';
 import { retryRoundDelayMs } from '../common/retry-rounds.js';
-import type { RelayStagingInput } from '../common/workflows.js';
+import type { JobWorkflowInput, RelayStagingInput } from '../common/workflows.js';
 import { agentOrder, boundedByDeadline, databaseWrite } from './activity-options.js';
 import { forEachBounded } from './bounded.js';
 import { continueAsNewUnlessCancelled } from './continue-as-new.js';
@@ -67,6 +67,20 @@ export async function stageRelays(job: StagingJob, cursor: StagingCursor, contin
     }
     await sleep(delay);
   }
+}
+
+/**
+ * Starts staging an install or offer job's relays in a child workflow, beside the job's batches. It
+ * outlives the job's runs across continue-as-new; the job cancels it when it ends or is cancelled.
+ */
+export async function startRelayStaging(job: JobWorkflowInput, workflowId: string): Promise<void> {
+  await startChild(jobRelayStaging, {
+    workflowId,
+    args: [{ jobId: job.jobId, packageId: job.packageId, deadline: job.deadline }],
+    typedSearchAttributes: workflowInfo().typedSearchAttributes,
+    staticSummary: `relays of job ${job.jobId}`,
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+  });
 }
 
 /** An install or offer job's relays, staged in a child workflow beside the job's batches. */

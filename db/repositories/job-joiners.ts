@@ -51,6 +51,31 @@ export async function addJoiners(db: Database, jobId: string, labels: Labels, co
   return rows.length;
 }
 
+/**
+ * Lists for staging the relays the job's computers are behind, joiners included, as an install or offer
+ * job's staging does when it starts (whichever runs first lists them all); then says how many relays
+ * behind batch `batch`'s joiners nobody has begun staging on yet.
+ */
+export async function listJoinersRelays(db: Database, jobId: string, batch: number): Promise<number> {
+  await listComputersRelays(db, jobId);
+  const [row] = await db.execute<{ count: number }>(sql`
+    select count(distinct r.relay_id)::int as count
+    from job_relays r
+    join computers c on c.relay_id = r.relay_id
+    join job_targets t on t.target_id = c.id and t.job_id = r.job_id and t.kind = 'computer'
+    where r.job_id = ${jobId}::uuid and r.state = 'pending' and t.joined_batch = ${batch} and t.joined_at is not null`);
+  return row?.count ?? 0;
+}
+
+/** Lists the relays of every computer the job targets in job_relays; those listed before stay as they are. */
+export async function listComputersRelays(db: Database, jobId: string): Promise<void> {
+  await db.execute(sql`
+    insert into job_relays (job_id, relay_id)
+    select distinct ${jobId}::uuid, c.relay_id from job_targets t join computers c on c.id = t.target_id
+    where t.job_id = ${jobId}::uuid and t.kind = 'computer' and c.relay_id is not null
+    on conflict do nothing`);
+}
+
 /** Whether computers have joined the job that no batch has claimed yet. */
 export async function hasUnclaimedJoiners(db: Database, jobId: string): Promise<boolean> {
   const rows = await db

@@ -4,7 +4,8 @@
  * installs the third wave and ends `completed_with_errors` with the right counts. A paused rollout can be
  * cancelled. A job whose maintenance window opens later holds its computers `waiting_for_window` until then.
  * With downloadOutsideWindow the computers download before the window and install once it opens.
- * A dynamic job takes in a computer enrolled with its label after it started, and one an admin labels.
+ * A dynamic job takes in computers enrolled with its label after it started (one behind a relay the job
+ * had not staged on), and one an admin labels.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -175,7 +176,7 @@ describe('rollout waves', () => {
 });
 
 describe('dynamic targets', () => {
-  it('installs on a computer enrolled with a matching label after the job started, and on one an admin labels, until the deadline', async () => {
+  it('installs on computers enrolled with a matching label after the job started (one behind a new relay) and on one an admin labels, until the deadline', async () => {
     const labels = { ring: 'late' };
     const [first, second] = byId.slice(0, 2);
     expect((await stack.request('PATCH', `/computers/${first!.name}`, { labels })).status).toBe(200);
@@ -187,17 +188,22 @@ describe('dynamic targets', () => {
 
     await stack.startAgent({ role: 'computer', name: 'pc-late', labels });
     expect((await stack.request('PATCH', `/computers/${second!.name}`, { labels })).status).toBe(200);
+    // A new branch office: its relay was never one the job staged on; it stages there for its joiner.
+    await stack.startAgent({ role: 'relay', name: 'relay-late' });
+    await stack.startAgent({ role: 'computer', name: 'pc-branch', relay: 'relay-late', labels });
     const joined = await eventually(async () => {
       const view = await job(created.body.id);
-      return view.counts.installed === 3 ? view : undefined;
+      return view.counts.installed === 4 ? view : undefined;
     }, 30_000, 'the joined computers to install');
-    expect([joined.status, joined.joined]).toEqual(['running', 2]);
+    expect([joined.status, joined.joined]).toEqual(['running', 3]);
+    const relayCopies = (await stack.request('GET', '/relays')).body.items.find((relay: { name: string }) => relay.name === 'relay-late').copies;
+    expect(relayCopies.map((copy: { packageId: string }) => copy.packageId)).toEqual([packageId]);
     const late = joined.targets.find((target: { name: string }) => target.name === 'pc-late');
     expect(late.joinedAt).not.toBeNull();
     expect(await readFile(join(stack.agents.get('pc-late')!.dataDir, 'root', 'rolled-out'), 'utf8')).toBe('ok\n');
 
     const done = await stack.finishedJob(created.body.id);
-    expect([done.status, done.counts, done.joined]).toEqual(['completed', { installed: 3 }, 2]);
+    expect([done.status, done.counts, done.joined]).toEqual(['completed', { installed: 4 }, 3]);
     expect(Date.parse(done.finishedAt)).toBeGreaterThanOrEqual(Date.parse(deadline));
   });
 });

@@ -254,11 +254,11 @@ export class FakeFleet {
       gatherJoiners: async (_jobId, batch, limit) => {
         this.largestPage = Math.max(this.largestPage, limit);
         const owned = this.sorted((_id, target) => target.joinedBatch === batch);
-        if (owned.length > 0) return owned.length;
+        if (owned.length > 0) return { claimed: owned.length, relaysToStage: 0 };
         const claimed = this.sorted((_id, target) => target.joinedBatch === null).slice(0, limit);
         for (const id of claimed) this.targets.get(id)!.joinedBatch = batch;
         this.calls.push(`gatherJoiners: ${claimed.length}`);
-        return claimed.length;
+        return { claimed: claimed.length, relaysToStage: 0 };
       },
       waveFailures: async (_jobId, afterId, throughId) =>
         this.sorted(
