@@ -100,7 +100,7 @@ function utcWindowIn(inMs: number): { window: MaintenanceWindow; opensAt: number
 describe('maintenance windows', () => {
   it('holds the computers waiting_for_window until the window opens, then installs', async () => {
     const fleet = new FakeFleet({ computers: 3 });
-    const { window, opensAt } = utcWindowIn(3000);
+    const { window, opensAt } = utcWindowIn(6000);
     const args = { ...jobInput(0, 120_000), window };
     await withWorker(fleet.activities(temporal.client), async (taskQueue) => {
       const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
