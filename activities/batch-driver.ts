@@ -231,6 +231,19 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
   }
 
   /**
+   * Download slots of the job in use, by source (relay id, or null for the managing server): one look at
+   * the `job_targets_downloading` index, so a batch waiting for slots asks for a lock only where one is free.
+   */
+  async function slotsInUse(jobId: string): Promise<Map<string | null, number>> {
+    const rows = await db
+      .select({ relayId: jobTargets.relayId, used: sql<number>`count(*)::int` })
+      .from(jobTargets)
+      .where(and(eq(jobTargets.jobId, jobId), eq(jobTargets.state, 'downloading')))
+      .groupBy(jobTargets.relayId);
+    return new Map(rows.map((row) => [row.relayId, row.used]));
+  }
+
+  /**
    * Takes up to the free download slots of one source (a relay, or the managing server when `relayId` is
    * null) for some of `computerIds`, under a lock per job and source so that batches never overbook it.
    * The computers taken read `downloading` from here on.
@@ -286,9 +299,13 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
     const giveUpAt = Date.now() + MAX_SLOT_WAIT_MS;
     for (;;) {
       const bySource = groupBy(left, (computer) => computer.relayId);
+      const inUse = await slotsInUse(input.jobId);
       const claimed: Addressed[] = [];
       for (const [relayId, group] of bySource) {
-        const taken = await claimSlots(input, relayId ? perRelay : server, relayId, group.map((computer) => computer.targetId));
+        const limit = relayId ? perRelay : server;
+        // Full sources are skipped unlocked; claimSlots counts again under the lock before it takes any.
+        if ((inUse.get(relayId) ?? 0) >= limit) continue;
+        const taken = await claimSlots(input, limit, relayId, group.map((computer) => computer.targetId));
         claimed.push(...group.filter((computer) => taken.has(computer.targetId)));
       }
       const sent = new Set(claimed);

@@ -37,7 +37,9 @@ export function createLogger(name: string, { env = process.env, stderr = false }
   if (env.COURIER_LOG_PRETTY === '1') {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { destination: fd, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
   }
-  return pino(options, pino.destination({ fd, sync: true }));
+  // Written asynchronously: a busy api logs hundreds of requests a second, and a synchronous write to a
+  // pipe stalls every request behind the reader. pino flushes what is left when the process exits.
+  return pino(options, pino.destination({ fd, sync: false }));
 }
 
 /** A logger that writes nothing, for code run inside tests that check its effects, not its lines. */

@@ -26,8 +26,9 @@
  *                      limit every relay to B bytes per second (PATCH /relays/:id, at least 1024) before the
  *                      transfer job, and report the rate the slowest relay got
  *
- * Starts a Temporal dev server (SQLite in WAL mode), a fresh PostgreSQL database (127.0.0.1:5432, or
- * COURIER_BENCH_DATABASE_URL's server), the api, the worker and the fleet; runs an install job to every
+ * Builds Courier as for production (npm run build, into dist/), then starts a Temporal dev server (SQLite in
+ * WAL mode), a fresh PostgreSQL database (127.0.0.1:5432, or COURIER_BENCH_DATABASE_URL's server), the api
+ * and the worker from the build, and the fleet; runs an install job to every
  * computer, the floor, an offer job and a transfer job; prints the figures and writes them out. Everything
  * it started is stopped and the database dropped at the end, on failure too, and on Ctrl-C.
  * Exit codes: 0 done, 1 the run failed, 2 bad arguments, 130 interrupted.

@@ -45,6 +45,8 @@ beforeAll(async () => {
     skipFloor: false,
     skipOffer: false,
     skipTransfer: false,
+    // From source: the suite's build (operations.test.ts) may be under way in another file at the same time.
+    programs: {},
     command: `npm run bench -- --computers ${COMPUTERS} --relays ${RELAYS} --size ${SIZE} --install-ms 200 --downloads-per-relay 25 --fleet-processes 2`,
   };
   result = await runBenchmark(options, () => undefined);

@@ -6,12 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { choicesFor } from '../../scripts/lib/bench/offer-phase.js';
 import { UsageError } from '../../common/command-line.js';
-import { parseBenchCli } from '../../scripts/lib/bench/options.js';
+import { BUILD_DIR, parseBenchCli } from '../../scripts/lib/bench/options.js';
 import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../common/throughput.js';
 import { upsertSection } from '../../scripts/lib/bench/report.js';
 
 describe('bench command line', () => {
-  it('reads the four figures, the output folder relative to the caller, the skips, and the command to repeat', () => {
+  it('reads the four figures, the output folder relative to the caller, the skips, the command to repeat, and measures the build', () => {
     const args = ['--computers', '2000', '--relays', '4', '--size', '1000000', '--install-ms', '5000', '--out-dir', 'out', '--skip-offer'];
     expect(parseBenchCli(args, '/home/admin')).toEqual({
       computers: 2000,
@@ -25,6 +25,7 @@ describe('bench command line', () => {
       skipOffer: true,
       skipTransfer: false,
       command: 'npm run bench -- --computers 2000 --relays 4 --size 1000000 --install-ms 5000 --out-dir out --skip-offer',
+      programs: { built: BUILD_DIR },
     });
   });
 

@@ -90,14 +90,14 @@ describe('installJob', () => {
   it('fails the computers behind a relay that never answers at the deadline, and installs the rest at once', async () => {
     const fleet = new FakeFleet({ computers: 4, relayOf: (index) => (index <= 2 ? 'relay-dead' : undefined) });
     fleet.deadRelays.add('relay-dead');
-    const args = jobInput(0, 8000);
+    const args = jobInput(0, 12_000);
     const outcome = await withWorker(fleet.activities(temporal.client), (taskQueue) => temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)));
     await recordHistory(jobWorkflowId(args.jobId), 'install-job-relay-fails');
     // Whichever notices first at the deadline (the relay staging or the batch), the reason names the relay.
     expect(fleet.targets.get(computerId(1))).toMatchObject({ state: 'failed', detail: expect.stringMatching(/relay/) });
     expect(fleet.counts()).toEqual({ failed: 2, installed: 2 });
-    // The direct computers did not wait for the dead relay.
-    expect(fleet.endedAt.get(computerId(3))!).toBeLessThan(Date.parse(args.deadline) - 5000);
+    // The direct computers did not wait for the dead relay (with seconds to spare on a loaded machine).
+    expect(fleet.endedAt.get(computerId(3))!).toBeLessThan(Date.parse(args.deadline) - 6000);
     expect(outcome.status).toBe('completed_with_errors');
   });
 });

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, UsageError } from '../../../common/command-line.js';
 import { DEFAULT_DOWNLOADS_PER_RELAY } from '../../../common/throughput.js';
+import type { ProgramSource } from '../courier-processes.js';
 
 export const BENCH_USAGE =
   'usage: npm run bench -- --computers N --relays R --size BYTES --install-ms MS [--downloads-per-relay D] [--out-dir DIR] ' +
@@ -30,10 +31,18 @@ export interface BenchOptions {
   relayBandwidth?: number;
   /** The command that asked for this run, quoted in the report so the run can be repeated. */
   command: string;
+  /** Where the api and the worker run from: `npm run bench` measures the production build (dist/). */
+  programs: ProgramSource;
 }
 
 /** docs/ of this checkout: where `npm run bench` writes unless told otherwise. */
 export const DEFAULT_OUT_DIR = fileURLToPath(new URL('../../../docs', import.meta.url));
+
+/**
+ * dist/ of this checkout, which `npm run bench` builds first: the api and the worker are measured as they
+ * run in production (plain node, the workflows bundled at build time), not under tsx's loader.
+ */
+export const BUILD_DIR = fileURLToPath(new URL('../../../dist', import.meta.url));
 
 function whole(value: string | undefined, flag: string, min: number): number {
   if (value === undefined) throw new UsageError(`${flag} is required`);
@@ -87,5 +96,6 @@ export function parseBenchCli(args: string[], cwd = process.cwd()): BenchOptions
     skipTransfer: values['skip-transfer'],
     ...(values['relay-bandwidth'] !== undefined && { relayBandwidth: whole(values['relay-bandwidth'], '--relay-bandwidth', 1024) }),
     command: benchCommand(args),
+    programs: { built: BUILD_DIR },
   };
 }

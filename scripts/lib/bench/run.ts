@@ -26,7 +26,7 @@ export async function runBenchmark(options: BenchOptions, log: BenchLog, signal?
   const { computers, relays, sizeBytes, installMs, downloadsPerRelay, fleetProcesses } = options;
   const fleet = { computers, relays, sizeBytes, installMs, downloadsPerRelay, fleetProcesses };
   const date = new Date().toISOString();
-  const stack = await BenchStack.start(fleet, log, signal);
+  const stack = await BenchStack.start(fleet, options.programs, log, signal);
   const memory = new PeakMemory(stack.pids);
   let figures: BenchFigures;
   try {

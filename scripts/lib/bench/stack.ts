@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { loadConfig } from '../../../common/config.js';
 import { migrateDatabase } from '../../../db/migrate.js';
-import { startApi, startWorker } from '../courier-processes.js';
+import { startApi, startWorker, type ProgramSource } from '../courier-processes.js';
 import { freePort } from '../../../common/ports.js';
 import { spawnProcess, type ManagedProcess } from '../processes.js';
 import { startDevServer } from '../temporal-dev-server.js';
@@ -89,10 +89,10 @@ export class BenchStack {
   }
 
   /** Starts everything, in order; on a failure, what was started is removed again before the error is thrown. */
-  static async start(fleet: BenchFleet, log: BenchLog, signal?: AbortSignal): Promise<BenchStack> {
+  static async start(fleet: BenchFleet, programs: ProgramSource, log: BenchLog, signal?: AbortSignal): Promise<BenchStack> {
     const stack = new BenchStack(log, signal);
     try {
-      await stack.startEverything(fleet);
+      await stack.startEverything(fleet, programs);
       return stack;
     } catch (error) {
       await stack.stop();
@@ -135,7 +135,7 @@ export class BenchStack {
     return this.stopping;
   }
 
-  private async startEverything(fleet: BenchFleet): Promise<void> {
+  private async startEverything(fleet: BenchFleet, programs: ProgramSource): Promise<void> {
     this.folder = await mkdtemp(join(await runFolderParent(), 'courier-bench-'));
     this.cleanups.push(() => rm(this.folder, { recursive: true, force: true }));
     await mkdir(this.logsDir, { recursive: true });
@@ -174,11 +174,11 @@ export class BenchStack {
     };
     this.signingKeyFile = loadConfig(env).signingKeyFile;
     this.signal.throwIfAborted();
-    this.log('starting the api and the worker');
-    const api = await startApi(env, join(this.logsDir, 'api.log'));
+    this.log(`starting the api and the worker ${programs.built ? `from the build in ${programs.built}` : 'from source'}`);
+    const api = await startApi(env, join(this.logsDir, 'api.log'), programs);
     this.manage('api', api.process);
     this.apiUrl = api.url;
-    this.manage('worker', await startWorker(env, join(this.logsDir, 'worker.log')));
+    this.manage('worker', await startWorker(env, join(this.logsDir, 'worker.log'), programs));
 
     this.signal.throwIfAborted();
     const count = fleet.fleetProcesses;
