@@ -22,7 +22,7 @@ import { listenAlone, type OwnListener } from './listen.js';
 import { Offers, type ChoiceAnswer } from './offers.js';
 import { orderShapeProblem } from './order-shape.js';
 import { isFinal, orderKey, OrdersBook, type OrderRecord } from './orders-book.js';
-import { agentPaths, type AgentPaths } from './paths.js';
+import { AgentPaths } from './paths.js';
 import { Relay } from './relay.js';
 import type { Backoff } from './backoff.js';
 import { OrderReporter } from './reporter.js';
@@ -104,7 +104,7 @@ export class Agent {
   private page: SelfServicePage | undefined;
 
   constructor(private readonly options: AgentOptions) {
-    this.paths = agentPaths(options.dataDir);
+    this.paths = new AgentPaths(options.dataDir);
     this.log = (message, fields) => options.log(`courier agent ${options.name} (${options.role}): ${message}`, fields);
     this.book = new OrdersBook(this.paths.orders, options.clock, this.log, (record) => this.reporter?.report(record));
     const deps = {

@@ -2,41 +2,57 @@
 import { join, resolve } from 'node:path';
 import { safeName } from './files.js';
 
-/** Where an agent keeps what it must remember. */
-export interface AgentPaths {
-  root: string;
-  /** identity.json: the enrolment answer (id, token, server public key), mode 0600. */
-  identity: string;
-  /** orders/<jobId>.<kind>.<packageId>.json: one record per order with its current status. */
-  orders: string;
-  /** Relays: packages/<packageId>.content, .json (metadata) and .partial (a transfer in progress). */
-  packages: string;
-  /** Computers: downloads/<jobId>.<packageId>.partial, the content being fetched for one install. */
-  downloads: string;
-  /** Computers: work/<jobId>/, the fresh folder a package is extracted into and its command runs in. */
-  work: string;
-  /** Computers: root/, handed to install commands as COURIER_TARGET_DIR. */
-  target: string;
-  /** Computers: installed.json, packageId → what installed it and when. */
-  installed: string;
-  /** Computers: choices/<jobId>.json, what the user chose on an offer once the managing server took it. */
-  choices: string;
-}
+/**
+ * Where an agent keeps what it must remember. Each path is joined when asked for, not stored: the fleet
+ * simulator holds 100,000 agents in one heap, where nine stored paths each would be a megabyte per thousand.
+ */
+export class AgentPaths {
+  /** `dataDir` made absolute, so files can be handed to sendFile. */
+  readonly root: string;
 
-/** The paths of the data folder `dataDir` (made absolute, so files can be handed to sendFile). */
-export function agentPaths(dataDir: string): AgentPaths {
-  const root = resolve(dataDir);
-  return {
-    root,
-    identity: join(root, 'identity.json'),
-    orders: join(root, 'orders'),
-    packages: join(root, 'packages'),
-    downloads: join(root, 'downloads'),
-    work: join(root, 'work'),
-    target: join(root, 'root'),
-    installed: join(root, 'installed.json'),
-    choices: join(root, 'choices'),
-  };
+  constructor(dataDir: string) {
+    this.root = resolve(dataDir);
+  }
+
+  /** identity.json: the enrolment answer (id, token, server public key), mode 0600. */
+  get identity(): string {
+    return join(this.root, 'identity.json');
+  }
+
+  /** orders/<jobId>.<kind>.<packageId>.json: one record per order with its current status. */
+  get orders(): string {
+    return join(this.root, 'orders');
+  }
+
+  /** Relays: packages/<packageId>.content, .json (metadata) and .partial (a transfer in progress). */
+  get packages(): string {
+    return join(this.root, 'packages');
+  }
+
+  /** Computers: downloads/<jobId>.<packageId>.partial, the content being fetched for one install. */
+  get downloads(): string {
+    return join(this.root, 'downloads');
+  }
+
+  /** Computers: work/<jobId>/, the fresh folder a package is extracted into and its command runs in. */
+  get work(): string {
+    return join(this.root, 'work');
+  }
+
+  /** Computers: root/, handed to install commands as COURIER_TARGET_DIR. */
+  get target(): string {
+    return join(this.root, 'root');
+  }
+
+  /** Computers: installed.json, packageId → what installed it and when. */
+  get installed(): string {
+    return join(this.root, 'installed.json');
+  }
+
+  /** Computers: choices/<jobId>.json, what the user chose on an offer once the managing server took it. */
+  get choices(): string {
+    return join(this.root, 'choices');
+  }
 }
 
 /** The work folder of one install job. */

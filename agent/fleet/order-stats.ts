@@ -5,7 +5,7 @@
 import type { Log } from '../deps.js';
 import type { OrderRecord } from '../orders-book.js';
 import { readJsonFolder } from '../files.js';
-import { agentPaths } from '../paths.js';
+import { AgentPaths } from '../paths.js';
 import { forEachLimited } from '../../common/concurrency.js';
 
 /** kind → state → how many orders. */
@@ -18,7 +18,7 @@ const READ_CONCURRENCY = 32;
 export async function countOrderStates(dataDirs: Iterable<string>, log: Log): Promise<OrderStateCounts> {
   const counts: OrderStateCounts = {};
   await forEachLimited(dataDirs, READ_CONCURRENCY, async (dataDir) => {
-    for (const { order, status } of (await readJsonFolder<OrderRecord>(agentPaths(dataDir).orders, log)).values()) {
+    for (const { order, status } of (await readJsonFolder<OrderRecord>(new AgentPaths(dataDir).orders, log)).values()) {
       const byState = (counts[order.kind] ??= {});
       byState[status.state] = (byState[status.state] ?? 0) + 1;
     }

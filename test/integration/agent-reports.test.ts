@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPaths } from '../../agent/paths.js';
+import { AgentPaths } from '../../agent/paths.js';
 import { makeTarGz, uploadPackage } from '../support/packages.js';
 import { ApiProxy } from '../support/api-proxy.js';
 import { TestStack, targetStates } from '../support/stack.js';
@@ -30,7 +30,7 @@ async function runsOn(computer: string, packageName: string): Promise<number> {
 
 /** A report sent as the computer itself would, with its own token. */
 async function report(computer: string, jobId: string, body: Record<string, unknown>): Promise<{ status: number; body: any }> {
-  const identity = JSON.parse(await readFile(agentPaths(stack.agents.get(computer)!.dataDir).identity, 'utf8')) as { token: string };
+  const identity = JSON.parse(await readFile(new AgentPaths(stack.agents.get(computer)!.dataDir).identity, 'utf8')) as { token: string };
   const response = await fetch(`${stack.apiUrl}/api/v1/jobs/${jobId}/reports`, {
     method: 'POST',
     headers: { authorization: `Bearer ${identity.token}`, 'content-type': 'application/json' },

@@ -184,7 +184,7 @@ export class BenchStack {
     const count = fleet.fleetProcesses;
     this.log(`starting the fleet: ${fleet.computers} computers over ${fleet.relays} relays${count > 1 ? ` in ${count} processes` : ''}`);
     const shards = Array.from({ length: count }, (_, index) => (count === 1 ? undefined : { index, count }));
-    const ready = await Promise.all(shards.map((shard) => this.startFleet(fleet, env, shard)));
+    const ready = await Promise.all(shards.map((shard) => this.startFleet(fleet, programs, env, shard)));
     this.fleet = new FleetShards(
       ready.map((line) => line.url),
       { computers: fleet.computers, relays: fleet.relays, prefix: FLEET_PREFIX },
@@ -193,7 +193,7 @@ export class BenchStack {
   }
 
   /** One fleet process: the whole fleet, or shard `shard` of it. */
-  private async startFleet(fleet: BenchFleet, env: NodeJS.ProcessEnv, shard?: FleetShard): Promise<FleetReady> {
+  private async startFleet(fleet: BenchFleet, programs: ProgramSource, env: NodeJS.ProcessEnv, shard?: FleetShard): Promise<FleetReady> {
     const name = shard ? `fleet-${shard.index + 1}` : 'fleet';
     const args = ['--computers', String(fleet.computers), '--relays', String(fleet.relays), '--install-ms', String(fleet.installMs)];
     // The api enrols some 140 computers a second whatever the number of fleet processes: share the concurrency.
@@ -203,7 +203,10 @@ export class BenchStack {
     // The secret travels in the environment, not in the process listing.
     // The fleet stands for every computer's memory at once: 100,000 agents outgrow V8's default heap of about 4 GiB.
     const heap = `--max-old-space-size=${FLEET_HEAP_MIB}`;
-    const child = spawnProcess(name, process.execPath, ['--expose-gc', heap, '--import', 'tsx', `${root}scripts/fleet.ts`, ...args], {
+    // From the build when the api and the worker run from it: agents compiled as a real agent is, without
+    // tsx's helpers, which give every function the simulator makes per agent a property store of its own.
+    const program = programs.built ? [join(programs.built, 'scripts/fleet.js')] : ['--import', 'tsx', `${root}scripts/fleet.ts`];
+    const child = spawnProcess(name, process.execPath, ['--expose-gc', heap, ...program, ...args], {
       cwd: root,
       env: { ...env, COURIER_ENROLL_SECRET: this.enrollSecret },
       logFile: join(this.logsDir, `${name}.log`),
