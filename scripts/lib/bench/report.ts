@@ -11,8 +11,9 @@ import type { BenchFigures, BenchFiles } from './figures.js';
 
 const MARKDOWN_HEADER = `# Benchmarks
 
-Produced by \`npm run bench\` (scripts/bench.ts), which starts a whole Courier of its own (Temporal dev
-server on SQLite in WAL mode, a fresh PostgreSQL database, api, worker) and the fleet simulator, then runs
+Produced by \`npm run bench\` (scripts/bench.ts), which builds Courier as for production and starts a whole
+Courier of its own (Temporal dev server on SQLite in WAL mode, a fresh PostgreSQL database, and the api,
+the worker and the fleet simulator from the build, \`dist/\`), then runs
 an install job to every computer and compares it with the **floor**: the same downloads from the same
 relays, bounded the same way per relay, verified and "installed" for the same time by a bare loop with
 no Temporal, no database and no orders (DESIGN §5), run inside the fleet's process, so it has the CPU the
