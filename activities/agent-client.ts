@@ -3,6 +3,8 @@
  * apart: an agent that cannot be reached (worth retrying until the job's deadline) and one that refuses
  * the order (permanent: retrying the same order changes nothing).
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { unpack } from 'msgpackr';
 import { ORDER_CONTENT_TYPE, type Order, type OrderRefusal, type OrderStatus } from '../common/orders.js';
 import { sealOrder } from '../trust/orders.js';
@@ -32,16 +34,52 @@ export interface OrderRoundTrip {
   seconds: number;
 }
 
+/** An agent's answer to one order. */
+export interface OrderAnswer {
+  status: number;
+  body: Buffer;
+}
+
+/** POSTs one sealed order to `url`; rejects when the agent cannot be reached or takes longer than `timeoutMs`. */
+export type OrderTransport = (url: string, body: Buffer, timeoutMs: number) => Promise<OrderAnswer>;
+
+/**
+ * Orders over node:http, one connection each (`agent: false`). An agent is sent an order every few minutes
+ * at most, so a kept-alive connection would only hold memory; and fetch's connection pool keeps an entry
+ * for every origin it ever reached, which for a fleet is every computer (docs/scaling.md measures both).
+ */
+export const httpTransport: OrderTransport = (url, body, timeoutMs) =>
+  new Promise((resolve, reject) => {
+    const request = (url.startsWith('https:') ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': ORDER_CONTENT_TYPE, accept: ORDER_CONTENT_TYPE, 'content-length': body.byteLength },
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (response: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+
 export interface AgentClientOptions {
   key: ServerKey;
-  fetch?: typeof fetch;
+  /** How orders travel; tests pass in-process agents. */
+  transport?: OrderTransport;
   /** How long one request may take before the agent counts as unreachable. */
   requestTimeoutMs?: number;
   /** Hears of every order's round trip. */
   observe?: (roundTrip: OrderRoundTrip) => void;
 }
 
-/** A cause chain such as `fetch failed: connect ECONNREFUSED 127.0.0.1:4001`, for the target's detail. */
+/** A cause chain such as `connect ECONNREFUSED 127.0.0.1:4001`, for the target's detail. */
 function describeNetworkError(error: unknown): string {
   const parts: string[] = [];
   for (let cause = error; cause instanceof Error && parts.length < 3; cause = cause.cause) parts.push(cause.message);
@@ -49,11 +87,11 @@ function describeNetworkError(error: unknown): string {
 }
 
 export class AgentClient {
-  private readonly fetch: typeof fetch;
+  private readonly transport: OrderTransport;
   private readonly requestTimeoutMs: number;
 
   constructor(private readonly options: AgentClientOptions) {
-    this.fetch = options.fetch ?? fetch;
+    this.transport = options.transport ?? httpTransport;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
   }
 
@@ -73,22 +111,17 @@ export class AgentClient {
   }
 
   private async exchange(agentUrl: string, order: Order): Promise<OrderStatus> {
-    let response: Response;
+    let answer: OrderAnswer;
     try {
-      response = await this.fetch(`${agentUrl}/orders`, {
-        method: 'POST',
-        headers: { 'content-type': ORDER_CONTENT_TYPE, accept: ORDER_CONTENT_TYPE },
-        body: sealOrder(this.options.key, order),
-        signal: AbortSignal.timeout(this.requestTimeoutMs),
-      });
+      answer = await this.transport(`${agentUrl}/orders`, sealOrder(this.options.key, order), this.requestTimeoutMs);
     } catch (error) {
       throw new AgentUnreachable(agentUrl, describeNetworkError(error));
     }
-    const body = Buffer.from(await response.arrayBuffer());
-    if (response.status >= 500) throw new AgentUnreachable(agentUrl, `HTTP ${response.status}`);
-    if (!response.ok) {
+    const { status, body } = answer;
+    if (status >= 500) throw new AgentUnreachable(agentUrl, `HTTP ${status}`);
+    if (status < 200 || status >= 300) {
       const refusal = safeUnpack(body) as Partial<OrderRefusal> | undefined;
-      throw new AgentRefused(agentUrl, refusal?.error?.message ?? `HTTP ${response.status}`);
+      throw new AgentRefused(agentUrl, refusal?.error?.message ?? `HTTP ${status}`);
     }
     return unpack(body) as OrderStatus;
   }

@@ -3,6 +3,7 @@
  * record what they were told, so tests can count transfers and deletions without agent processes.
  */
 import { pack } from 'msgpackr';
+import type { OrderTransport } from '../../activities/agent-client.js';
 import type { Order, OrderStatus } from '../../common/orders.js';
 import { openOrder } from '../../trust/orders.js';
 import type { ServerKey } from '../../trust/signing.js';
@@ -31,10 +32,10 @@ export class FakeRelays {
     return this.fetched.filter((entry) => entry.relay === relay).length;
   }
 
-  readonly fetch: typeof fetch = async (input, init) => {
-    const relay = new URL(input instanceof Request ? input.url : input.toString()).hostname.replace(/\.test$/, '');
-    if (this.down.has(relay)) throw new TypeError('fetch failed', { cause: new Error(`connect ECONNREFUSED ${relay}`) });
-    const order = openOrder(init?.body as Buffer, {
+  readonly transport: OrderTransport = async (url, body) => {
+    const relay = new URL(url).hostname.replace(/\.test$/, '');
+    if (this.down.has(relay)) throw new Error(`connect ECONNREFUSED ${relay}`);
+    const order = openOrder(body, {
       publicKeyPem: this.key.publicKeyPem,
       agentId: this.agentIds.get(relay) ?? '',
       now: new Date(),
@@ -63,6 +64,6 @@ export class FakeRelays {
     } else {
       status = { jobId: order.jobId, kind: order.kind, state: 'failed', detail: 'a relay does not install', updatedAt: now };
     }
-    return new Response(pack(status), { status: 200, headers: { 'content-type': 'application/x-msgpack' } });
+    return { status: 200, body: pack(status) };
   };
 }

@@ -42,7 +42,7 @@ beforeAll(async () => {
     workflowsPath,
     activities: createActivities({
       db: database.db,
-      agents: new AgentClient({ key, fetch: relays.fetch }),
+      agents: new AgentClient({ key, transport: relays.transport }),
       key,
       temporal: client,
       taskQueue,
