@@ -72,6 +72,9 @@ function tlsFiles(env: Environment): CourierConfig['tls'] {
   return { certFile, keyFile };
 }
 
+/** How often agents check in unless COURIER_CHECK_IN_EVERY_MS says otherwise: a larger fleet wants longer (docs/scaling.md). */
+export const DEFAULT_CHECK_IN_EVERY_MS = 5 * 60_000;
+
 /** Reads the configuration; throws on a malformed number rather than fall back silently. */
 export function loadConfig(env: Environment): CourierConfig {
   const apiPort = integer(env, 'COURIER_API_PORT', 3000);
@@ -96,7 +99,7 @@ export function loadConfig(env: Environment): CourierConfig {
     reportEveryMs: positive(env, 'COURIER_REPORT_EVERY_MS', DEFAULT_REPORT_EVERY_MS),
     downloadsPerRelay: positive(env, 'COURIER_DOWNLOADS_PER_RELAY', DEFAULT_DOWNLOADS_PER_RELAY),
     serverDownloads: positive(env, 'COURIER_SERVER_DOWNLOADS', DEFAULT_SERVER_DOWNLOADS),
-    checkInEveryMs: positive(env, 'COURIER_CHECK_IN_EVERY_MS', 5 * 60_000),
+    checkInEveryMs: positive(env, 'COURIER_CHECK_IN_EVERY_MS', DEFAULT_CHECK_IN_EVERY_MS),
     serverBandwidthLimit: integer(env, 'COURIER_SERVER_BANDWIDTH_LIMIT', 0),
     workerMetrics: { host: env.COURIER_WORKER_METRICS_HOST || '127.0.0.1', port: integer(env, 'COURIER_WORKER_METRICS_PORT', 9464) },
   };

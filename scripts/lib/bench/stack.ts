@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
-import { loadConfig } from '../../../common/config.js';
+import { DEFAULT_CHECK_IN_EVERY_MS, loadConfig } from '../../../common/config.js';
 import { migrateDatabase } from '../../../db/migrate.js';
 import { startApi, startWorker, type ProgramSource } from '../courier-processes.js';
 import { freePort } from '../../../common/ports.js';
@@ -56,6 +56,18 @@ export interface BenchFleet {
 
 /** Enrolments in flight at once, over all fleet processes. */
 const ENROL_CONCURRENCY = 32;
+
+/**
+ * Check-ins a second the fleet is held to, about what 10,000 agents make at the default interval: a
+ * larger fleet is told to check in less often, as docs/scaling.md advises operators (a check-in costs the
+ * api about 2 ms of CPU, so 100,000 agents every 5 minutes would take most of a core here).
+ */
+const CHECK_INS_PER_SECOND = 35;
+
+/** The check-in interval the run's api names to its agents (COURIER_CHECK_IN_EVERY_MS). */
+export function benchCheckInEveryMs(computers: number): number {
+  return Math.max(DEFAULT_CHECK_IN_EVERY_MS, Math.ceil(computers / CHECK_INS_PER_SECOND) * 1000);
+}
 
 /** The fleet simulator's heap limit, in MiB. */
 const FLEET_HEAP_MIB = 12 * 1024;
@@ -171,10 +183,11 @@ export class BenchStack {
       COURIER_DATA_DIR: join(this.folder, 'server'),
       COURIER_ADMIN_TOKEN: this.adminToken,
       COURIER_ENROLL_SECRET: this.enrollSecret,
+      COURIER_CHECK_IN_EVERY_MS: String(benchCheckInEveryMs(fleet.computers)),
     };
     this.signingKeyFile = loadConfig(env).signingKeyFile;
     this.signal.throwIfAborted();
-    this.log(`starting the api and the worker ${programs.built ? `from the build in ${programs.built}` : 'from source'}`);
+    this.log(`starting the api and the worker ${programs.built ? `from the build in ${programs.built}` : 'from source'}; agents check in every ${env.COURIER_CHECK_IN_EVERY_MS} ms`);
     const api = await startApi(env, join(this.logsDir, 'api.log'), programs);
     this.manage('api', api.process);
     this.apiUrl = api.url;
