@@ -23,6 +23,7 @@ import { computers, jobs, jobTargets } from '../db/schema/index.js';
 import { retryRoundDelayMs } from '../common/retry-rounds.js';
 import { AgentRefused, AgentUnreachable } from './agent-client.js';
 import type { ActivityDependencies } from './dependencies.js';
+import { jobDownloadLimits } from './download-slots.js';
 import { installOrder, orderValidUntil } from './install-orders.js';
 import { markWaitingForRelay, relaysReadiness, type RelayReadiness } from './relay-readiness.js';
 
@@ -289,12 +290,7 @@ export function createBatchDriverActivities(deps: ActivityDependencies) {
    */
   async function installWithinSlots(input: DriveBatchInput, installing: Installing, due: Addressed[]): Promise<boolean> {
     if (due.length === 0) return false;
-    const [job] = await db
-      .select({ perRelay: jobs.downloadsPerRelay, server: jobs.serverDownloads })
-      .from(jobs)
-      .where(eq(jobs.id, input.jobId));
-    const perRelay = job?.perRelay ?? deps.downloads.perRelay;
-    const server = job?.server ?? deps.downloads.server;
+    const { perRelay, server } = await jobDownloadLimits(deps, input.jobId);
     let left = due;
     const giveUpAt = Date.now() + MAX_SLOT_WAIT_MS;
     for (;;) {

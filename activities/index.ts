@@ -4,6 +4,7 @@ import { createCancelOrderActivities } from './cancel-orders.js';
 import { createBatchDriverActivities } from './batch-driver.js';
 import { createBatchEndingActivities } from './batch-endings.js';
 import type { ActivityDependencies } from './dependencies.js';
+import { createDownloadSlotActivities } from './download-slots.js';
 import { createJobLifecycleActivities } from './job-lifecycle.js';
 import { createJoinerActivities } from './joiners.js';
 import { createRelayCopyActivities } from './relay-copies.js';
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createRelayStagingActivities(deps),
     ...createRelayCopyActivities(deps),
     ...createBatchDriverActivities(deps),
+    ...createDownloadSlotActivities(deps),
     ...createBatchEndingActivities(deps),
     ...createCancelOrderActivities(deps),
     ...createBatchStatusActivities(deps),

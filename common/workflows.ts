@@ -58,6 +58,8 @@ export interface JobCursor {
   wave?: number;
   /** Dynamic jobs: the batches of joiners whose relays are being staged by a workflow of their own. */
   joinedStagings?: number[];
+  /** Batches that may be in their first pass at once, from the job's download slots (workflows/batches.ts). */
+  firstPassBatches?: number;
 }
 
 /**

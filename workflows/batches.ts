@@ -11,6 +11,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -35,8 +36,20 @@ import { Rollout } from './rollout.js';
 
 /** Computers per child workflow: keeps a batch's history (a few events per computer) far below the limits. */
 export const BATCH_SIZE = 500;
-/** Batches in their first pass at once: how many computers are being worked on together, at most. */
-const MAX_DISPATCHING_BATCHES = 4;
+/**
+ * Batches in their first pass at once, the fewest: also the fixed bound that histories from before the
+ * bound followed the job's download slots replay with (the `FIRST_PASS_FOLLOWS_SLOTS` patch).
+ */
+const MIN_DISPATCHING_BATCHES = 4;
+/** And the most: each holds one of the worker's activity slots while it waits for download slots. */
+const MAX_DISPATCHING_BATCHES = 40;
+/**
+ * Computers in their batches' first pass per download slot of the job. A batch is a page of computers by
+ * id, so they fall on relays unevenly; with one candidate per slot, a relay whose candidates ran out
+ * idled until a batch ended its first pass and the next began (docs/scaling.md measures it).
+ */
+const CANDIDATES_PER_SLOT = 3;
+const FIRST_PASS_FOLLOWS_SLOTS = 'first-pass-follows-download-slots';
 /** How long a cancelled job waits for its batches to tell their computers to stop. */
 const CANCEL_WAIT_MS = 5 * 60_000;
 /**
@@ -102,6 +115,7 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
   const { pageEnd, gatherJoiners } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
   const cursor: JobCursor = input.resume ?? { nextBatch: 0, handedOut: false, dispatching: [], open: [] };
   const { dispatching, open, rollout } = tracker;
+  let firstPassBatches = MIN_DISPATCHING_BATCHES;
   const continueIfSuggested = async (): Promise<void> => {
     if (!workflowInfo().continueAsNewSuggested) return;
     const resume: JobCursor = { ...cursor, dispatching: [...dispatching], open: [...open] };
@@ -124,7 +138,7 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
    */
   const handOutJoiners = async (): Promise<void> => {
     for (;;) {
-      await tracker.waitUntil(input, () => dispatching.size < MAX_DISPATCHING_BATCHES);
+      await tracker.waitUntil(input, () => dispatching.size < firstPassBatches);
       await continueIfSuggested();
       // Cleared before looking, so a signal that comes while the look runs is not lost.
       tracker.joined = false;
@@ -163,8 +177,9 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
     // A report may have missed the run that handed this one its state.
     if (input.resume) await tracker.reconcile(input);
     rollout?.showRunning(cursor);
+    firstPassBatches = await firstPassBound(input, cursor);
     while (!cursor.handedOut) {
-      await tracker.waitUntil(input, () => dispatching.size < MAX_DISPATCHING_BATCHES);
+      await tracker.waitUntil(input, () => dispatching.size < firstPassBatches);
       await continueIfSuggested();
       const through = await pageEnd(input.jobId, 'computer', cursor.afterTargetId, BATCH_SIZE, rollout?.waveEnd(cursor));
       if (through === null) {
@@ -186,6 +201,20 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
     if (!(error instanceof ContinueAsNew)) await cancelJoinedStagings();
     throw error;
   }
+}
+
+/**
+ * How many batches may be in their first pass at once: enough computers waiting for their orders to keep
+ * every download slot of the job busy. Worked out when the job starts and carried across continue-as-new.
+ */
+async function firstPassBound(input: JobWorkflowInput, cursor: JobCursor): Promise<number> {
+  if (!patched(FIRST_PASS_FOLLOWS_SLOTS)) return MIN_DISPATCHING_BATCHES;
+  if (cursor.firstPassBatches === undefined) {
+    const { jobDownloadSlots } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
+    const candidates = CANDIDATES_PER_SLOT * (await jobDownloadSlots(input.jobId));
+    cursor.firstPassBatches = Math.min(MAX_DISPATCHING_BATCHES, Math.max(MIN_DISPATCHING_BATCHES, Math.ceil(candidates / BATCH_SIZE)));
+  }
+  return cursor.firstPassBatches;
 }
 
 async function startBatch(

@@ -10,6 +10,7 @@ import { createBatchStatusActivities } from '../../activities/batch-status.js';
 import type { BatchProgress, CourierActivities, DriveBatchInput } from '../../activities/index.js';
 import { finalJobStatus, isTerminal, type TargetState } from '../../common/states.js';
 import { retryRoundDelayMs } from '../../common/retry-rounds.js';
+import { DEFAULT_DOWNLOADS_PER_RELAY, DEFAULT_SERVER_DOWNLOADS } from '../../common/throughput.js';
 import { batchNudgeSignal, type OfferChoice, type TargetRange } from '../../common/workflows.js';
 
 interface Target {
@@ -39,6 +40,14 @@ export interface FleetSpec {
   /** Transfer jobs: relay targets by name. */
   relayTargets?: string[];
   installMs?: number;
+  /**
+   * How long a computer downloads before it installs, holding one of its relay's download slots (or the
+   * managing server's) as a real computer does; 0, the default, installs at once and holds no slot.
+   */
+  downloadMs?: number;
+  /** The job's download slots per relay and for the managing server (the real defaults unless set). */
+  downloadsPerRelay?: number;
+  serverDownloads?: number;
 }
 
 /** Zero-padded, so ids sort as numbers do. */
@@ -61,6 +70,8 @@ export class FakeFleet {
   /** Runs of the install command per computer: must never exceed 1. */
   readonly installRuns = new Map<string, number>();
   readonly offeredAt = new Map<string, number>();
+  /** When each computer began downloading (fleets with `downloadMs`). */
+  readonly downloadingAt = new Map<string, number>();
   /** When each computer began installing: a rollout's waves must not overlap. */
   readonly installingAt = new Map<string, number>();
   /** Computers whose install command fails. */
@@ -74,9 +85,15 @@ export class FakeFleet {
   largestPage = 0;
   startAllowed = true;
   private readonly installMs: number;
+  private readonly downloadMs: number;
+  private readonly slots: { perRelay: number; server: number };
+  /** Computers downloading now, by relay (undefined: from the managing server). */
+  private readonly downloading = new Map<string | undefined, number>();
 
   constructor(spec: FleetSpec) {
     this.installMs = spec.installMs ?? 0;
+    this.downloadMs = spec.downloadMs ?? 0;
+    this.slots = { perRelay: spec.downloadsPerRelay ?? DEFAULT_DOWNLOADS_PER_RELAY, server: spec.serverDownloads ?? DEFAULT_SERVER_DOWNLOADS };
     for (let index = 1; index <= spec.computers; index++) {
       const id = computerId(index);
       this.targets.set(id, { state: 'pending', attempts: 0 });
@@ -127,6 +144,25 @@ export class FakeFleet {
    * reports: the target ends, and its batch is nudged once none of its computers is still working.
    */
   private work(client: Client, computerId: string): void {
+    if (this.downloadMs > 0) {
+      const relay = this.relayOf.get(computerId);
+      this.set(computerId, 'downloading');
+      this.downloading.set(relay, (this.downloading.get(relay) ?? 0) + 1);
+      this.downloadingAt.set(computerId, Date.now());
+      setTimeout(() => {
+        this.downloading.set(relay, (this.downloading.get(relay) ?? 1) - 1);
+        this.install(client, computerId);
+      }, this.downloadMs);
+    } else this.install(client, computerId);
+  }
+
+  /** Whether a computer's relay (or the managing server) has a download slot free for it. */
+  private slotFree(computerId: string): boolean {
+    const relay = this.relayOf.get(computerId);
+    return (this.downloading.get(relay) ?? 0) < (relay ? this.slots.perRelay : this.slots.server);
+  }
+
+  private install(client: Client, computerId: string): void {
     this.set(computerId, 'installing');
     this.installingAt.set(computerId, Date.now());
     setTimeout(() => {
@@ -149,7 +185,7 @@ export class FakeFleet {
       if (!due) continue;
       if (target.state === 'offered') {
         if (target.choice === 'decline') this.set(computerId, 'declined', 'the user declined');
-        if (target.choice === 'install') this.order(client, input, computerId, target);
+        if (target.choice === 'install') waiting = !this.orderWithinSlots(client, input, computerId, target) || waiting;
         continue;
       }
       if ((target.state !== 'pending' && target.state !== 'waiting_for_relay') || input.phase === 'draining') continue;
@@ -158,7 +194,8 @@ export class FakeFleet {
       else if (gate === 'wait') {
         this.set(computerId, 'waiting_for_relay', `waiting for relay ${this.relayOf.get(computerId)}`);
         waiting = true;
-      } else this.order(client, input, computerId, target);
+      } else if (input.jobType === 'offer') this.order(client, input, computerId, target);
+      else waiting = !this.orderWithinSlots(client, input, computerId, target) || waiting;
     }
     const open = this.inRange(input).map((id) => this.targets.get(id) as Target);
     const retries = open.flatMap((target) => (target.nextAttemptAt && target.nextAttemptAt > now ? [target.nextAttemptAt - now] : []));
@@ -167,6 +204,13 @@ export class FakeFleet {
       unsent: open.filter((target) => target.state === 'pending' && target.attempts === 0).length,
       checkInMs: Math.max(200, Math.min(60_000, waiting ? 1000 : 60_000, ...retries)),
     };
+  }
+
+  /** Sends an install order if the computer's relay has a download slot free; says whether it did. */
+  private orderWithinSlots(client: Client, input: DriveBatchInput, computerId: string, target: Target): boolean {
+    if (!this.slotFree(computerId)) return false;
+    this.order(client, input, computerId, target);
+    return true;
   }
 
   /** Sends a computer its order: an offer, or an install (also the install its user chose). */
@@ -242,6 +286,11 @@ export class FakeFleet {
       },
       failJob: async (_jobId, reason) => {
         this.calls.push(`failJob: ${reason}`);
+      },
+      jobDownloadSlots: async () => {
+        const computers = this.sorted((id) => !this.isRelayTarget(id));
+        const relays = new Set(computers.flatMap((id) => this.relayOf.get(id) ?? []));
+        return relays.size * this.slots.perRelay + (computers.some((id) => !this.relayOf.has(id)) ? this.slots.server : 0);
       },
       pageEnd: async (_jobId, kind, afterId, limit, throughId) => {
         this.largestPage = Math.max(this.largestPage, limit);

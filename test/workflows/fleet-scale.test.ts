@@ -52,6 +52,27 @@ describe('jobs at fleet scale', () => {
     expect(batchRuns).toBe(2000 / BATCH_SIZE);
   });
 
+  it('hands out as many batches at once as its download slots need, so no relay idles while another is full', async () => {
+    // One computer in five is behind relay-a, the rest behind relay-b; 1,000 slots each. Once relay-b's
+    // slots are full, four batches in their first pass hold only some of relay-a's computers (600 when
+    // the bound was four), and the rest wait for relay-b's downloads to end although relay-a has slots
+    // free. The job's 2,000 slots call for more batches at once.
+    const relayOf = (index: number) => (index % 5 === 0 ? 'relay-a' : 'relay-b');
+    const fleet = new FakeFleet({ computers: 4000, relayOf, downloadsPerRelay: 1000, downloadMs: 5000 });
+    const args = jobInput(0, 90_000);
+    const outcome = await temporal.withWorker('fleet-slots', fleet.activities(temporal.client), (taskQueue) =>
+      temporal.client.workflow.execute('installJob', jobStart(taskQueue, args)),
+    );
+    expect(outcome.status).toBe('completed');
+    expect(fleet.counts()).toEqual({ installed: 4000 });
+    everyInstallRanOnce(fleet);
+    // A download ends when its computer begins installing.
+    const firstDownloadEnded = Math.min(...fleet.installingAt.values());
+    const startedBefore = (relay: string) =>
+      [...fleet.downloadingAt].filter(([id, at]) => fleet.relayOf.get(id) === relay && at < firstDownloadEnded).length;
+    expect({ a: startedBefore('relay-a'), b: startedBefore('relay-b') }).toEqual({ a: 800, b: 1000 });
+  });
+
   it('a dynamic job takes in 2,000 computers joining in a burst, in batches of at most 500, each installed once', async () => {
     const fleet = new FakeFleet({ computers: 500 });
     const args = { ...jobInput(0, 15_000), dynamic: true };
