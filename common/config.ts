@@ -42,6 +42,8 @@ export interface CourierConfig {
   serverBandwidthLimit: number;
   /** Where the worker serves its metrics (Courier's and the Temporal SDK's); port 0 serves none. */
   workerMetrics: { host: string; port: number };
+  /** Workflows the worker keeps in memory between their tasks (docs/scaling.md). */
+  workerCachedWorkflows: number;
 }
 
 /** Environment variables, as process.env holds them. */
@@ -75,6 +77,14 @@ function tlsFiles(env: Environment): CourierConfig['tls'] {
 /** How often agents check in unless COURIER_CHECK_IN_EVERY_MS says otherwise: a larger fleet wants longer (docs/scaling.md). */
 export const DEFAULT_CHECK_IN_EVERY_MS = 5 * 60_000;
 
+/**
+ * Workflows the worker keeps in memory unless COURIER_WORKER_CACHED_WORKFLOWS says otherwise. The SDK's
+ * default follows the heap limit (about 2,300 on a machine of 16 GiB or more), so every batch of a
+ * 100,000-computer job stayed cached; one evicted is replayed from its history at its next task, a few
+ * milliseconds for a batch's few hundred events. 0 caches none.
+ */
+export const DEFAULT_WORKER_CACHED_WORKFLOWS = 100;
+
 /** Reads the configuration; throws on a malformed number rather than fall back silently. */
 export function loadConfig(env: Environment): CourierConfig {
   const apiPort = integer(env, 'COURIER_API_PORT', 3000);
@@ -102,5 +112,6 @@ export function loadConfig(env: Environment): CourierConfig {
     checkInEveryMs: positive(env, 'COURIER_CHECK_IN_EVERY_MS', DEFAULT_CHECK_IN_EVERY_MS),
     serverBandwidthLimit: integer(env, 'COURIER_SERVER_BANDWIDTH_LIMIT', 0),
     workerMetrics: { host: env.COURIER_WORKER_METRICS_HOST || '127.0.0.1', port: integer(env, 'COURIER_WORKER_METRICS_PORT', 9464) },
+    workerCachedWorkflows: integer(env, 'COURIER_WORKER_CACHED_WORKFLOWS', DEFAULT_WORKER_CACHED_WORKFLOWS),
   };
 }

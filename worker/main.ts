@@ -37,6 +37,7 @@ const worker = await Worker.create({
   namespace: config.temporalNamespace,
   taskQueue: config.taskQueue,
   workflowBundle: await workflowBundle(),
+  maxCachedWorkflows: config.workerCachedWorkflows,
   activities: createActivities({
     db: database.db,
     agents: new AgentClient({ key, observe: metrics.orderRoundTrip }),

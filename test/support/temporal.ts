@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { temporalCliPath } from '../../scripts/lib/temporal-dev-server.js';
 
@@ -48,11 +48,11 @@ export class TemporalTestConnections {
     this.opened = { client, connection, workerConnection: await NativeConnection.connect({ address: inject('temporalAddress') }) };
   }
 
-  /** Runs `run` while a worker with these activities polls a task queue of its own. */
-  async withWorker<T>(prefix: string, activities: object, run: (taskQueue: string) => Promise<T>): Promise<T> {
+  /** Runs `run` while a worker with these activities (and options) polls a task queue of its own. */
+  async withWorker<T>(prefix: string, activities: object, run: (taskQueue: string) => Promise<T>, options: Pick<WorkerOptions, 'maxCachedWorkflows'> = {}): Promise<T> {
     const taskQueue = uniqueTaskQueue(prefix);
     const connection = this.opened?.workerConnection;
-    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities });
+    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities, ...options });
     return worker.runUntil(run(taskQueue));
   }
 

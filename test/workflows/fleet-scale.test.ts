@@ -30,13 +30,15 @@ function everyInstallRanOnce(fleet: FakeFleet): void {
 }
 
 describe('jobs at fleet scale', () => {
-  it('an install job of 2,000 computers continues as new, pages for real and installs everywhere once', async () => {
+  it('an install job of 2,000 computers continues as new, pages for real and installs everywhere once, on a worker that caches 2 workflows', async () => {
     const fleet = new FakeFleet({ computers: 2000 });
     const args = jobInput(0, 120_000);
+    // A worker that keeps two of the job's five workflows in memory: the others are replayed at each task.
+    const options = { maxCachedWorkflows: 2 };
     const { outcome, firstRunId } = await temporal.withWorker('fleet-install', fleet.activities(temporal.client), async (taskQueue) => {
       const handle = await temporal.client.workflow.start('installJob', jobStart(taskQueue, args));
       return { outcome: await handle.result(), firstRunId: handle.firstExecutionRunId };
-    });
+    }, options);
     expect(outcome.status).toBe('completed');
     expect(fleet.counts()).toEqual({ installed: 2000 });
     everyInstallRanOnce(fleet);
