@@ -127,7 +127,9 @@ describe('jobs at fleet scale', () => {
     expect((await histories(args.jobId)).largest).toBeLessThan(10_240);
   });
 
-  it('an offer of 2,500 computers reaches all of them, and carries out a choice while offers still go out', async () => {
+  // These four spend most of their time waiting for their deadlines, each with a fleet and a worker of its
+  // own, so they run side by side.
+  it.concurrent('an offer of 2,500 computers reaches all of them, and carries out a choice while offers still go out', async () => {
     const fleet = new FakeFleet({ computers: 2500 });
     const args = jobInput(0, 45_000);
     let choiceSentAt = 0;
@@ -149,7 +151,7 @@ describe('jobs at fleet scale', () => {
     expect(fleet.counts()).toEqual({ installed: 1, expired: 2499 });
   });
 
-  it('10 % of computers switched off do not delay the others; one that comes back is installed', async () => {
+  it.concurrent('10 % of computers switched off do not delay the others; one that comes back is installed', async () => {
     const fleet = new FakeFleet({ computers: 2000 });
     for (let index = 1; index <= 2000; index += 10) fleet.offline.add(computerId(index));
     const comesBack = computerId(11);
@@ -175,7 +177,7 @@ describe('jobs at fleet scale', () => {
     expect(outcome.status).toBe('completed_with_errors');
   });
 
-  it('a dead relay delays only its computers; a slow one only its own; the others wait for neither', async () => {
+  it.concurrent('a dead relay delays only its computers; a slow one only its own; the others wait for neither', async () => {
     const relayOf = (index: number) => ['relay-a', 'relay-slow', 'relay-dead', undefined][index % 4];
     const fleet = new FakeFleet({ computers: 2000, relayOf });
     fleet.deadRelays.add('relay-dead');
@@ -205,7 +207,7 @@ describe('jobs at fleet scale', () => {
     expect(outcome.status).toBe('completed_with_errors');
   });
 
-  it('a transfer to 300 relays continues as new and ends every relay, a dead one failed at the deadline', async () => {
+  it.concurrent('a transfer to 300 relays continues as new and ends every relay, a dead one failed at the deadline', async () => {
     const relays = Array.from({ length: 300 }, (_, index) => `relay-${String(index).padStart(3, '0')}`);
     const fleet = new FakeFleet({ computers: 0, relayTargets: relays });
     fleet.deadRelays.add('relay-007');
