@@ -80,8 +80,8 @@ export const DEFAULT_CHECK_IN_EVERY_MS = 5 * 60_000;
 /**
  * Workflows the worker keeps in memory unless COURIER_WORKER_CACHED_WORKFLOWS says otherwise. The SDK's
  * default follows the heap limit (about 2,300 on a machine of 16 GiB or more), so every batch of a
- * 100,000-computer job stayed cached; one evicted is replayed from its history at its next task, a few
- * milliseconds for a batch's few hundred events. 0 caches none.
+ * 100,000-computer job stayed cached; one evicted is replayed from its history at its next task (a
+ * batch's run has a few hundred events: it continues as new before it grows). 0 caches none.
  */
 export const DEFAULT_WORKER_CACHED_WORKFLOWS = 100;
 
