@@ -66,6 +66,13 @@ const JOINERS_SETTLE_MS = 5_000;
 export type BatchWorkflow = (input: JobBatchInput) => Promise<void>;
 
 /**
+ * What bounds the batches in their first pass at once: an install job's download slots, or the minimum
+ * for an offer job, whose first pass sends offers, which take no slot (at the minimum, 10,000 computers
+ * are offered in about 20 s; more batches sent more offers at once and only took the worker's memory up).
+ */
+export type FirstPassBound = 'download_slots' | 'minimum';
+
+/**
  * The job's batches as the current run knows them, and its rollout if it has one; created before the job's
  * first await, so no report or resume signal arrives before its handler.
  */
@@ -111,7 +118,7 @@ export class BatchTracker {
  * hands out one wave at a time: the next only once every batch of the last has ended. A dynamic job then
  * hands out the computers that join it, until its deadline.
  */
-export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracker, batchWorkflow: BatchWorkflow): Promise<void> {
+export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracker, batchWorkflow: BatchWorkflow, bound: FirstPassBound): Promise<void> {
   const { pageEnd, gatherJoiners } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
   const cursor: JobCursor = input.resume ?? { nextBatch: 0, handedOut: false, dispatching: [], open: [] };
   const { dispatching, open, rollout } = tracker;
@@ -177,7 +184,7 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
     // A report may have missed the run that handed this one its state.
     if (input.resume) await tracker.reconcile(input);
     rollout?.showRunning(cursor);
-    firstPassBatches = await firstPassBound(input, cursor);
+    if (bound === 'download_slots') firstPassBatches = await firstPassBound(input, cursor);
     while (!cursor.handedOut) {
       await tracker.waitUntil(input, () => dispatching.size < firstPassBatches);
       await continueIfSuggested();

@@ -6,13 +6,18 @@
 import { ContinueAsNew } from '@temporalio/workflow';
 import { jobRelaysWorkflowId } from '../common/names.js';
 import type { JobWorkflowInput } from '../common/workflows.js';
-import { BatchTracker, cancelWorkflow, runInBatches, type BatchWorkflow } from './batches.js';
+import { BatchTracker, cancelWorkflow, runInBatches, type BatchWorkflow, type FirstPassBound } from './batches.js';
 import { startRelayStaging } from './relay-staging.js';
 
-export async function distributeToComputers(input: JobWorkflowInput, tracker: BatchTracker, batchWorkflow: BatchWorkflow): Promise<void> {
+export async function distributeToComputers(
+  input: JobWorkflowInput,
+  tracker: BatchTracker,
+  batchWorkflow: BatchWorkflow,
+  bound: FirstPassBound,
+): Promise<void> {
   if (!input.resume) await startRelayStaging(input, jobRelaysWorkflowId(input.jobId));
   try {
-    await runInBatches(input, tracker, batchWorkflow);
+    await runInBatches(input, tracker, batchWorkflow, bound);
   } catch (error) {
     // The next run carries on with the same staging; a cancelled or failed job needs it no more.
     if (!(error instanceof ContinueAsNew)) await cancelWorkflow(jobRelaysWorkflowId(input.jobId));

@@ -11,5 +11,5 @@ import { runJob } from './job-run.js';
 
 export async function installJob(input: JobWorkflowInput): Promise<JobOutcome> {
   const tracker = new BatchTracker(input);
-  return runJob(input, () => distributeToComputers(input, tracker, installBatch));
+  return runJob(input, () => distributeToComputers(input, tracker, installBatch, 'download_slots'));
 }

@@ -11,5 +11,5 @@ import { offerBatch } from './computer-batch.js';
 
 export async function offerJob(input: JobWorkflowInput): Promise<JobOutcome> {
   const tracker = new BatchTracker(input);
-  return runJob(input, () => distributeToComputers(input, tracker, offerBatch));
+  return runJob(input, () => distributeToComputers(input, tracker, offerBatch, 'minimum'));
 }
