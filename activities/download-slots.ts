@@ -17,12 +17,17 @@ export async function jobDownloadLimits({ db, downloads }: Pick<ActivityDependen
   return { perRelay: job?.perRelay ?? downloads.perRelay, server: job?.server ?? downloads.server };
 }
 
+/**
+ * A job's slots in all: those of every relay its computers are behind, and the managing server's when
+ * some of them (`direct`) have no relay.
+ */
+export function totalDownloadSlots(sources: { relays: number; direct: boolean }, limits: DownloadLimits): number {
+  return sources.relays * limits.perRelay + (sources.direct ? limits.server : 0);
+}
+
 export function createDownloadSlotActivities(deps: Pick<ActivityDependencies, 'db' | 'downloads'>) {
   return {
-    /**
-     * The job's slots in all: those of every relay its computers are behind, and the managing server's
-     * when some of them have no relay. One pass over the job's targets, when its workflow starts.
-     */
+    /** The job's slots in all (totalDownloadSlots): one pass over its targets, when its workflow starts. */
     async jobDownloadSlots(jobId: string): Promise<number> {
       const limits = await jobDownloadLimits(deps, jobId);
       const [sources] = await deps.db
@@ -33,7 +38,7 @@ export function createDownloadSlotActivities(deps: Pick<ActivityDependencies, 'd
         .from(jobTargets)
         .innerJoin(computers, eq(computers.id, jobTargets.targetId))
         .where(and(eq(jobTargets.jobId, jobId), eq(jobTargets.kind, 'computer')));
-      return (sources?.relays ?? 0) * limits.perRelay + (sources?.direct ? limits.server : 0);
+      return totalDownloadSlots(sources ?? { relays: 0, direct: false }, limits);
     },
   };
 }

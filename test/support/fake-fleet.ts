@@ -7,6 +7,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { createBatchStatusActivities } from '../../activities/batch-status.js';
+import { totalDownloadSlots } from '../../activities/download-slots.js';
 import type { BatchProgress, CourierActivities, DriveBatchInput } from '../../activities/index.js';
 import { finalJobStatus, isTerminal, type TargetState } from '../../common/states.js';
 import { retryRoundDelayMs } from '../../common/retry-rounds.js';
@@ -290,7 +291,7 @@ export class FakeFleet {
       jobDownloadSlots: async () => {
         const computers = this.sorted((id) => !this.isRelayTarget(id));
         const relays = new Set(computers.flatMap((id) => this.relayOf.get(id) ?? []));
-        return relays.size * this.slots.perRelay + (computers.some((id) => !this.relayOf.has(id)) ? this.slots.server : 0);
+        return totalDownloadSlots({ relays: relays.size, direct: computers.some((id) => !this.relayOf.has(id)) }, this.slots);
       },
       pageEnd: async (_jobId, kind, afterId, limit, throughId) => {
         this.largestPage = Math.max(this.largestPage, limit);
