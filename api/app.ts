@@ -9,7 +9,7 @@ import { createGuards } from './auth.js';
 import type { AppDependencies } from './dependencies.js';
 import { ApiMetrics } from './metrics.js';
 import { requestLog } from '../common/request-log.js';
-import { apiRequestContext } from './request-context.js';
+import { apiRequestContext, isAgentRequest } from './request-context.js';
 import { errorMiddleware, notFoundHandler } from './errors.js';
 import { agentRoutes } from './routes/agents.js';
 import { auditRoutes } from './routes/audit.js';
@@ -26,7 +26,7 @@ export type { AppDependencies } from './dependencies.js';
 export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(requestLog(deps.logger, apiRequestContext));
+  app.use(requestLog(deps.logger, apiRequestContext, isAgentRequest));
   const guards = createGuards(deps);
   const auditTrail = new AuditTrail(deps.db);
   const metrics = new ApiMetrics(deps.db);

@@ -1,4 +1,7 @@
-/** What the api's request log lines carry (common/request-log.ts): the job and its workflow, and who called. */
+/**
+ * What the api's request log lines carry (common/request-log.ts): the job and its workflow, and who called;
+ * and which requests are routine.
+ */
 import type { ServerResponse } from 'node:http';
 import type { Response } from 'express';
 import { jobWorkflowId } from '../common/names.js';
@@ -13,4 +16,10 @@ export function apiRequestContext(url: string, res: ServerResponse): Record<stri
   const caller = (res as Response).locals?.caller as Caller | undefined;
   if (caller) Object.assign(context, caller.role === 'admin' ? { caller: 'admin' } : { caller: caller.role, agent: caller.agentId });
   return context;
+}
+
+/** Requests from relays and computers (reports, check-ins, downloads) are the fleet's routine traffic. */
+export function isAgentRequest(res: ServerResponse): boolean {
+  const caller = (res as Response).locals?.caller as Caller | undefined;
+  return caller !== undefined && caller.role !== 'admin';
 }

@@ -30,7 +30,8 @@ let logDir: string;
 beforeAll(async () => {
   await run('npm', ['run', 'build'], { cwd: root, maxBuffer: 16 * 2 ** 20 });
   logDir = await mkdtemp(join(tmpdir(), 'courier-logs-'));
-  stack = await TestStack.start({ source: { built: dist }, env: { COURIER_METRICS_TOKEN: METRICS_TOKEN }, logDir });
+  // At debug, so that the agents' routine requests are logged too, and checked for secrets.
+  stack = await TestStack.start({ source: { built: dist }, env: { COURIER_METRICS_TOKEN: METRICS_TOKEN, COURIER_LOG_LEVEL: 'debug' }, logDir });
 }, 300_000);
 
 afterAll(async () => {
@@ -140,7 +141,8 @@ describe('logs', () => {
     const api = await entriesOf('api.log');
     expect(api.find((entry) => entry.jobId === jobId && entry.caller === 'admin')).toMatchObject({ workflowId: `job-${jobId}`, name: 'api' });
     const computer = (await stack.request('GET', '/computers/pc-built')).body as { id: string };
-    expect(api.find((entry) => entry.jobId === jobId && entry.caller === 'computer')).toMatchObject({ agent: computer.id });
+    // An agent's request is routine: logged at debug (20).
+    expect(api.find((entry) => entry.jobId === jobId && entry.caller === 'computer')).toMatchObject({ agent: computer.id, level: 20 });
     expect(api.find((entry) => (entry.res as { statusCode?: number } | undefined)?.statusCode === 401)).toMatchObject({ level: 40 });
     const agent = await entriesOf('pc-built.log');
     expect(agent.find((entry) => (entry.req as { url?: string } | undefined)?.url === '/orders')).toMatchObject({ agent: 'pc-built', role: 'computer' });
