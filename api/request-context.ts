@@ -13,13 +13,18 @@ export function apiRequestContext(url: string, res: ServerResponse): Record<stri
   const context: Record<string, string> = {};
   const jobId = JOB_PATH.exec(url)?.[1];
   if (jobId) Object.assign(context, { jobId, workflowId: jobWorkflowId(jobId) });
-  const caller = (res as Response).locals?.caller as Caller | undefined;
+  const caller = callerIn(res);
   if (caller) Object.assign(context, caller.role === 'admin' ? { caller: 'admin' } : { caller: caller.role, agent: caller.agentId });
   return context;
 }
 
 /** Requests from relays and computers (reports, check-ins, downloads) are the fleet's routine traffic. */
 export function isAgentRequest(res: ServerResponse): boolean {
-  const caller = (res as Response).locals?.caller as Caller | undefined;
+  const caller = callerIn(res);
   return caller !== undefined && caller.role !== 'admin';
+}
+
+/** Who called, as a guard recorded it; undefined before a guard ran, or on a route without one. */
+function callerIn(res: ServerResponse): Caller | undefined {
+  return (res as Response).locals?.caller as Caller | undefined;
 }
