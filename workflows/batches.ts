@@ -184,7 +184,7 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
     // A report may have missed the run that handed this one its state.
     if (input.resume) await tracker.reconcile(input);
     rollout?.showRunning(cursor);
-    if (bound === 'download_slots') firstPassBatches = await firstPassBound(input, cursor);
+    firstPassBatches = await firstPassBound(input, cursor, bound);
     while (!cursor.handedOut) {
       await tracker.waitUntil(input, () => dispatching.size < firstPassBatches);
       await continueIfSuggested();
@@ -211,11 +211,12 @@ export async function runInBatches(input: JobWorkflowInput, tracker: BatchTracke
 }
 
 /**
- * How many batches may be in their first pass at once: enough computers waiting for their orders to keep
- * every download slot of the job busy. Worked out when the job starts and carried across continue-as-new.
+ * How many batches may be in their first pass at once: for `download_slots`, enough computers waiting for
+ * their orders to keep every download slot of the job busy, worked out when the job starts and carried
+ * across continue-as-new; otherwise the minimum.
  */
-async function firstPassBound(input: JobWorkflowInput, cursor: JobCursor): Promise<number> {
-  if (!patched(FIRST_PASS_FOLLOWS_SLOTS)) return MIN_DISPATCHING_BATCHES;
+async function firstPassBound(input: JobWorkflowInput, cursor: JobCursor, bound: FirstPassBound): Promise<number> {
+  if (bound === 'minimum' || !patched(FIRST_PASS_FOLLOWS_SLOTS)) return MIN_DISPATCHING_BATCHES;
   if (cursor.firstPassBatches === undefined) {
     const { jobDownloadSlots } = proxyActivities<CourierActivities>(boundedByDeadline(databaseWrite, input.deadline));
     const candidates = CANDIDATES_PER_SLOT * (await jobDownloadSlots(input.jobId));
