@@ -81,9 +81,9 @@ export const DEFAULT_CHECK_IN_EVERY_MS = 5 * 60_000;
  * Workflows the worker keeps in memory unless COURIER_WORKER_CACHED_WORKFLOWS says otherwise. The SDK's
  * default follows the heap limit (about 2,300 on a machine of 16 GiB or more), so every batch of a
  * 100,000-computer job stayed cached; one evicted is replayed from its history at its next task (a
- * batch's run has a few hundred events: it continues as new before it grows). 20 is what the benchmark
- * measured best: at 10,000 computers the job took the same time and CPU as with 100; at 100,000 the worker
- * stayed under 500 MiB and the job finished, where with 100 it stalled (docs/scaling.md). 0 caches none.
+ * batch's run has a few hundred events: it continues as new before it grows). The benchmark measured 20
+ * and 100: at 10,000 computers the job took the same time and CPU with either; at 100,000, with 20 the
+ * worker stayed under 500 MiB and the job finished, with 100 it stalled (docs/scaling.md). 0 caches none.
  */
 export const DEFAULT_WORKER_CACHED_WORKFLOWS = 20;
 
