@@ -125,7 +125,6 @@ export class Agent {
       this.reporter = new OrderReporter({
         serverUrl: options.serverUrl,
         token: () => this.requireIdentity().token,
-        fetch: options.fetch,
         log: this.log,
         signal: this.stopping.signal,
         backoff: options.reportBackoff,

@@ -5,11 +5,17 @@
  * tell a working computer from a silent one. A final status is retried until it gets through or the agent
  * stops. Built for the fleet simulator's many agents in one process: one small entry and at most one timer
  * per unfinished order, nothing that polls.
+ *
+ * Reports go over undici's `request`, not `fetch`: they are most of what a fleet sends the managing server,
+ * and for one small JSON exchange fetch's web streams cost several times the CPU (measured on loopback:
+ * about 440 µs against 100 µs a report). The TLS trust is the same: both take Node's CA store, with
+ * NODE_EXTRA_CA_CERTS.
  */
+import { request } from 'undici';
 import { causeMessage, errorMessage } from '../common/errors.js';
 import { DEFAULT_REPORT_EVERY_MS, reportPath, type InstallOrder, type OrderReport, type OrderStatus } from '../common/orders.js';
 import { backoffDelayMs, RETRYABLE_CLIENT_ERRORS, type Backoff } from './backoff.js';
-import type { FetchLike, Log } from './deps.js';
+import type { Log } from './deps.js';
 import { isFinal, orderKey, type OrderRecord } from './orders-book.js';
 
 /** A server that is down for minutes hears from each order every 30 s or so, not in a burst when it returns. */
@@ -27,7 +33,6 @@ export interface ReporterOptions {
   serverUrl: string;
   /** The agent's own token, read at each request: the reporter exists before the agent has enrolled. */
   token: () => string;
-  fetch: FetchLike;
   log: Log;
   /** The agent stopping: every timer is cleared and every request in flight aborted. */
   signal: AbortSignal;
@@ -129,31 +134,31 @@ export class OrderReporter {
   /** One request; logs the first failure of a run of them, and a refusal. */
   private async post(reporting: Reporting, status: OrderStatus): Promise<Outcome> {
     const { order } = reporting;
-    const request = new AbortController();
-    reporting.request = request;
-    reporting.timer = setTimeout(() => request.abort(new Error(`no answer within ${REPORT_TIMEOUT_MS} ms`)), REPORT_TIMEOUT_MS);
+    const abort = new AbortController();
+    reporting.request = abort;
+    reporting.timer = setTimeout(() => abort.abort(new Error(`no answer within ${REPORT_TIMEOUT_MS} ms`)), REPORT_TIMEOUT_MS);
     let problem: string;
     try {
-      const response = await this.options.fetch(`${this.endpointBase}${reportPath(order.jobId)}`, {
+      const response = await request(`${this.endpointBase}${reportPath(order.jobId)}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.options.token()}`, 'content-type': 'application/json' },
         body: JSON.stringify(reportOf(order, status)),
-        signal: request.signal,
+        signal: abort.signal,
       });
       // Read to the end either way, so the connection can be reused.
-      const text = await response.text();
-      if (response.ok) return 'delivered';
-      if (response.status < 500 && !RETRYABLE_CLIENT_ERRORS.has(response.status)) {
+      const text = await response.body.text();
+      if (response.statusCode < 300) return 'delivered';
+      if (response.statusCode < 500 && !RETRYABLE_CLIENT_ERRORS.has(response.statusCode)) {
         const quote = text.slice(0, REFUSAL_QUOTE_CHARS);
-        this.options.log(`reports of order ${orderKey(order)} stopped: the managing server refused one with HTTP ${response.status}: ${quote}`, {
+        this.options.log(`reports of order ${orderKey(order)} stopped: the managing server refused one with HTTP ${response.statusCode}: ${quote}`, {
           jobId: order.jobId,
         });
         return 'refused';
       }
-      problem = `the managing server answered HTTP ${response.status}`;
+      problem = `the managing server answered HTTP ${response.statusCode}`;
     } catch (error) {
-      // A timeout aborts the request with a reason of ours; other failures hide theirs in the cause (undici).
-      const reason = request.signal.aborted ? errorMessage(request.signal.reason) : causeMessage(error);
+      // A timeout aborts the request with a reason of ours; a failed connection may carry its reason as the cause.
+      const reason = abort.signal.aborted ? errorMessage(abort.signal.reason) : causeMessage(error);
       problem = `the managing server could not be reached: ${reason}`;
     }
     if (reporting.failures === 0 && !this.options.signal.aborted) {
