@@ -6,7 +6,7 @@
  * SHA-256 hashes in agent_tokens. A missing or unknown token is 401; a valid token on a route that is not
  * for its holder is 403. Guards record who called in `res.locals`, read back with `callerOf`.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Request, RequestHandler, Response } from 'express';
 import { agentTokens } from '../db/schema/index.js';
 import { hashToken, secretsEqual } from '../trust/tokens.js';
@@ -66,6 +66,13 @@ export function computerIdOf(res: Response): string {
 
 /** Builds the guards over the database (agent tokens) and the configured secrets. */
 export function createGuards({ db, config }: Pick<AppDependencies, 'db' | 'config'>): Guards {
+  // Every agent request looks its token up: built once, so a request does not pay for building the query.
+  const tokenHolder = db
+    .select({ agentId: agentTokens.agentId, role: agentTokens.role })
+    .from(agentTokens)
+    .where(eq(agentTokens.tokenHash, sql.placeholder('tokenHash')))
+    .prepare('agent_token_holder');
+
   /** The token's holder, or 401; the admin token is compared first so admin requests never query agents. */
   async function identify(req: Request, res: Response): Promise<Caller> {
     const token = bearerToken(req);
@@ -73,10 +80,7 @@ export function createGuards({ db, config }: Pick<AppDependencies, 'db' | 'confi
     if (config.adminToken !== undefined && secretsEqual(token, config.adminToken)) {
       caller = { role: 'admin' };
     } else {
-      const [row] = await db
-        .select({ agentId: agentTokens.agentId, role: agentTokens.role })
-        .from(agentTokens)
-        .where(eq(agentTokens.tokenHash, hashToken(token)));
+      const [row] = await tokenHolder.execute({ tokenHash: hashToken(token) });
       caller = row;
     }
     if (!caller) throw new Unauthorized('invalid_token', 'unknown token');
