@@ -82,8 +82,9 @@ export const DEFAULT_CHECK_IN_EVERY_MS = 5 * 60_000;
  * default follows the heap limit (about 2,300 on a machine of 16 GiB or more), so every batch of a
  * 100,000-computer job stayed cached; one evicted is replayed from its history at its next task (a
  * batch's run has a few hundred events: it continues as new before it grows). The benchmark measured 20
- * and 100: at 10,000 computers the job took the same time and CPU with either; at 100,000, with 20 the
- * worker stayed under 500 MiB and the job finished, with 100 it stalled (docs/scaling.md). 0 caches none.
+ * and 100: at 10,000 computers the job took the same time and CPU with either; at 100,000, with 100 it
+ * stalled with the worker at 591 MiB, with 20 one run finished with the worker at 476 MiB (a later one, on
+ * a slower machine, stalled at the fleet simulator's door at 546 MiB; docs/scaling.md). 0 caches none.
  */
 export const DEFAULT_WORKER_CACHED_WORKFLOWS = 20;
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../common/config.js';
 
 describe('loadConfig: the worker workflow cache', () => {
-  it('keeps 20 workflows by default, which at 100,000 computers held the worker under 500 MiB (docs/scaling.md)', () => {
+  it('keeps 20 workflows by default, the size the 100,000-computer benchmark finished with (docs/scaling.md)', () => {
     expect(loadConfig({}).workerCachedWorkflows).toBe(20);
   });
 
